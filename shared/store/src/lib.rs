@@ -1,0 +1,245 @@
+//! The RevOps store: one API over SQLite (the zero-set-up default) and Postgres.
+//!
+//! Every server and the operator CLI reach the database only through this crate.
+//!
+//! # Layout
+//! - [`Store`] (this file): connecting, migrating, write transactions, the backend in use.
+//! - [`location`]: where the database lives (`REVOPS_DATABASE_URL`, or a SQLite file in the
+//!   user's data directory).
+//! - [`clock`]: the one timestamp format of the store (UTC RFC 3339, fixed width).
+//! - [`ids`]: prefixed record ids (`acc_…`, `lead_…`).
+//! - [`records`]: the plain domain types the repositories return.
+//! - [`accounts`], [`leads`], [`opportunities`], [`campaigns`], [`support`], [`activities`],
+//!   [`overview`]: repositories, one module per slice of the domain.
+//!
+//! # Invariants
+//! - SQL and driver errors never leave this crate as text a tool caller could see:
+//!   [`Error`] says what went wrong in domain terms; the driver detail is logged to stderr.
+//! - Writes go through [`Store::begin_write`], which takes the SQLite write lock up front
+//!   (`BEGIN IMMEDIATE`), so several processes sharing one file wait for each other
+//!   (busy timeout) instead of failing with `database is locked`.
+//! - Money is integer minor units; timestamps are UTC text from [`clock`].
+
+pub mod accounts;
+pub mod activities;
+pub mod campaigns;
+pub mod clock;
+mod error;
+mod filter;
+pub mod ids;
+pub mod leads;
+pub mod location;
+pub mod opportunities;
+pub mod overview;
+pub mod records;
+mod rows;
+pub mod support;
+pub mod test_support;
+
+use sqlx::AssertSqlSafe;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use error::{Error, Result};
+pub use location::DatabaseLocation;
+
+/// A transaction holding the write lock; commit it or drop it to roll back.
+pub type WriteTx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// How long a SQLite connection waits for another process's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A handle to the store; cheap to clone (it is a connection pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to the database at `location`, creating a SQLite file (and its folder) if
+    /// needed, and applies any pending migrations.
+    pub async fn open(location: &DatabaseLocation) -> Result<Store> {
+        let store = Store::connect(location).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating (for `revops db migrate` and checks).
+    pub async fn connect(location: &DatabaseLocation) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = location.backend();
+        let url = location.connect_url()?;
+        let options = AnyConnectOptions::from_str(&url).map_err(|error| {
+            Error::Unavailable(format!(
+                "the database URL is not valid ({}): {error}",
+                location.redacted()
+            ))
+        })?;
+        let pool_options = match backend {
+            Backend::Sqlite => AnyPoolOptions::new()
+                .max_connections(8)
+                .min_connections(1)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(sqlx::raw_sql(AssertSqlSafe(format!(
+                            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                            SQLITE_BUSY_TIMEOUT.as_millis()
+                        ))))
+                        .await?;
+                        Ok(())
+                    })
+                }),
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16).min_connections(1),
+        };
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, database = %location.redacted(), "cannot connect to the database");
+                Error::Unavailable(format!(
+                    "cannot connect to the database at {}: {}",
+                    location.redacted(),
+                    error::connect_hint(&error)
+                ))
+            })?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers run beside the one writer; it is a property of the file, so
+            // setting it again is a no-op. Switching needs a moment of exclusive access, so
+            // retry briefly when another process is starting at the same time.
+            let mut attempt = 0;
+            loop {
+                match pool.execute("PRAGMA journal_mode = WAL").await {
+                    Ok(_) => break,
+                    Err(error) if attempt < 50 && error::is_busy(&error) => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Err(error) => return Err(Error::from_sqlx("enable WAL mode", error)),
+                }
+            }
+        }
+        Ok(Store { pool, backend })
+    }
+
+    /// Applies pending migrations for this backend; safe to run again and from several
+    /// processes at once.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let mut attempt = 0;
+        loop {
+            match migrator.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                // Two processes starting together on one SQLite file may race for the lock
+                // the migrator takes; the loser retries once the winner has finished.
+                Err(sqlx::migrate::MigrateError::Execute(error))
+                    if attempt < 20 && error::is_busy(&error) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "migration failed");
+                    return Err(Error::Migration(error.to_string()));
+                }
+            }
+        }
+    }
+
+    /// The newest migration applied to this database (0 when none).
+    pub async fn migration_level(&self) -> Result<i64> {
+        let level: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = $1")
+                .bind(true)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|error| Error::from_sqlx("read the migration level", error))?;
+        Ok(level.unwrap_or(0))
+    }
+
+    /// The newest migration this build knows.
+    pub fn known_migration_level(&self) -> i64 {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction holding the write lock (SQLite: `BEGIN IMMEDIATE`, which
+    /// waits up to the busy timeout for another writer; Postgres: an ordinary transaction,
+    /// rows are locked as they are written).
+    pub async fn begin_write(&self) -> Result<WriteTx> {
+        let begin = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        };
+        begin.map_err(|error| Error::from_sqlx("start a write transaction", error))
+    }
+
+    /// The connection pool, for bulk loaders (fixtures) and tests that need raw SQL.
+    /// Domain code uses the repositories instead.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection (waits for checked-out ones to return).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A stored boolean: `BOOLEAN` on Postgres, a 0/1 integer on SQLite.
+pub(crate) fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool> {
+    use sqlx::Row;
+    match row.try_get::<bool, _>(column) {
+        Ok(value) => Ok(value),
+        Err(_) => row
+            .try_get::<i64, _>(column)
+            .map(|value| value != 0)
+            .map_err(|error| Error::from_sqlx("read a flag", error)),
+    }
+}
+
+/// Cuts a fetched `limit + 1` rows down to `limit` and says where the next page starts.
+pub(crate) fn page<T>(items: &mut Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> records::Page<T> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(&cursor_of)
+    } else {
+        None
+    };
+    records::Page { items: std::mem::take(items), next_cursor }
+}
