@@ -1,1 +1,48 @@
-//! mcp-runtime
+//! The MCP runtime: the one tool-call pipeline every RevOps server runs on.
+//!
+//! A team server (sales, marketing, customer success) is a plain struct with an rmcp
+//! `#[tool_router]`; it implements [`TeamServer`] and is wrapped in [`McpServer`], which is
+//! the only `ServerHandler` in the suite. Every `tools/call` therefore passes the same steps:
+//!
+//! 1. **who**: the [`Actor`] of the session ([`identity`]);
+//! 2. **may they**: the role's permission for the tool's [`ToolKind`] ([`policy`]);
+//! 3. **is it well-formed**: typed parameters (rmcp + serde + schemars), then domain checks
+//!    in the tool, reported as [`ToolError`]s that say what to change;
+//! 4. **gates**: [`gates::Gates`] (confirmation for destructive tools; budget and rate gates
+//!    are added by the trust layer);
+//! 5. **do it**: the tool, inside one store write transaction for anything that writes
+//!    ([`CallScope::transaction`]);
+//! 6. **record it**: a [`recorder::CallRecord`] handed to the [`recorder::CallRecorder`], in
+//!    the same transaction as the change it records;
+//! 7. **answer**: `structuredContent` matching the tool's output schema, plus text.
+//!
+//! # Layout
+//! - [`server`]: [`TeamServer`], [`McpServer`] and the pipeline itself.
+//! - [`identity`], [`policy`], [`gates`], [`recorder`], [`scope`]: the pipeline's steps.
+//! - [`errors`]: [`ToolError`], the one way a tool reports a failure.
+//! - [`info`]: the `server_info` tool every server shares.
+//! - [`transport`]: stdio and streamable HTTP (`/mcp`, `/healthz`), one or several servers.
+//! - [`logging`]: `tracing` to stderr, never stdout.
+//!
+//! # Invariants
+//! - Nothing in a stdio server writes to stdout except the protocol: logs go to stderr.
+//! - A write tool's change and its call record commit together or not at all.
+//! - A destructive tool never runs without passing the confirmation gate.
+//! - Store and driver errors reach a caller only as [`ToolError`] text, never as SQL.
+
+pub mod errors;
+pub mod gates;
+pub mod identity;
+pub mod info;
+pub mod logging;
+pub mod policy;
+pub mod recorder;
+pub mod scope;
+pub mod server;
+pub mod transport;
+
+pub use errors::{ToolError, ToolResult};
+pub use identity::{Actor, Role};
+pub use policy::ToolKind;
+pub use scope::CallScope;
+pub use server::{McpServer, Runtime, RuntimeOptions, TeamServer};

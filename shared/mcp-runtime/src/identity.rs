@@ -1,0 +1,85 @@
+//! Who is calling: the actor (a person or service account) and the role that decides what
+//! they may do. On stdio the actor comes from configuration (`REVOPS_ACTOR`, `REVOPS_ROLE`);
+//! on HTTP from the configured actor of the bearer token.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// What a role may do. Ordered: each role may do everything the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads only.
+    Viewer,
+    /// Reads and ordinary writes (log an activity, update a lead).
+    Member,
+    /// Also destructive tools, each behind a confirmation.
+    Manager,
+    /// Also administration: raising budget caps, credentials.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Role, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "viewer" => Ok(Role::Viewer),
+            "member" => Ok(Role::Member),
+            "manager" => Ok(Role::Manager),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role {other:?}; use one of viewer, member, manager, admin"
+            )),
+        }
+    }
+}
+
+/// The person or service account on whose behalf tools run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Actor {
+    pub name: String,
+    pub role: Role,
+}
+
+/// The variable naming the actor of a stdio session.
+pub const ACTOR_VAR: &str = "REVOPS_ACTOR";
+/// The variable naming the actor's role.
+pub const ROLE_VAR: &str = "REVOPS_ROLE";
+
+impl Actor {
+    /// `REVOPS_ACTOR` (default: the operating-system user) with `REVOPS_ROLE` (default:
+    /// member). An unknown role is an error, not a silent downgrade or upgrade.
+    pub fn from_env() -> Result<Actor, String> {
+        let name = std::env::var(ACTOR_VAR)
+            .ok()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("USERNAME").ok())
+            .unwrap_or_else(|| "local-user".to_string());
+        let role = match std::env::var(ROLE_VAR) {
+            Ok(text) if !text.trim().is_empty() => text.parse()?,
+            _ => Role::Member,
+        };
+        Ok(Actor { name: name.trim().chars().take(120).collect(), role })
+    }
+}

@@ -1,0 +1,360 @@
+//! [`TeamServer`] (what a team's server provides) and [`McpServer`] (the one rmcp
+//! `ServerHandler` of the suite, which runs every tool call through the pipeline).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use tokio::sync::Mutex;
+
+use crate::errors::ToolResult;
+use crate::gates::{GateDecision, Gates};
+use crate::identity::Actor;
+use crate::policy::{ToolKind, role_may_call};
+use crate::recorder::{CallRecord, CallRecorder, LogRecorder, Outcome};
+use crate::scope::CallScope;
+
+/// How a server instance runs.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// List and allow only read-only tools (`REVOPS_READ_ONLY=true`).
+    pub read_only: bool,
+}
+
+/// What every team server shares: the store, the session's actor, the pipeline's gates and
+/// recorder. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+#[derive(Debug)]
+struct RuntimeInner {
+    server: &'static str,
+    store: store::Store,
+    actor: Actor,
+    options: RuntimeOptions,
+    gates: Gates,
+    recorder: Arc<dyn CallRecorder>,
+    started: Instant,
+}
+
+impl Runtime {
+    pub fn new(server: &'static str, store: store::Store, actor: Actor, options: RuntimeOptions) -> Runtime {
+        Runtime {
+            inner: Arc::new(RuntimeInner {
+                server,
+                store,
+                actor,
+                options,
+                gates: Gates::default(),
+                recorder: Arc::new(LogRecorder),
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    pub fn server(&self) -> &'static str {
+        self.inner.server
+    }
+
+    pub fn store(&self) -> &store::Store {
+        &self.inner.store
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.inner.actor
+    }
+
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.inner.options
+    }
+
+    pub fn uptime(&self) -> std::time::Duration {
+        self.inner.started.elapsed()
+    }
+}
+
+/// A team's server: its tools (an rmcp `#[tool_router]`), resources and instructions.
+/// Implement this, wrap the value in [`McpServer`], and the pipeline does the rest.
+pub trait TeamServer: Clone + Send + Sync + 'static {
+    /// The team's short name: `sales`, `marketing` or `cs`.
+    const NAME: &'static str;
+    /// What the server is for, shown to the model at initialization.
+    const INSTRUCTIONS: &'static str;
+
+    fn new(runtime: Runtime) -> Self;
+    fn runtime(&self) -> &Runtime;
+    /// The server's tools, including the shared ones from [`crate::info`].
+    fn tools(&self) -> &ToolRouter<Self>;
+
+    /// Fixed resources (`resources/list`).
+    fn resources(&self) -> Vec<Resource> {
+        Vec::new()
+    }
+
+    /// Resource templates (`resources/templates/list`).
+    fn resource_templates(&self) -> Vec<ResourceTemplate> {
+        Vec::new()
+    }
+
+    /// Reads a resource as JSON; `Ok(None)` when the URI is not one of this server's.
+    fn read_resource(
+        &self,
+        uri: &str,
+    ) -> impl Future<Output = ToolResult<Option<serde_json::Value>>> + Send;
+}
+
+/// The rmcp handler for a [`TeamServer`]: the tool-call pipeline, written once.
+#[derive(Clone)]
+pub struct McpServer<T: TeamServer> {
+    team: T,
+}
+
+impl<T: TeamServer> McpServer<T> {
+    pub fn new(runtime: Runtime) -> McpServer<T> {
+        McpServer { team: T::new(runtime) }
+    }
+
+    pub fn team(&self) -> &T {
+        &self.team
+    }
+
+    /// A tool this session may see: all tools, or only read-only ones in read-only mode.
+    fn visible_tool(&self, name: &str) -> Option<Tool> {
+        let tool = self.team.tools().get(name)?;
+        let read_only = self.team.runtime().options().read_only;
+        (!read_only || ToolKind::of(tool) == ToolKind::Read).then(|| tool.clone())
+    }
+
+    async fn record(&self, record: &CallRecord, tx: Option<&mut store::WriteTx>) -> Result<(), store::Error> {
+        self.team.runtime().inner.recorder.record(record, tx).await
+    }
+
+    /// Records a call that did not run (denied or gated) and answers with the reason.
+    async fn refuse(&self, mut record: CallRecord, outcome: Outcome, reason: String) -> CallToolResponse {
+        record.outcome = outcome;
+        record.detail = reason.clone();
+        if let Err(error) = self.record(&record, None).await {
+            tracing::error!(%error, tool = %record.tool, "could not record a refused call");
+        }
+        CallToolResult::error(vec![ContentBlock::text(reason)]).into()
+    }
+}
+
+/// How a tool's answer ended, for the record.
+fn outcome_of(result: &Result<CallToolResponse, McpError>) -> (Outcome, String) {
+    match result {
+        Ok(CallToolResponse::Complete(done)) if done.is_error == Some(true) => {
+            (Outcome::Error, "the tool reported an error".into())
+        }
+        Ok(_) => (Outcome::Ok, String::new()),
+        Err(error) => (Outcome::Error, format!("protocol error {}", error.code.0)),
+    }
+}
+
+impl<T: TeamServer> ServerHandler for McpServer<T> {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
+            .with_server_info(
+                Implementation::new(format!("revops-{}", T::NAME), env!("CARGO_PKG_VERSION"))
+                    .with_title(format!("RevOps {}", crate::info::team_title(T::NAME))),
+            )
+            .with_instructions(T::INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let read_only = self.team.runtime().options().read_only;
+        let tools = self
+            .team
+            .tools()
+            .list_all()
+            .into_iter()
+            .filter(|tool| !read_only || ToolKind::of(tool) == ToolKind::Read)
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.visible_tool(name)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        mut context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let started = Instant::now();
+        let runtime = self.team.runtime().clone();
+
+        let Some(tool) = self.visible_tool(&request.name) else {
+            let shown: String = request.name.chars().take(64).filter(|c| !c.is_control()).collect();
+            return Err(McpError::invalid_params(
+                format!("unknown tool {shown:?}; tools/list names the tools this server offers"),
+                None,
+            ));
+        };
+        let kind = ToolKind::of(&tool);
+
+        // 1. who
+        let actor = runtime.actor().clone();
+        let mut record = CallRecord {
+            server: T::NAME,
+            actor: actor.name.clone(),
+            tool: tool.name.to_string(),
+            kind,
+            arguments: serde_json::Value::Object(request.arguments.clone().unwrap_or_default()),
+            outcome: Outcome::Ok,
+            detail: String::new(),
+            duration_micros: 0,
+        };
+
+        // 2. may they
+        if !role_may_call(actor.role, kind) {
+            let reason = format!(
+                "{} may not call {}: it is a {} tool and the role {} may call only {}; ask an admin for the {} role",
+                actor.name,
+                tool.name,
+                kind.as_str(),
+                actor.role,
+                match actor.role {
+                    crate::Role::Viewer => "read tools",
+                    _ => "read and write tools",
+                },
+                kind.least_role()
+            );
+            return Ok(self.refuse(record, Outcome::Denied, reason).await);
+        }
+
+        // 3. is it well-formed: parameters are parsed by the tool router below (a type error
+        //    becomes an `isError` result naming the field); domain checks are in the tool.
+
+        // 4. gates
+        if let GateDecision::Refuse(reason) = runtime.inner.gates.check(&tool.name, kind, &actor) {
+            return Ok(self.refuse(record, Outcome::Denied, reason).await);
+        }
+
+        // 5. do it, in one write transaction for anything that writes
+        let transaction = if kind == ToolKind::Read {
+            None
+        } else {
+            match runtime.store().begin_write().await {
+                Ok(tx) => Some(Arc::new(Mutex::new(Some(tx)))),
+                Err(error) => {
+                    let reason = format!("nothing was changed: {error}");
+                    return Ok(self.refuse(record, Outcome::Error, reason).await);
+                }
+            }
+        };
+        context
+            .extensions
+            .insert(CallScope::new(actor, runtime.store().clone(), transaction.clone()));
+        let result = self
+            .team
+            .tools()
+            .call(ToolCallContext::new(&self.team, request, context))
+            .await;
+        let (outcome, detail) = outcome_of(&result);
+        record.outcome = outcome;
+        record.detail = detail;
+        record.duration_micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+
+        // 6. record it (with the change, in the same transaction) and 7. answer
+        let tx = match &transaction {
+            Some(slot) => slot.lock().await.take(),
+            None => None,
+        };
+        match (outcome, tx) {
+            (Outcome::Ok, Some(mut tx)) => {
+                let saved = match self.record(&record, Some(&mut tx)).await {
+                    Ok(()) => tx.commit().await.map_err(|error| {
+                        tracing::error!(%error, tool = %record.tool, "commit failed");
+                    }),
+                    Err(error) => {
+                        tracing::error!(%error, tool = %record.tool, "could not record a call; rolling back");
+                        Err(())
+                    }
+                };
+                if saved.is_err() {
+                    return Ok(CallToolResult::error(vec![ContentBlock::text(
+                        "the change could not be saved and nothing was changed; try again",
+                    )])
+                    .into());
+                }
+            }
+            (_, tx) => {
+                if let Some(tx) = tx {
+                    // A failed tool leaves nothing half-applied.
+                    if let Err(error) = tx.rollback().await {
+                        tracing::error!(%error, "rollback failed");
+                    }
+                }
+                if let Err(error) = self.record(&record, None).await {
+                    tracing::error!(%error, tool = %record.tool, "could not record a call");
+                }
+            }
+        }
+        result
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(ListResourcesResult::with_all_items(self.team.resources()))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(self.team.resource_templates()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let uri = request.uri;
+        match self.team.read_resource(&uri).await {
+            Ok(Some(value)) => {
+                let text = serde_json::to_string_pretty(&value)
+                    .map_err(|error| McpError::internal_error(error.to_string(), None))?;
+                let contents = ResourceContents::TextResourceContents {
+                    uri,
+                    mime_type: Some("application/json".into()),
+                    text,
+                    meta: None,
+                };
+                Ok(ReadResourceResult::new(vec![contents]).into())
+            }
+            Ok(None) => Err(McpError::resource_not_found(
+                format!("no resource {uri:?} on this server; resources/list and resources/templates/list name what exists"),
+                None,
+            )),
+            Err(error @ crate::ToolError::NotFound(_)) => {
+                Err(McpError::resource_not_found(error.to_string(), None))
+            }
+            Err(error @ crate::ToolError::InvalidArgument { .. }) => {
+                Err(McpError::invalid_params(error.to_string(), None))
+            }
+            Err(error) => Err(McpError::internal_error(error.to_string(), None)),
+        }
+    }
+}

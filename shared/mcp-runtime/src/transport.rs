@@ -1,0 +1,180 @@
+//! Transports: stdio (what Claude Desktop spawns) and streamable HTTP at `/mcp`, one server
+//! or several in one process (`/sales/mcp`, `/marketing/mcp`, `/cs/mcp`), with `/healthz`.
+//!
+//! HTTP is protected by a bearer token when `REVOPS_HTTP_TOKEN` is set, and refuses to listen
+//! beyond loopback without one. Hosts are checked against loopback names, or
+//! `REVOPS_ALLOWED_HOSTS` (comma-separated) for a public name.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rmcp::ServiceExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use crate::server::{McpServer, Runtime, TeamServer};
+
+/// The variable holding the bearer token HTTP clients must present.
+pub const HTTP_TOKEN_VAR: &str = "REVOPS_HTTP_TOKEN";
+/// Extra host names (besides loopback) the HTTP server answers to.
+pub const ALLOWED_HOSTS_VAR: &str = "REVOPS_ALLOWED_HOSTS";
+
+/// Errors starting a transport.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(
+        "refusing to serve HTTP on {0} without a bearer token: set {HTTP_TOKEN_VAR} (or bind 127.0.0.1)"
+    )]
+    PublicWithoutToken(SocketAddr),
+    #[error("the MCP session failed: {0}")]
+    Session(String),
+}
+
+/// Serves one team over stdio until the client disconnects.
+pub async fn serve_stdio<T: TeamServer>(runtime: Runtime) -> Result<(), TransportError> {
+    let service = McpServer::<T>::new(runtime)
+        .serve(rmcp::transport::stdio_pipes())
+        .await
+        .map_err(|error| TransportError::Session(error.to_string()))?;
+    service.waiting().await.map_err(|error| TransportError::Session(error.to_string()))?;
+    Ok(())
+}
+
+/// An HTTP application hosting one or more team servers.
+pub struct HttpApp {
+    router: axum::Router,
+    cancel: CancellationToken,
+    servers: Vec<&'static str>,
+}
+
+impl Default for HttpApp {
+    fn default() -> Self {
+        HttpApp::new()
+    }
+}
+
+impl HttpApp {
+    pub fn new() -> HttpApp {
+        HttpApp { router: axum::Router::new(), cancel: CancellationToken::new(), servers: Vec::new() }
+    }
+
+    /// Mounts a team's MCP endpoint at `path` (e.g. `/mcp` or `/sales/mcp`).
+    pub fn mount<T: TeamServer>(mut self, path: &str, runtime: Runtime) -> HttpApp {
+        let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        if let Ok(extra) = std::env::var(ALLOWED_HOSTS_VAR) {
+            hosts.extend(extra.split(',').map(str::trim).filter(|h| !h.is_empty()).map(String::from));
+        }
+        let config = StreamableHttpServerConfig::default()
+            .with_allowed_hosts(hosts)
+            .with_cancellation_token(self.cancel.child_token());
+        let service: StreamableHttpService<McpServer<T>, LocalSessionManager> = StreamableHttpService::new(
+            move || Ok(McpServer::<T>::new(runtime.clone())),
+            Arc::default(),
+            config,
+        );
+        self.router = self.router.nest_service(path, service);
+        self.servers.push(T::NAME);
+        self
+    }
+
+    /// Listens on `bind` until Ctrl-C (or SIGTERM); prints nothing to stdout.
+    pub async fn serve(self, bind: SocketAddr) -> Result<(), TransportError> {
+        let token = std::env::var(HTTP_TOKEN_VAR).ok().filter(|t| !t.trim().is_empty());
+        if token.is_none() && !bind.ip().is_loopback() {
+            return Err(TransportError::PublicWithoutToken(bind));
+        }
+        let servers = self.servers.clone();
+        let router = self
+            .router
+            .layer(axum::middleware::from_fn_with_state(token.map(Arc::new), require_bearer))
+            .route("/healthz", axum::routing::get(move || healthz(servers.clone())));
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|source| TransportError::Bind { addr: bind, source })?;
+        let local = listener.local_addr().map_err(|source| TransportError::Bind { addr: bind, source })?;
+        tracing::info!(address = %local, "serving MCP over streamable HTTP");
+        let cancel = self.cancel.clone();
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                cancel.cancel();
+            })
+            .await
+            .map_err(|error| TransportError::Session(error.to_string()))
+    }
+}
+
+async fn healthz(servers: Vec<&'static str>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok", "servers": servers }))
+}
+
+async fn require_bearer(State(token): State<Option<Arc<String>>>, request: Request, next: Next) -> Response {
+    let Some(expected) = token else {
+        return next.run(request).await;
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match presented {
+        Some(presented) if constant_time_eq(presented.as_bytes(), expected.as_bytes()) => next.run(request).await,
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a valid bearer token is required (Authorization: Bearer <token>)",
+        )
+            .into_response(),
+    }
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut difference = a.len() ^ b.len();
+    for (i, byte) in a.iter().enumerate() {
+        difference |= usize::from(byte ^ b.get(i % b.len().max(1)).copied().unwrap_or(0));
+    }
+    difference == 0
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn tokens_match_only_when_equal() {
+        assert!(constant_time_eq(b"secret-token", b"secret-token"));
+        assert!(!constant_time_eq(b"secret-tokem", b"secret-token"));
+        assert!(!constant_time_eq(b"secret", b"secret-token"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+}
