@@ -76,3 +76,34 @@ pub async fn list(
     let mut items = rows.iter().map(rows::account).collect::<Result<Vec<_>>>()?;
     Ok(crate::page(&mut items, limit, |a| a.id.clone()))
 }
+
+/// Accounts and MRR in one lifecycle stage.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct LifecycleTotal {
+    /// trial, active, at_risk or churned.
+    pub lifecycle_stage: String,
+    pub accounts: i64,
+    /// Monthly recurring revenue, minor units.
+    pub mrr_minor: i64,
+}
+
+/// Account count and MRR per lifecycle stage, optionally for one CSM's book.
+pub async fn totals_by_lifecycle(store: &Store, csm_owner: Option<&str>) -> Result<Vec<LifecycleTotal>> {
+    let rows = sqlx::query(
+        "SELECT lifecycle_stage, COUNT(*) AS accounts, CAST(COALESCE(SUM(mrr_minor), 0) AS BIGINT) AS mrr_minor \
+         FROM accounts WHERE ($1 = '' OR csm_owner = $1) GROUP BY lifecycle_stage ORDER BY lifecycle_stage",
+    )
+    .bind(csm_owner.unwrap_or(""))
+    .fetch_all(store.pool())
+    .await
+    .map_err(|error| Error::from_sqlx("total accounts by lifecycle stage", error))?;
+    rows.iter()
+        .map(|row| {
+            Ok(LifecycleTotal {
+                lifecycle_stage: rows::get(row, "lifecycle_stage")?,
+                accounts: rows::get(row, "accounts")?,
+                mrr_minor: rows::get(row, "mrr_minor")?,
+            })
+        })
+        .collect()
+}
