@@ -1,1 +1,19 @@
-//! revops
+//! The RevOps binaries' shared code: how a team server starts, the operator CLI's commands,
+//! and an MCP client for driving the servers (the demo, the integration tests, the bench).
+//!
+//! # Layout
+//! - [`team`]: the command line every team server binary shares (`--transport`, `--bind`…)
+//!   and starting one over stdio or HTTP.
+//! - [`client`]: spawning a server binary and speaking MCP to it (stdio or HTTP).
+//! - [`demo`]: `revops demo`, a narrated tour of the three servers on a temporary database.
+//! - [`cli`]: the `revops` operator CLI (`db`, `serve`, `demo`).
+//!
+//! # Invariants
+//! - A team server writes nothing to stdout but protocol messages; logs go to stderr.
+//! - Every binary opens the store the same way ([`team::open_store`]): `--database-url` or
+//!   `REVOPS_DATABASE_URL`, else the default SQLite file, migrated on start.
+
+pub mod cli;
+pub mod client;
+pub mod demo;
+pub mod team;

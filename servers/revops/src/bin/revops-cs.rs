@@ -1,0 +1,6 @@
+//! `revops-cs`: the customer-success team's MCP server. stdio by default (for Claude Desktop);
+//! `--transport http` serves streamable HTTP at `/mcp`. Logs go to stderr.
+
+fn main() -> std::process::ExitCode {
+    revops::team::main_for::<cs::CsServer>()
+}

@@ -1,0 +1,143 @@
+//! `revops`, the operator CLI: migrate and seed the store, serve one team or all three, and
+//! run the demo. This is a program for a person: it prints results to stdout.
+#![allow(clippy::print_stdout, reason = "the operator CLI prints its results for a person")]
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mcp_runtime::transport::HttpApp;
+use mcp_runtime::{Actor, Runtime, RuntimeOptions, TeamServer};
+
+use crate::team::{DatabaseOptions, ServerOptions, open_store, run_to_exit_code, serve_team};
+
+/// Operate the RevOps MCP suite: database, servers, demo.
+#[derive(Debug, Parser)]
+#[command(name = "revops", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Database: migrate, load the demo company, show what it holds.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Serve one team's MCP server, or all three over HTTP in one process.
+    Serve {
+        /// sales, marketing, cs, or all (all: HTTP at /sales/mcp, /marketing/mcp, /cs/mcp).
+        #[arg(value_enum)]
+        team: TeamChoice,
+        #[command(flatten)]
+        options: ServerOptions,
+    },
+    /// Start the three servers on a temporary database and walk through what they do.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply pending migrations (servers also do this when they start).
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseOptions,
+    },
+    /// Load the demo company into an empty database.
+    Seed {
+        /// Size multiplier: 1 = 200 accounts, 500 leads…; 2000 = a million leads.
+        #[arg(long, default_value_t = 1)]
+        scale: u32,
+        #[command(flatten)]
+        database: DatabaseOptions,
+    },
+    /// Show the backend, migration level and record counts.
+    Status {
+        #[command(flatten)]
+        database: DatabaseOptions,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TeamChoice {
+    Sales,
+    Marketing,
+    Cs,
+    All,
+}
+
+/// The whole `main` of `revops`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A person reads this program's output: only warnings, unless REVOPS_LOG asks for more
+    // (the servers it hosts with `serve` log at info).
+    match cli.command {
+        Command::Serve { .. } => mcp_runtime::logging::init(),
+        _ => mcp_runtime::logging::init_with_default("warn"),
+    }
+    run_to_exit_code(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Db { command } => run_db(command).await,
+        Command::Serve { team, options } => match team {
+            TeamChoice::Sales => serve_team::<sales::SalesServer>(&options).await,
+            TeamChoice::Marketing => serve_team::<marketing::MarketingServer>(&options).await,
+            TeamChoice::Cs => serve_team::<cs::CsServer>(&options).await,
+            TeamChoice::All => serve_all(&options).await,
+        },
+        Command::Demo => crate::demo::run().await,
+    }
+}
+
+async fn run_db(command: DbCommand) -> anyhow::Result<()> {
+    match command {
+        DbCommand::Migrate { database } => {
+            let location = database.location()?;
+            let store = store::Store::connect(&location).await?;
+            let before = store.migration_level().await.unwrap_or(0);
+            store.migrate().await?;
+            let after = store.migration_level().await?;
+            println!("{}: migration level {before} -> {after}", location.redacted());
+        }
+        DbCommand::Seed { scale, database } => {
+            let store = open_store(&database).await?;
+            let summary = demo_company::seed(&store, scale).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        DbCommand::Status { database } => {
+            let location = database.location()?;
+            let store = open_store(&database).await?;
+            let counts = store::overview::record_counts(&store).await?;
+            println!("database: {}", location.redacted());
+            println!("backend: {}", store.backend().as_str());
+            println!("migration level: {} (this build knows {})", store.migration_level().await?, store.known_migration_level());
+            println!("{}", serde_json::to_string_pretty(&counts)?);
+        }
+    }
+    Ok(())
+}
+
+fn runtime_of<T: TeamServer>(store: &store::Store, actor: &Actor, options: &ServerOptions) -> Runtime {
+    Runtime::new(T::NAME, store.clone(), actor.clone(), RuntimeOptions { read_only: options.read_only })
+}
+
+/// The three servers over HTTP in one process, on one store.
+async fn serve_all(options: &ServerOptions) -> anyhow::Result<()> {
+    if options.transport == crate::team::Transport::Stdio {
+        tracing::info!("`serve all` always uses HTTP: one stdio stream cannot carry three servers");
+    }
+    let store = open_store(&options.database).await?;
+    let actor = Actor::from_env().map_err(anyhow::Error::msg)?;
+    let bind: SocketAddr = options.bind;
+    HttpApp::new()
+        .mount::<sales::SalesServer>("/sales/mcp", runtime_of::<sales::SalesServer>(&store, &actor, options))
+        .mount::<marketing::MarketingServer>("/marketing/mcp", runtime_of::<marketing::MarketingServer>(&store, &actor, options))
+        .mount::<cs::CsServer>("/cs/mcp", runtime_of::<cs::CsServer>(&store, &actor, options))
+        .serve(bind)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! What every team server binary shares: its command line and how it starts.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use mcp_runtime::transport::{HttpApp, serve_stdio};
+use mcp_runtime::{Actor, Runtime, RuntimeOptions, TeamServer};
+
+/// How a server talks to its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    /// One client over standard input and output (what Claude Desktop spawns).
+    Stdio,
+    /// Streamable HTTP at /mcp, for several clients and remote use.
+    Http,
+}
+
+/// Options every team server takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerOptions {
+    /// stdio (default, for Claude Desktop) or http (streamable HTTP at /mcp).
+    #[arg(long, value_enum, default_value = "stdio", env = "REVOPS_TRANSPORT")]
+    pub transport: Transport,
+    /// Address to listen on with --transport http.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "REVOPS_BIND")]
+    pub bind: SocketAddr,
+    /// Offer only read-only tools.
+    #[arg(long, env = "REVOPS_READ_ONLY")]
+    pub read_only: bool,
+    #[command(flatten)]
+    pub database: DatabaseOptions,
+}
+
+/// Which database to use.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseOptions {
+    /// sqlite://PATH or postgres://USER@HOST/DB; default: revops.db in the user's data folder.
+    #[arg(long = "database-url", env = "REVOPS_DATABASE_URL", hide_env_values = true)]
+    pub url: Option<String>,
+}
+
+impl DatabaseOptions {
+    pub fn location(&self) -> anyhow::Result<store::DatabaseLocation> {
+        Ok(match &self.url {
+            Some(url) if !url.trim().is_empty() => store::DatabaseLocation::parse(url)?,
+            _ => store::DatabaseLocation::from_env()?,
+        })
+    }
+}
+
+/// The command line of `revops-sales`, `revops-marketing` and `revops-cs`.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct ServerCli {
+    #[command(flatten)]
+    pub options: ServerOptions,
+}
+
+/// Opens (creating and migrating if needed) the store the options name.
+pub async fn open_store(database: &DatabaseOptions) -> anyhow::Result<store::Store> {
+    let location = database.location()?;
+    let store = store::Store::open(&location)
+        .await
+        .with_context(|| format!("opening the store at {}", location.redacted()))?;
+    tracing::info!(database = %location.redacted(), backend = store.backend().as_str(), "store ready");
+    Ok(store)
+}
+
+/// Builds the runtime of team `T` from the options and the environment.
+pub async fn runtime_for<T: TeamServer>(options: &ServerOptions) -> anyhow::Result<Runtime> {
+    let store = open_store(&options.database).await?;
+    let actor = Actor::from_env().map_err(anyhow::Error::msg)?;
+    Ok(Runtime::new(T::NAME, store, actor, RuntimeOptions { read_only: options.read_only }))
+}
+
+/// Runs team `T` with the given options until its client goes away (stdio) or a signal
+/// arrives (HTTP).
+pub async fn serve_team<T: TeamServer>(options: &ServerOptions) -> anyhow::Result<()> {
+    let runtime = runtime_for::<T>(options).await?;
+    match options.transport {
+        Transport::Stdio => serve_stdio::<T>(runtime).await?,
+        Transport::Http => HttpApp::new().mount::<T>("/mcp", runtime).serve(options.bind).await?,
+    }
+    Ok(())
+}
+
+/// The whole `main` of a team server binary.
+pub fn main_for<T: TeamServer>() -> ExitCode {
+    mcp_runtime::logging::init();
+    let cli = ServerCli::parse();
+    run_to_exit_code(serve_team::<T>(&cli.options))
+}
+
+/// Runs a future on a multi-threaded runtime and maps its error to exit code 1, with the
+/// error chain on stderr.
+pub fn run_to_exit_code(work: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
