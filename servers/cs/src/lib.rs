@@ -34,7 +34,10 @@ impl TeamServer for CsServer {
         with a currency code. Ids look like acc_000042. Listings are paged: pass next_cursor back as cursor.";
 
     fn new(runtime: Runtime) -> CsServer {
-        CsServer { runtime, tools: CsServer::tool_router().with_route(mcp_runtime::info::server_info_route()) }
+        CsServer {
+            runtime,
+            tools: CsServer::tool_router().with_route(mcp_runtime::info::server_info_route()),
+        }
     }
 
     fn runtime(&self) -> &Runtime {
@@ -160,53 +163,108 @@ impl CsServer {
         description = "One account as a CSM needs it before a check-in: plan, MRR (minor units), seats, lifecycle \
             stage, weekly usage (active users, seats used, logins, feature events; default last 12 weeks), open \
             tickets, latest NPS answers and recent touchpoints. Example: {\"account_id\": \"acc_000042\", \"weeks\": 8}.",
-        annotations(title = "Account overview", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Account overview",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn get_account_overview(
         &self,
         Parameters(params): Parameters<AccountOverviewParams>,
-    ) -> ToolResult<Json<AccountOverview>> {
+    ) -> Result<Json<AccountOverview>, ToolError> {
         let account_id = id_arg("account_id", "acc", &params.account_id)?;
         let weeks = params.weeks.unwrap_or(12);
         if !(1..=52).contains(&weeks) {
-            return Err(ToolError::invalid("weeks", format!("is {weeks}; give 1 to 52")));
+            return Err(ToolError::invalid(
+                "weeks",
+                format!("is {weeks}; give 1 to 52"),
+            ));
         }
-        Ok(Json(account_overview(self.runtime.store(), &account_id, weeks).await?))
+        Ok(Json(
+            account_overview(self.runtime.store(), &account_id, weeks).await?,
+        ))
     }
 
     #[tool(
         description = "List accounts by lifecycle stage (trial, active, at_risk, churned), plan tier and CSM, in id \
             order, paged (default 25). Leaving a filter out means any. \
             Example: {\"lifecycle_stage\": \"at_risk\", \"csm_owner\": \"Jonas Berg\"}.",
-        annotations(title = "List accounts", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "List accounts",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn list_accounts(&self, Parameters(params): Parameters<ListAccountsParams>) -> ToolResult<Json<Page<Account>>> {
+    async fn list_accounts(
+        &self,
+        Parameters(params): Parameters<ListAccountsParams>,
+    ) -> Result<Json<Page<Account>>, ToolError> {
         let filter = store::accounts::AccountFilter {
             lifecycle_stage: params
                 .lifecycle_stage
                 .as_deref()
                 .map(|s| choice_arg("lifecycle_stage", s, &LIFECYCLE_STAGES))
                 .transpose()?,
-            plan_tier: params.plan_tier.as_deref().map(|s| choice_arg("plan_tier", s, &PLAN_TIERS)).transpose()?,
-            csm_owner: params.csm_owner.as_deref().map(|s| text_arg("csm_owner", s, 120)).transpose()?,
+            plan_tier: params
+                .plan_tier
+                .as_deref()
+                .map(|s| choice_arg("plan_tier", s, &PLAN_TIERS))
+                .transpose()?,
+            csm_owner: params
+                .csm_owner
+                .as_deref()
+                .map(|s| text_arg("csm_owner", s, 120))
+                .transpose()?,
             ..Default::default()
         };
-        let cursor = params.cursor.as_deref().map(|c| id_arg("cursor", "acc", c)).transpose()?;
-        Ok(Json(store::accounts::list(self.runtime.store(), &filter, cursor.as_deref(), params.limit).await?))
+        let cursor = params
+            .cursor
+            .as_deref()
+            .map(|c| id_arg("cursor", "acc", c))
+            .transpose()?;
+        Ok(Json(
+            store::accounts::list(
+                self.runtime.store(),
+                &filter,
+                cursor.as_deref(),
+                params.limit,
+            )
+            .await?,
+        ))
     }
 
     #[tool(
         description = "An account's support tickets, newest first, optionally only one status (open, pending, \
             solved, closed): subject, priority, when opened and resolved, CSAT 1-5. \
             Example: {\"account_id\": \"acc_000042\", \"status\": \"open\"}.",
-        annotations(title = "List tickets", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "List tickets",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn list_tickets(&self, Parameters(params): Parameters<ListTicketsParams>) -> ToolResult<Json<TicketList>> {
+    async fn list_tickets(
+        &self,
+        Parameters(params): Parameters<ListTicketsParams>,
+    ) -> Result<Json<TicketList>, ToolError> {
         let account_id = id_arg("account_id", "acc", &params.account_id)?;
-        let status = params.status.as_deref().map(|s| choice_arg("status", s, &TICKET_STATUSES)).transpose()?;
+        let status = params
+            .status
+            .as_deref()
+            .map(|s| choice_arg("status", s, &TICKET_STATUSES))
+            .transpose()?;
         let store = self.runtime.store();
         store::accounts::get(store, &account_id).await?;
-        let tickets = store::support::tickets_for(store, &account_id, status.as_deref(), params.limit).await?;
+        let tickets =
+            store::support::tickets_for(store, &account_id, status.as_deref(), params.limit)
+                .await?;
         Ok(Json(TicketList { tickets }))
     }
 
@@ -214,24 +272,41 @@ impl CsServer {
         description = "Log a customer-success touchpoint (a check-in, QBR, training, escalation call) on an account, \
             optionally naming the contact. Give request_id so that retrying never logs twice. Sends nothing to \
             the customer. Example: {\"account_id\": \"acc_000042\", \"subject\": \"QBR held, renewal looks safe\"}.",
-        annotations(title = "Log touchpoint", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Log touchpoint",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn log_touchpoint(
         &self,
         Extension(scope): Extension<CallScope>,
         Parameters(params): Parameters<LogTouchpointParams>,
-    ) -> ToolResult<Json<LoggedTouchpoint>> {
+    ) -> Result<Json<LoggedTouchpoint>, ToolError> {
         let subject = text_arg("subject", &params.subject, 200)?;
         if subject.is_empty() {
-            return Err(ToolError::invalid("subject", "is empty; say what happened in a few words"));
+            return Err(ToolError::invalid(
+                "subject",
+                "is empty; say what happened in a few words",
+            ));
         }
         let activity = store::activities::NewActivity {
             kind: "touchpoint".into(),
             subject,
-            detail: params.detail.as_deref().map(|d| text_arg("detail", d, 5_000)).transpose()?,
+            detail: params
+                .detail
+                .as_deref()
+                .map(|d| text_arg("detail", d, 5_000))
+                .transpose()?,
             lead_id: None,
             account_id: Some(id_arg("account_id", "acc", &params.account_id)?),
-            contact_id: params.contact_id.as_deref().map(|id| id_arg("contact_id", "con", id)).transpose()?,
+            contact_id: params
+                .contact_id
+                .as_deref()
+                .map(|id| id_arg("contact_id", "con", id))
+                .transpose()?,
             opportunity_id: None,
             actor: scope.actor.name.clone(),
             occurred_at: match params.occurred_at.as_deref() {
@@ -239,21 +314,38 @@ impl CsServer {
                 None => store::clock::now(),
             },
         };
-        let request_id = params.request_id.as_deref().map(|k| text_arg("request_id", k, 100)).transpose()?;
+        let request_id = params
+            .request_id
+            .as_deref()
+            .map(|k| text_arg("request_id", k, 100))
+            .transpose()?;
         let mut tx = scope.transaction().await?;
-        let (activity, created) = store::activities::log(&mut tx, &activity, request_id.as_deref()).await?;
+        let (activity, created) =
+            store::activities::log(&mut tx, &activity, request_id.as_deref()).await?;
         Ok(Json(LoggedTouchpoint { activity, created }))
     }
 }
 
 /// Gathers an account's overview (shared by the tool and the resource).
-pub(crate) async fn account_overview(store: &store::Store, account_id: &str, weeks: u32) -> ToolResult<AccountOverview> {
+pub(crate) async fn account_overview(
+    store: &store::Store,
+    account_id: &str,
+    weeks: u32,
+) -> ToolResult<AccountOverview> {
     let account = store::accounts::get(store, account_id).await?;
     let usage = store::support::usage_history(store, account_id, weeks).await?;
-    let mut open_tickets = store::support::tickets_for(store, account_id, Some("open"), Some(50)).await?;
-    open_tickets.extend(store::support::tickets_for(store, account_id, Some("pending"), Some(50)).await?);
+    let mut open_tickets =
+        store::support::tickets_for(store, account_id, Some("open"), Some(50)).await?;
+    open_tickets
+        .extend(store::support::tickets_for(store, account_id, Some("pending"), Some(50)).await?);
     open_tickets.sort_by(|a, b| b.opened_at.cmp(&a.opened_at));
     let recent_nps = store::support::nps_for(store, account_id, Some(5)).await?;
     let recent_activities = store::activities::recent_for_account(store, account_id, 10).await?;
-    Ok(AccountOverview { account, usage, open_tickets, recent_nps, recent_activities })
+    Ok(AccountOverview {
+        account,
+        usage,
+        open_tickets,
+        recent_nps,
+        recent_activities,
+    })
 }

@@ -12,15 +12,21 @@ pub(crate) fn fixed() -> Vec<Resource> {
 }
 
 pub(crate) fn templates() -> Vec<ResourceTemplate> {
-    vec![ResourceTemplate::new("cs://accounts/{account_id}", "account-overview")
-        .with_title("Account overview")
-        .with_description("One account with 12 weeks of usage, open tickets, NPS and recent touchpoints.")
-        .with_mime_type("application/json")]
+    vec![
+        ResourceTemplate::new("cs://accounts/{account_id}", "account-overview")
+            .with_title("Account overview")
+            .with_description(
+                "One account with 12 weeks of usage, open tickets, NPS and recent touchpoints.",
+            )
+            .with_mime_type("application/json"),
+    ]
 }
 
 pub(crate) async fn read(store: &store::Store, uri: &str) -> ToolResult<Option<serde_json::Value>> {
     let to_json = |value: serde_json::Result<serde_json::Value>| {
-        value.map_err(|error| mcp_runtime::ToolError::Unavailable(format!("cannot encode the record: {error}")))
+        value.map_err(|error| {
+            mcp_runtime::ToolError::Unavailable(format!("cannot encode the record: {error}"))
+        })
     };
     if uri == "cs://portfolio" {
         let totals = store::accounts::totals_by_lifecycle(store, None).await?;

@@ -11,7 +11,7 @@
 mod resources;
 
 use mcp_runtime::errors::{choice_arg, id_arg, timestamp_arg};
-use mcp_runtime::{CallScope, Runtime, TeamServer, ToolResult};
+use mcp_runtime::{CallScope, Runtime, TeamServer, ToolError, ToolResult};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -36,7 +36,8 @@ impl TeamServer for MarketingServer {
     fn new(runtime: Runtime) -> MarketingServer {
         MarketingServer {
             runtime,
-            tools: MarketingServer::tool_router().with_route(mcp_runtime::info::server_info_route()),
+            tools: MarketingServer::tool_router()
+                .with_route(mcp_runtime::info::server_info_route()),
         }
     }
 
@@ -61,11 +62,25 @@ impl TeamServer for MarketingServer {
     }
 }
 
-pub(crate) const CHANNELS: [&str; 7] =
-    ["paid_search", "paid_social", "email", "events", "content", "webinar", "partner"];
+pub(crate) const CHANNELS: [&str; 7] = [
+    "paid_search",
+    "paid_social",
+    "email",
+    "events",
+    "content",
+    "webinar",
+    "partner",
+];
 const CAMPAIGN_STATUSES: [&str; 4] = ["draft", "active", "paused", "completed"];
-const TOUCH_TYPES: [&str; 7] =
-    ["impression", "click", "form_fill", "email_open", "email_click", "event_attended", "content_download"];
+const TOUCH_TYPES: [&str; 7] = [
+    "impression",
+    "click",
+    "form_fill",
+    "email_open",
+    "email_click",
+    "event_attended",
+    "content_download",
+];
 
 /// Which campaigns to list.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -136,44 +151,99 @@ impl MarketingServer {
             and daily budget caps, committed spend and remaining budget (minor units), touches, leads. Filter by \
             channel and status; leaving a filter out means any. Paged (default 25). \
             Example: {\"channel\": \"paid_search\", \"status\": \"active\"}.",
-        annotations(title = "List campaigns", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "List campaigns",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn list_campaigns(
         &self,
         Parameters(params): Parameters<ListCampaignsParams>,
-    ) -> ToolResult<Json<Page<CampaignSummary>>> {
+    ) -> Result<Json<Page<CampaignSummary>>, ToolError> {
         let filter = store::campaigns::CampaignFilter {
-            channel: params.channel.as_deref().map(|c| choice_arg("channel", c, &CHANNELS)).transpose()?,
-            status: params.status.as_deref().map(|s| choice_arg("status", s, &CAMPAIGN_STATUSES)).transpose()?,
+            channel: params
+                .channel
+                .as_deref()
+                .map(|c| choice_arg("channel", c, &CHANNELS))
+                .transpose()?,
+            status: params
+                .status
+                .as_deref()
+                .map(|s| choice_arg("status", s, &CAMPAIGN_STATUSES))
+                .transpose()?,
         };
-        let cursor = params.cursor.as_deref().map(|c| id_arg("cursor", "cmp", c)).transpose()?;
-        Ok(Json(store::campaigns::list(self.runtime.store(), &filter, cursor.as_deref(), params.limit).await?))
+        let cursor = params
+            .cursor
+            .as_deref()
+            .map(|c| id_arg("cursor", "cmp", c))
+            .transpose()?;
+        Ok(Json(
+            store::campaigns::list(
+                self.runtime.store(),
+                &filter,
+                cursor.as_deref(),
+                params.limit,
+            )
+            .await?,
+        ))
     }
 
     #[tool(
         description = "One campaign with its caps, committed spend, remaining budget (minor units), touches and \
             leads. Answers \"how much has the Q4 search campaign spent and what did it bring?\". \
             Example: {\"campaign_id\": \"cmp_000012\"}.",
-        annotations(title = "Get campaign", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Get campaign",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn get_campaign(&self, Parameters(params): Parameters<CampaignRef>) -> ToolResult<Json<CampaignSummary>> {
+    async fn get_campaign(
+        &self,
+        Parameters(params): Parameters<CampaignRef>,
+    ) -> Result<Json<CampaignSummary>, ToolError> {
         let id = id_arg("campaign_id", "cmp", &params.campaign_id)?;
-        Ok(Json(store::campaigns::get_summary(self.runtime.store(), &id).await?))
+        Ok(Json(
+            store::campaigns::get_summary(self.runtime.store(), &id).await?,
+        ))
     }
 
     #[tool(
         description = "The leads a campaign produced (leads whose source campaign it is), in id order, paged \
             (default 25). Example: {\"campaign_id\": \"cmp_000012\", \"limit\": 50}.",
-        annotations(title = "Campaign leads", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Campaign leads",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn campaign_leads(&self, Parameters(params): Parameters<CampaignLeadsParams>) -> ToolResult<Json<Page<Lead>>> {
+    async fn campaign_leads(
+        &self,
+        Parameters(params): Parameters<CampaignLeadsParams>,
+    ) -> Result<Json<Page<Lead>>, ToolError> {
         let id = id_arg("campaign_id", "cmp", &params.campaign_id)?;
         let store = self.runtime.store();
         // Unknown campaigns are an error, not an empty page.
         store::campaigns::get_summary(store, &id).await?;
-        let filter = store::leads::LeadFilter { campaign_id: Some(id), ..Default::default() };
-        let cursor = params.cursor.as_deref().map(|c| id_arg("cursor", "lead", c)).transpose()?;
-        Ok(Json(store::leads::list(store, &filter, cursor.as_deref(), params.limit).await?))
+        let filter = store::leads::LeadFilter {
+            campaign_id: Some(id),
+            ..Default::default()
+        };
+        let cursor = params
+            .cursor
+            .as_deref()
+            .map(|c| id_arg("cursor", "lead", c))
+            .transpose()?;
+        Ok(Json(
+            store::leads::list(store, &filter, cursor.as_deref(), params.limit).await?,
+        ))
     }
 
     #[tool(
@@ -181,13 +251,19 @@ impl MarketingServer {
             event attendance or content download), for attribution. Give request_id so that retrying never \
             records twice. Spends nothing. Example: {\"campaign_id\": \"cmp_000012\", \"lead_id\": \"lead_000123\", \
             \"touch_type\": \"form_fill\"}.",
-        annotations(title = "Record touch", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Record touch",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn record_touch(
         &self,
         Extension(scope): Extension<CallScope>,
         Parameters(params): Parameters<RecordTouchParams>,
-    ) -> ToolResult<Json<RecordedTouch>> {
+    ) -> Result<Json<RecordedTouch>, ToolError> {
         let touch = store::campaigns::NewTouch {
             campaign_id: id_arg("campaign_id", "cmp", &params.campaign_id)?,
             lead_id: id_arg("lead_id", "lead", &params.lead_id)?,
@@ -203,7 +279,8 @@ impl MarketingServer {
             .map(|k| mcp_runtime::errors::text_arg("request_id", k, 100))
             .transpose()?;
         let mut tx = scope.transaction().await?;
-        let (touch_id, created) = store::campaigns::record_touch(&mut tx, &touch, request_id.as_deref()).await?;
+        let (touch_id, created) =
+            store::campaigns::record_touch(&mut tx, &touch, request_id.as_deref()).await?;
         Ok(Json(RecordedTouch { touch_id, created }))
     }
 }

@@ -1,6 +1,9 @@
 //! `revops`, the operator CLI: migrate and seed the store, serve one team or all three, and
 //! run the demo. This is a program for a person: it prints results to stdout.
-#![allow(clippy::print_stdout, reason = "the operator CLI prints its results for a person")]
+#![allow(
+    clippy::print_stdout,
+    reason = "the operator CLI prints its results for a person"
+)]
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -101,7 +104,10 @@ async fn run_db(command: DbCommand) -> anyhow::Result<()> {
             let before = store.migration_level().await.unwrap_or(0);
             store.migrate().await?;
             let after = store.migration_level().await?;
-            println!("{}: migration level {before} -> {after}", location.redacted());
+            println!(
+                "{}: migration level {before} -> {after}",
+                location.redacted()
+            );
         }
         DbCommand::Seed { scale, database } => {
             let store = open_store(&database).await?;
@@ -114,15 +120,30 @@ async fn run_db(command: DbCommand) -> anyhow::Result<()> {
             let counts = store::overview::record_counts(&store).await?;
             println!("database: {}", location.redacted());
             println!("backend: {}", store.backend().as_str());
-            println!("migration level: {} (this build knows {})", store.migration_level().await?, store.known_migration_level());
+            println!(
+                "migration level: {} (this build knows {})",
+                store.migration_level().await?,
+                store.known_migration_level()
+            );
             println!("{}", serde_json::to_string_pretty(&counts)?);
         }
     }
     Ok(())
 }
 
-fn runtime_of<T: TeamServer>(store: &store::Store, actor: &Actor, options: &ServerOptions) -> Runtime {
-    Runtime::new(T::NAME, store.clone(), actor.clone(), RuntimeOptions { read_only: options.read_only })
+fn runtime_of<T: TeamServer>(
+    store: &store::Store,
+    actor: &Actor,
+    options: &ServerOptions,
+) -> Runtime {
+    Runtime::new(
+        T::NAME,
+        store.clone(),
+        actor.clone(),
+        RuntimeOptions {
+            read_only: options.read_only,
+        },
+    )
 }
 
 /// The three servers over HTTP in one process, on one store.
@@ -134,9 +155,18 @@ async fn serve_all(options: &ServerOptions) -> anyhow::Result<()> {
     let actor = Actor::from_env().map_err(anyhow::Error::msg)?;
     let bind: SocketAddr = options.bind;
     HttpApp::new()
-        .mount::<sales::SalesServer>("/sales/mcp", runtime_of::<sales::SalesServer>(&store, &actor, options))
-        .mount::<marketing::MarketingServer>("/marketing/mcp", runtime_of::<marketing::MarketingServer>(&store, &actor, options))
-        .mount::<cs::CsServer>("/cs/mcp", runtime_of::<cs::CsServer>(&store, &actor, options))
+        .mount::<sales::SalesServer>(
+            "/sales/mcp",
+            runtime_of::<sales::SalesServer>(&store, &actor, options),
+        )
+        .mount::<marketing::MarketingServer>(
+            "/marketing/mcp",
+            runtime_of::<marketing::MarketingServer>(&store, &actor, options),
+        )
+        .mount::<cs::CsServer>(
+            "/cs/mcp",
+            runtime_of::<cs::CsServer>(&store, &actor, options),
+        )
         .serve(bind)
         .await?;
     Ok(())

@@ -56,7 +56,9 @@ where
             config
                 .serve_with_lifecycle(
                     transport,
-                    ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::LATEST] },
+                    ClientLifecycleMode::Discover {
+                        preferred_versions: vec![ProtocolVersion::LATEST],
+                    },
                 )
                 .await
         }
@@ -66,7 +68,11 @@ where
 
 /// Spawns `binary` with `env` added to this process's environment and opens a session over
 /// its stdin and stdout. The server's stderr (its logs) goes where this process's goes.
-pub async fn spawn_stdio(binary: &Path, env: &[(&str, &str)], handshake: &Handshake) -> anyhow::Result<Session> {
+pub async fn spawn_stdio(
+    binary: &Path,
+    env: &[(&str, &str)],
+    handshake: &Handshake,
+) -> anyhow::Result<Session> {
     let mut command = tokio::process::Command::new(binary);
     command.envs(env.iter().copied());
     let (transport, _) = TokioChildProcess::builder(command)
@@ -78,16 +84,29 @@ pub async fn spawn_stdio(binary: &Path, env: &[(&str, &str)], handshake: &Handsh
 
 /// Opens a session with the server at `url` (e.g. `http://127.0.0.1:8080/mcp`), presenting
 /// `token` as a bearer token when given.
-pub async fn connect_http(url: &str, token: Option<&str>, handshake: &Handshake) -> anyhow::Result<Session> {
-    let mut config = rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(url);
+pub async fn connect_http(
+    url: &str,
+    token: Option<&str>,
+    handshake: &Handshake,
+) -> anyhow::Result<Session> {
+    let mut config =
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(url);
     if let Some(token) = token {
         config = config.auth_header(token);
     }
-    open(StreamableHttpClientTransport::from_config(config), handshake).await
+    open(
+        StreamableHttpClientTransport::from_config(config),
+        handshake,
+    )
+    .await
 }
 
 /// Calls `tool` with `arguments` (a JSON object).
-pub async fn call(session: &Session, tool: &str, arguments: serde_json::Value) -> anyhow::Result<CallToolResult> {
+pub async fn call(
+    session: &Session,
+    tool: &str,
+    arguments: serde_json::Value,
+) -> anyhow::Result<CallToolResult> {
     let serde_json::Value::Object(arguments) = arguments else {
         return Err(anyhow!("tool arguments must be a JSON object"));
     };
@@ -98,12 +117,18 @@ pub async fn call(session: &Session, tool: &str, arguments: serde_json::Value) -
 }
 
 /// Calls `tool` and returns its structured content, failing on a tool error.
-pub async fn call_ok(session: &Session, tool: &str, arguments: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+pub async fn call_ok(
+    session: &Session,
+    tool: &str,
+    arguments: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
     let result = call(session, tool, arguments).await?;
     if result.is_error == Some(true) {
         return Err(anyhow!("{tool} failed: {}", text_of(&result)));
     }
-    result.structured_content.ok_or_else(|| anyhow!("{tool} returned no structured content"))
+    result
+        .structured_content
+        .ok_or_else(|| anyhow!("{tool} returned no structured content"))
 }
 
 /// The text blocks of a result, joined.
@@ -122,7 +147,9 @@ pub async fn read_json(session: &Session, uri: &str) -> anyhow::Result<serde_jso
         .read_resource(ReadResourceRequestParams::new(uri))
         .await
         .map_err(|error| anyhow!("reading {uri}: {error}"))?;
-    let Some(rmcp::model::ResourceContents::TextResourceContents { text, .. }) = result.contents.first() else {
+    let Some(rmcp::model::ResourceContents::TextResourceContents { text, .. }) =
+        result.contents.first()
+    else {
         return Err(anyhow!("{uri} returned no text"));
     };
     serde_json::from_str(text).with_context(|| format!("{uri} is not JSON"))
@@ -139,7 +166,13 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
         if candidate.is_file() {
             return Ok(candidate);
         }
-        dir = candidate_dir.parent().map(Path::to_path_buf).filter(|d| d.ends_with("debug") || d.ends_with("release") || d.join(&file).is_file());
+        dir = candidate_dir
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|d| d.ends_with("debug") || d.ends_with("release") || d.join(&file).is_file());
     }
-    Err(anyhow!("cannot find {file} next to {}; build it with `cargo build --bins`", exe.display()))
+    Err(anyhow!(
+        "cannot find {file} next to {}; build it with `cargo build --bins`",
+        exe.display()
+    ))
 }

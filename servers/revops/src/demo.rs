@@ -1,7 +1,10 @@
 //! `revops demo`: starts the three servers as child processes on a temporary SQLite
 //! database loaded with the demo company, and drives them through an MCP client the way a
 //! revenue team would, narrating what happens. Later capabilities add their steps here.
-#![allow(clippy::print_stdout, reason = "the demo narrates for a person on stdout")]
+#![allow(
+    clippy::print_stdout,
+    reason = "the demo narrates for a person on stdout"
+)]
 
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -32,20 +35,40 @@ pub async fn run() -> anyhow::Result<()> {
 
     step("Loading the demo company into a fresh SQLite file");
     let store = store::Store::open(&store::DatabaseLocation::parse(&url)?).await?;
-    let summary = demo_company::seed(&store, 1).await.context("seeding the demo company")?;
+    let summary = demo_company::seed(&store, 1)
+        .await
+        .context("seeding the demo company")?;
     store.close().await;
     let rows = serde_json::to_value(&summary.rows)?;
     println!(
         "{} accounts, {} contacts, {} leads, {} opportunities, {} campaigns, {} support tickets, {} NPS answers ({} ms)",
-        rows["accounts"], rows["contacts"], rows["leads"], rows["opportunities"], rows["campaigns"],
-        rows["support_tickets"], rows["nps_responses"], summary.elapsed_ms
+        rows["accounts"],
+        rows["contacts"],
+        rows["leads"],
+        rows["opportunities"],
+        rows["campaigns"],
+        rows["support_tickets"],
+        rows["nps_responses"],
+        summary.elapsed_ms
     );
 
-    step("Starting revops-sales, revops-marketing and revops-cs as Claude Desktop would (stdio, protocol 2025-06-18)");
-    let env = [("REVOPS_DATABASE_URL", url.as_str()), ("REVOPS_ACTOR", "dana@demo"), ("REVOPS_LOG", "warn")];
+    step(
+        "Starting revops-sales, revops-marketing and revops-cs as Claude Desktop would (stdio, protocol 2025-06-18)",
+    );
+    let env = [
+        ("REVOPS_DATABASE_URL", url.as_str()),
+        ("REVOPS_ACTOR", "dana@demo"),
+        ("REVOPS_LOG", "warn"),
+    ];
     let handshake = Handshake::claude_desktop();
-    let sales = client::spawn_stdio(&client::sibling_binary("revops-sales")?, &env, &handshake).await?;
-    let marketing = client::spawn_stdio(&client::sibling_binary("revops-marketing")?, &env, &handshake).await?;
+    let sales =
+        client::spawn_stdio(&client::sibling_binary("revops-sales")?, &env, &handshake).await?;
+    let marketing = client::spawn_stdio(
+        &client::sibling_binary("revops-marketing")?,
+        &env,
+        &handshake,
+    )
+    .await?;
     let cs = client::spawn_stdio(&client::sibling_binary("revops-cs")?, &env, &handshake).await?;
     for (name, session) in [("sales", &sales), ("marketing", &marketing), ("cs", &cs)] {
         let tools = session.list_all_tools().await?;
@@ -68,14 +91,31 @@ pub async fn run() -> anyhow::Result<()> {
     cs_steps(&cs).await?;
 
     step("Bad input gets a clear error, and the server keeps serving");
-    let bad = client::call(&sales, "get_lead", json!({"lead_id": "lead_1'; DROP TABLE leads;--"})).await?;
-    println!("get_lead with a hostile id -> error: {}", client::text_of(&bad));
+    let bad = client::call(
+        &sales,
+        "get_lead",
+        json!({"lead_id": "lead_1'; DROP TABLE leads;--"}),
+    )
+    .await?;
+    println!(
+        "get_lead with a hostile id -> error: {}",
+        client::text_of(&bad)
+    );
     let missing = client::call(&sales, "get_lead", json!({"lead_id": "lead_999999"})).await?;
-    println!("get_lead lead_999999 -> error: {}", client::text_of(&missing));
+    println!(
+        "get_lead lead_999999 -> error: {}",
+        client::text_of(&missing)
+    );
     let typed = client::call(&sales, "list_leads", json!({"limit": "lots"})).await?;
-    println!("list_leads with limit \"lots\" -> error: {}", client::text_of(&typed));
+    println!(
+        "list_leads with limit \"lots\" -> error: {}",
+        client::text_of(&typed)
+    );
     let after = client::call_ok(&sales, "server_info", json!({})).await?;
-    println!("still serving: {} leads in the store", after["record_counts"]["leads"]);
+    println!(
+        "still serving: {} leads in the store",
+        after["record_counts"]["leads"]
+    );
 
     for session in [sales, marketing, cs] {
         session.cancel().await.ok();
@@ -135,7 +175,12 @@ async fn sales_steps(sales: &Session) -> anyhow::Result<()> {
 
 async fn marketing_steps(marketing: &Session) -> anyhow::Result<()> {
     step("Marketing: \"what are our active campaigns spending?\"");
-    let page = client::call_ok(marketing, "list_campaigns", json!({"status": "active", "limit": 5})).await?;
+    let page = client::call_ok(
+        marketing,
+        "list_campaigns",
+        json!({"status": "active", "limit": 5}),
+    )
+    .await?;
     for campaign in page["items"].as_array().into_iter().flatten() {
         println!(
             "  {:<40} {:<12} spent {:>10} of {:>10}, {} leads",
@@ -160,13 +205,29 @@ async fn cs_steps(cs: &Session) -> anyhow::Result<()> {
             money(&stage["mrr_minor"])
         );
     }
-    let at_risk = client::call_ok(cs, "list_accounts", json!({"lifecycle_stage": "at_risk", "limit": 1})).await?;
+    let at_risk = client::call_ok(
+        cs,
+        "list_accounts",
+        json!({"lifecycle_stage": "at_risk", "limit": 1}),
+    )
+    .await?;
     if let Some(account) = at_risk["items"].as_array().and_then(|a| a.first()) {
         let id = account["id"].as_str().unwrap_or("acc_000001");
-        let overview = client::call_ok(cs, "get_account_overview", json!({"account_id": id, "weeks": 8})).await?;
+        let overview = client::call_ok(
+            cs,
+            "get_account_overview",
+            json!({"account_id": id, "weeks": 8}),
+        )
+        .await?;
         let usage = overview["usage"].as_array().cloned().unwrap_or_default();
-        let first = usage.first().map(|w| w["active_users"].clone()).unwrap_or(Value::Null);
-        let last = usage.last().map(|w| w["active_users"].clone()).unwrap_or(Value::Null);
+        let first = usage
+            .first()
+            .map(|w| w["active_users"].clone())
+            .unwrap_or(Value::Null);
+        let last = usage
+            .last()
+            .map(|w| w["active_users"].clone())
+            .unwrap_or(Value::Null);
         println!(
             "  {} ({}): active users {} -> {} over {} weeks, {} open tickets",
             account["name"].as_str().unwrap_or("?"),
@@ -182,7 +243,10 @@ async fn cs_steps(cs: &Session) -> anyhow::Result<()> {
             json!({"account_id": id, "subject": "Check-in booked to review falling usage", "request_id": "demo-touch-1"}),
         )
         .await?;
-        println!("  log_touchpoint: logged {}", logged["activity"]["id"].as_str().unwrap_or("?"));
+        println!(
+            "  log_touchpoint: logged {}",
+            logged["activity"]["id"].as_str().unwrap_or("?")
+        );
     }
     Ok(())
 }

@@ -37,7 +37,11 @@ pub struct ServerOptions {
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseOptions {
     /// sqlite://PATH or postgres://USER@HOST/DB; default: revops.db in the user's data folder.
-    #[arg(long = "database-url", env = "REVOPS_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long = "database-url",
+        env = "REVOPS_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub url: Option<String>,
 }
 
@@ -72,7 +76,14 @@ pub async fn open_store(database: &DatabaseOptions) -> anyhow::Result<store::Sto
 pub async fn runtime_for<T: TeamServer>(options: &ServerOptions) -> anyhow::Result<Runtime> {
     let store = open_store(&options.database).await?;
     let actor = Actor::from_env().map_err(anyhow::Error::msg)?;
-    Ok(Runtime::new(T::NAME, store, actor, RuntimeOptions { read_only: options.read_only }))
+    Ok(Runtime::new(
+        T::NAME,
+        store,
+        actor,
+        RuntimeOptions {
+            read_only: options.read_only,
+        },
+    ))
 }
 
 /// Runs team `T` with the given options until its client goes away (stdio) or a signal
@@ -81,7 +92,12 @@ pub async fn serve_team<T: TeamServer>(options: &ServerOptions) -> anyhow::Resul
     let runtime = runtime_for::<T>(options).await?;
     match options.transport {
         Transport::Stdio => serve_stdio::<T>(runtime).await?,
-        Transport::Http => HttpApp::new().mount::<T>("/mcp", runtime).serve(options.bind).await?,
+        Transport::Http => {
+            HttpApp::new()
+                .mount::<T>("/mcp", runtime)
+                .serve(options.bind)
+                .await?
+        }
     }
     Ok(())
 }
@@ -96,7 +112,10 @@ pub fn main_for<T: TeamServer>() -> ExitCode {
 /// Runs a future on a multi-threaded runtime and maps its error to exit code 1, with the
 /// error chain on stderr.
 pub fn run_to_exit_code(work: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

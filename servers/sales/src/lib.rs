@@ -13,9 +13,9 @@ mod resources;
 
 use mcp_runtime::errors::{choice_arg, id_arg, text_arg, timestamp_arg};
 use mcp_runtime::{CallScope, Runtime, TeamServer, ToolError, ToolResult};
+use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
-use rmcp::handler::server::common::Extension;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -36,7 +36,10 @@ impl TeamServer for SalesServer {
         opp_000123. Listings are paged: pass next_cursor back as cursor.";
 
     fn new(runtime: Runtime) -> SalesServer {
-        SalesServer { runtime, tools: SalesServer::tool_router().with_route(mcp_runtime::info::server_info_route()) }
+        SalesServer {
+            runtime,
+            tools: SalesServer::tool_router().with_route(mcp_runtime::info::server_info_route()),
+        }
     }
 
     fn runtime(&self) -> &Runtime {
@@ -175,44 +178,103 @@ impl SalesServer {
         description = "Look up one account with its contacts (decision makers first) and its opportunities \
             (open first). Answers \"who do I talk to at Acme and what deals are open?\". Money in minor units. \
             Example: {\"account_id\": \"acc_000042\"}.",
-        annotations(title = "Get account", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Get account",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn get_account(&self, Parameters(params): Parameters<AccountRef>) -> ToolResult<Json<AccountView>> {
+    async fn get_account(
+        &self,
+        Parameters(params): Parameters<AccountRef>,
+    ) -> Result<Json<AccountView>, ToolError> {
         let account_id = id_arg("account_id", "acc", &params.account_id)?;
         let store = self.runtime.store();
         let account = store::accounts::get(store, &account_id).await?;
         let contacts = store::accounts::contacts_of(store, &account_id).await?;
         let opportunities = store::opportunities::for_account(store, &account_id).await?;
-        Ok(Json(AccountView { account, contacts, opportunities }))
+        Ok(Json(AccountView {
+            account,
+            contacts,
+            opportunities,
+        }))
     }
 
     #[tool(
         description = "Look up one lead: who they are, their company, status, owner, source campaign and \
             engagement signals (website visits in 30 days, demo requested, whitepaper downloads, email \
             engagement 0-100, LinkedIn engagement, free trial started). Example: {\"lead_id\": \"lead_000042\"}.",
-        annotations(title = "Get lead", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Get lead",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn get_lead(&self, Parameters(params): Parameters<LeadRef>) -> ToolResult<Json<Lead>> {
+    async fn get_lead(
+        &self,
+        Parameters(params): Parameters<LeadRef>,
+    ) -> Result<Json<Lead>, ToolError> {
         let lead_id = id_arg("lead_id", "lead", &params.lead_id)?;
-        Ok(Json(store::leads::get(self.runtime.store(), &lead_id).await?))
+        Ok(Json(
+            store::leads::get(self.runtime.store(), &lead_id).await?,
+        ))
     }
 
     #[tool(
         description = "List leads, filtered by owner, status, source and creation time, in id order, one page at \
             a time (default 25, at most 200). Leaving a filter out means any value. Pass next_cursor back as \
             cursor for the next page. Example: {\"status\": \"mql\", \"owner\": \"Maya Patel\", \"limit\": 50}.",
-        annotations(title = "List leads", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "List leads",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn list_leads(&self, Parameters(params): Parameters<ListLeadsParams>) -> ToolResult<Json<Page<Lead>>> {
+    async fn list_leads(
+        &self,
+        Parameters(params): Parameters<ListLeadsParams>,
+    ) -> Result<Json<Page<Lead>>, ToolError> {
         let filter = store::leads::LeadFilter {
-            owner: params.owner.as_deref().map(|o| text_arg("owner", o, 120)).transpose()?,
-            status: params.status.as_deref().map(|s| choice_arg("status", s, &LEAD_STATUSES)).transpose()?,
-            source: params.source.as_deref().map(|s| text_arg("source", s, 60)).transpose()?,
+            owner: params
+                .owner
+                .as_deref()
+                .map(|o| text_arg("owner", o, 120))
+                .transpose()?,
+            status: params
+                .status
+                .as_deref()
+                .map(|s| choice_arg("status", s, &LEAD_STATUSES))
+                .transpose()?,
+            source: params
+                .source
+                .as_deref()
+                .map(|s| text_arg("source", s, 60))
+                .transpose()?,
             campaign_id: None,
-            created_since: params.created_since.as_deref().map(|t| timestamp_arg("created_since", t)).transpose()?,
+            created_since: params
+                .created_since
+                .as_deref()
+                .map(|t| timestamp_arg("created_since", t))
+                .transpose()?,
         };
-        let cursor = params.cursor.as_deref().map(|c| id_arg("cursor", "lead", c)).transpose()?;
-        let page = store::leads::list(self.runtime.store(), &filter, cursor.as_deref(), params.limit).await?;
+        let cursor = params
+            .cursor
+            .as_deref()
+            .map(|c| id_arg("cursor", "lead", c))
+            .transpose()?;
+        let page = store::leads::list(
+            self.runtime.store(),
+            &filter,
+            cursor.as_deref(),
+            params.limit,
+        )
+        .await?;
         Ok(Json(page))
     }
 
@@ -220,16 +282,40 @@ impl SalesServer {
         description = "The pipeline by stage (prospecting, qualification, proposal, negotiation, closed_won, \
             closed_lost): deal count, total value and probability-weighted value in minor units, plus open \
             totals. For one rep with owner, or the whole company without. Example: {\"owner\": \"Maya Patel\"}.",
-        annotations(title = "Pipeline summary", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Pipeline summary",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn pipeline_summary(&self, Parameters(params): Parameters<PipelineParams>) -> ToolResult<Json<PipelineSummary>> {
-        let owner = params.owner.as_deref().map(|o| text_arg("owner", o, 120)).transpose()?;
-        let stages = store::opportunities::totals_by_stage(self.runtime.store(), owner.as_deref()).await?;
+    async fn pipeline_summary(
+        &self,
+        Parameters(params): Parameters<PipelineParams>,
+    ) -> Result<Json<PipelineSummary>, ToolError> {
+        let owner = params
+            .owner
+            .as_deref()
+            .map(|o| text_arg("owner", o, 120))
+            .transpose()?;
+        let stages =
+            store::opportunities::totals_by_stage(self.runtime.store(), owner.as_deref()).await?;
         let open = stages.iter().filter(|s| !s.stage.starts_with("closed_"));
-        let (open_deals, open_amount_minor, open_weighted_amount_minor) = open.fold((0, 0, 0), |acc, s| {
-            (acc.0 + s.deals, acc.1 + s.amount_minor, acc.2 + s.weighted_amount_minor)
-        });
-        Ok(Json(PipelineSummary { stages, open_deals, open_amount_minor, open_weighted_amount_minor }))
+        let (open_deals, open_amount_minor, open_weighted_amount_minor) =
+            open.fold((0, 0, 0), |acc, s| {
+                (
+                    acc.0 + s.deals,
+                    acc.1 + s.amount_minor,
+                    acc.2 + s.weighted_amount_minor,
+                )
+            });
+        Ok(Json(PipelineSummary {
+            stages,
+            open_deals,
+            open_amount_minor,
+            open_weighted_amount_minor,
+        }))
     }
 
     #[tool(
@@ -237,21 +323,47 @@ impl SalesServer {
             or deal). Give request_id so that retrying never logs twice. Does not send anything to anyone. \
             Example: {\"kind\": \"call\", \"subject\": \"Discovery call, wants SSO\", \"account_id\": \"acc_000042\", \
             \"request_id\": \"9b2f…\"}.",
-        annotations(title = "Log activity", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Log activity",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn log_activity(
         &self,
         Extension(scope): Extension<CallScope>,
         Parameters(params): Parameters<LogActivityParams>,
-    ) -> ToolResult<Json<LoggedActivity>> {
+    ) -> Result<Json<LoggedActivity>, ToolError> {
         let activity = store::activities::NewActivity {
             kind: choice_arg("kind", &params.kind, &["call", "email", "meeting", "note"])?,
             subject: non_empty("subject", text_arg("subject", &params.subject, 200)?)?,
-            detail: params.detail.as_deref().map(|d| text_arg("detail", d, 5_000)).transpose()?,
-            lead_id: params.lead_id.as_deref().map(|id| id_arg("lead_id", "lead", id)).transpose()?,
-            account_id: params.account_id.as_deref().map(|id| id_arg("account_id", "acc", id)).transpose()?,
-            contact_id: params.contact_id.as_deref().map(|id| id_arg("contact_id", "con", id)).transpose()?,
-            opportunity_id: params.opportunity_id.as_deref().map(|id| id_arg("opportunity_id", "opp", id)).transpose()?,
+            detail: params
+                .detail
+                .as_deref()
+                .map(|d| text_arg("detail", d, 5_000))
+                .transpose()?,
+            lead_id: params
+                .lead_id
+                .as_deref()
+                .map(|id| id_arg("lead_id", "lead", id))
+                .transpose()?,
+            account_id: params
+                .account_id
+                .as_deref()
+                .map(|id| id_arg("account_id", "acc", id))
+                .transpose()?,
+            contact_id: params
+                .contact_id
+                .as_deref()
+                .map(|id| id_arg("contact_id", "con", id))
+                .transpose()?,
+            opportunity_id: params
+                .opportunity_id
+                .as_deref()
+                .map(|id| id_arg("opportunity_id", "opp", id))
+                .transpose()?,
             actor: scope.actor.name.clone(),
             occurred_at: match params.occurred_at.as_deref() {
                 Some(t) => timestamp_arg("occurred_at", t)?,
@@ -259,15 +371,30 @@ impl SalesServer {
             },
         };
         if activity.lead_id.is_none() && activity.account_id.is_none() {
-            return Err(ToolError::invalid("lead_id", "give a lead_id or an account_id (or both)"));
+            return Err(ToolError::invalid(
+                "lead_id",
+                "give a lead_id or an account_id (or both)",
+            ));
         }
-        let request_id = params.request_id.as_deref().map(|k| text_arg("request_id", k, 100)).transpose()?;
+        let request_id = params
+            .request_id
+            .as_deref()
+            .map(|k| text_arg("request_id", k, 100))
+            .transpose()?;
         let mut tx = scope.transaction().await?;
-        let (activity, created) = store::activities::log(&mut tx, &activity, request_id.as_deref()).await?;
+        let (activity, created) =
+            store::activities::log(&mut tx, &activity, request_id.as_deref()).await?;
         Ok(Json(LoggedActivity { activity, created }))
     }
 }
 
 fn non_empty(field: &'static str, value: String) -> ToolResult<String> {
-    if value.is_empty() { Err(ToolError::invalid(field, "is empty; say what happened in a few words")) } else { Ok(value) }
+    if value.is_empty() {
+        Err(ToolError::invalid(
+            field,
+            "is empty; say what happened in a few words",
+        ))
+    } else {
+        Ok(value)
+    }
 }

@@ -5,10 +5,14 @@ use mcp_runtime::errors::id_arg;
 use rmcp::model::{Resource, ResourceTemplate};
 
 pub(crate) fn fixed() -> Vec<Resource> {
-    vec![Resource::new("crm://pipeline", "pipeline")
-        .with_title("Pipeline by stage")
-        .with_description("Deal count, value and weighted value per pipeline stage, company-wide.")
-        .with_mime_type("application/json")]
+    vec![
+        Resource::new("crm://pipeline", "pipeline")
+            .with_title("Pipeline by stage")
+            .with_description(
+                "Deal count, value and weighted value per pipeline stage, company-wide.",
+            )
+            .with_mime_type("application/json"),
+    ]
 }
 
 pub(crate) fn templates() -> Vec<ResourceTemplate> {
@@ -30,7 +34,9 @@ pub(crate) fn templates() -> Vec<ResourceTemplate> {
 
 pub(crate) async fn read(store: &store::Store, uri: &str) -> ToolResult<Option<serde_json::Value>> {
     let to_json = |value: serde_json::Result<serde_json::Value>| {
-        value.map_err(|error| mcp_runtime::ToolError::Unavailable(format!("cannot encode the record: {error}")))
+        value.map_err(|error| {
+            mcp_runtime::ToolError::Unavailable(format!("cannot encode the record: {error}"))
+        })
     };
     if uri == "crm://pipeline" {
         let stages = store::opportunities::totals_by_stage(store, None).await?;
@@ -41,16 +47,24 @@ pub(crate) async fn read(store: &store::Store, uri: &str) -> ToolResult<Option<s
         let account = store::accounts::get(store, &id).await?;
         let contacts = store::accounts::contacts_of(store, &id).await?;
         let opportunities = store::opportunities::for_account(store, &id).await?;
-        let view = crate::AccountView { account, contacts, opportunities };
+        let view = crate::AccountView {
+            account,
+            contacts,
+            opportunities,
+        };
         return Ok(Some(to_json(serde_json::to_value(view))?));
     }
     if let Some(id) = uri.strip_prefix("crm://leads/") {
         let id = id_arg("lead_id", "lead", id)?;
-        return Ok(Some(to_json(serde_json::to_value(store::leads::get(store, &id).await?))?));
+        return Ok(Some(to_json(serde_json::to_value(
+            store::leads::get(store, &id).await?,
+        ))?));
     }
     if let Some(id) = uri.strip_prefix("crm://opportunities/") {
         let id = id_arg("opportunity_id", "opp", id)?;
-        return Ok(Some(to_json(serde_json::to_value(store::opportunities::get_one(store, &id).await?))?));
+        return Ok(Some(to_json(serde_json::to_value(
+            store::opportunities::get_one(store, &id).await?,
+        ))?));
     }
     Ok(None)
 }

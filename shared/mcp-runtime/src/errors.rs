@@ -9,7 +9,10 @@ use rmcp::model::{ContentBlock, IntoContents};
 pub enum ToolError {
     /// An argument is wrong: which one, and what would be right.
     #[error("invalid {field}: {problem}")]
-    InvalidArgument { field: &'static str, problem: String },
+    InvalidArgument {
+        field: &'static str,
+        problem: String,
+    },
     /// A referenced record does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -28,7 +31,10 @@ pub type ToolResult<T> = Result<T, ToolError>;
 
 impl ToolError {
     pub fn invalid(field: &'static str, problem: impl Into<String>) -> ToolError {
-        ToolError::InvalidArgument { field, problem: problem.into() }
+        ToolError::InvalidArgument {
+            field,
+            problem: problem.into(),
+        }
     }
 }
 
@@ -37,9 +43,9 @@ impl From<store::Error> for ToolError {
         match error {
             store::Error::NotFound { .. } => ToolError::NotFound(error.to_string()),
             store::Error::Conflict(message) => ToolError::Conflict(message),
-            store::Error::Unavailable(_) | store::Error::Migration(_) | store::Error::Internal(_) => {
-                ToolError::Unavailable(error.to_string())
-            }
+            store::Error::Unavailable(_)
+            | store::Error::Migration(_)
+            | store::Error::Internal(_) => ToolError::Unavailable(error.to_string()),
         }
     }
 }
@@ -61,10 +67,16 @@ pub fn text_arg(field: &'static str, value: &str, max_chars: usize) -> ToolResul
             format!("is {length} characters long; the limit is {max_chars}"),
         ));
     }
-    if let Some(c) = trimmed.chars().find(|c| c.is_control() && *c != '\n' && *c != '\t') {
+    if let Some(c) = trimmed
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
         return Err(ToolError::invalid(
             field,
-            format!("contains the control character U+{:04X}; remove it", u32::from(c)),
+            format!(
+                "contains the control character U+{:04X}; remove it",
+                u32::from(c)
+            ),
         ));
     }
     Ok(trimmed.to_string())
@@ -91,15 +103,23 @@ pub fn choice_arg(field: &'static str, value: &str, allowed: &[&str]) -> ToolRes
         Ok(value.to_string())
     } else {
         let shown: String = value.chars().take(40).filter(|c| !c.is_control()).collect();
-        Err(ToolError::invalid(field, format!("{shown:?} is not one of {}", allowed.join(", "))))
+        Err(ToolError::invalid(
+            field,
+            format!("{shown:?} is not one of {}", allowed.join(", ")),
+        ))
     }
 }
 
 /// Checks an RFC 3339 timestamp argument and returns it in the store's UTC format.
 pub fn timestamp_arg(field: &'static str, value: &str) -> ToolResult<String> {
-    store::clock::parse(value.trim()).map(store::clock::format).ok_or_else(|| {
-        ToolError::invalid(field, "is not an RFC 3339 timestamp; use e.g. 2026-11-16T09:30:00Z")
-    })
+    store::clock::parse(value.trim())
+        .map(store::clock::format)
+        .ok_or_else(|| {
+            ToolError::invalid(
+                field,
+                "is not an RFC 3339 timestamp; use e.g. 2026-11-16T09:30:00Z",
+            )
+        })
 }
 
 #[cfg(test)]

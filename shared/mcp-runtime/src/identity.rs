@@ -80,6 +80,9 @@ impl Actor {
             Ok(text) if !text.trim().is_empty() => text.parse()?,
             _ => Role::Member,
         };
-        Ok(Actor { name: name.trim().chars().take(120).collect(), role })
+        Ok(Actor {
+            name: name.trim().chars().take(120).collect(),
+            role,
+        })
     }
 }

@@ -2,8 +2,8 @@
 //! migration level, record counts, uptime. Built once here and added to each team's router.
 
 use rmcp::Json;
-use rmcp::handler::server::router::tool::ToolRoute;
 use rmcp::handler::server::common::schema_for_empty_input;
+use rmcp::handler::server::router::tool::ToolRoute;
 use rmcp::handler::server::tool::{IntoCallToolResult, ToolCallContext};
 use rmcp::model::{ProtocolVersion, Tool, ToolAnnotations};
 use schemars::JsonSchema;
@@ -48,8 +48,10 @@ pub fn team_title(name: &str) -> &'static str {
 /// Gathers the answer of `server_info`.
 pub async fn server_info(runtime: &Runtime) -> Result<ServerInfo, ToolError> {
     let store = runtime.store();
-    let mut versions: Vec<String> =
-        ProtocolVersion::KNOWN_VERSIONS.iter().map(|v| v.to_string()).collect();
+    let mut versions: Vec<String> = ProtocolVersion::KNOWN_VERSIONS
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
     versions.sort_by(|a, b| b.cmp(a));
     Ok(ServerInfo {
         server: format!("revops-{}", runtime.server()),
@@ -86,7 +88,10 @@ pub fn server_info_route<S: TeamServer>() -> ToolRoute<S> {
     );
     ToolRoute::new_dyn(tool, |context: ToolCallContext<'_, S>| {
         Box::pin(async move {
-            server_info(context.service.runtime()).await.map(Json).into_call_tool_result()
+            server_info(context.service.runtime())
+                .await
+                .map(Json)
+                .into_call_tool_result()
         })
     })
 }

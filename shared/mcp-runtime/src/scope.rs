@@ -22,20 +22,25 @@ impl CallScope {
         store: store::Store,
         transaction: Option<Arc<Mutex<Option<store::WriteTx>>>>,
     ) -> CallScope {
-        CallScope { actor, store, transaction }
+        CallScope {
+            actor,
+            store,
+            transaction,
+        }
     }
 
     /// The call's write transaction. The pipeline commits it, with the call's record, when
     /// the tool succeeds, and rolls it back when the tool fails: a tool never commits.
-    pub async fn transaction(&self) -> ToolResult<OwnedMappedMutexGuard<Option<store::WriteTx>, store::WriteTx>> {
+    pub async fn transaction(
+        &self,
+    ) -> ToolResult<OwnedMappedMutexGuard<Option<store::WriteTx>, store::WriteTx>> {
         let slot = self.transaction.clone().ok_or_else(|| {
             ToolError::Unavailable(
                 "this tool is declared read-only, so it has no write transaction".into(),
             )
         })?;
         let guard = slot.lock_owned().await;
-        tokio::sync::OwnedMutexGuard::try_map(guard, Option::as_mut).map_err(|_| {
-            ToolError::Unavailable("the call's transaction has already ended".into())
-        })
+        tokio::sync::OwnedMutexGuard::try_map(guard, Option::as_mut)
+            .map_err(|_| ToolError::Unavailable("the call's transaction has already ended".into()))
     }
 }

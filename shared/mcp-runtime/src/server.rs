@@ -49,7 +49,12 @@ struct RuntimeInner {
 }
 
 impl Runtime {
-    pub fn new(server: &'static str, store: store::Store, actor: Actor, options: RuntimeOptions) -> Runtime {
+    pub fn new(
+        server: &'static str,
+        store: store::Store,
+        actor: Actor,
+        options: RuntimeOptions,
+    ) -> Runtime {
         Runtime {
             inner: Arc::new(RuntimeInner {
                 server,
@@ -122,7 +127,9 @@ pub struct McpServer<T: TeamServer> {
 
 impl<T: TeamServer> McpServer<T> {
     pub fn new(runtime: Runtime) -> McpServer<T> {
-        McpServer { team: T::new(runtime) }
+        McpServer {
+            team: T::new(runtime),
+        }
     }
 
     pub fn team(&self) -> &T {
@@ -136,12 +143,21 @@ impl<T: TeamServer> McpServer<T> {
         (!read_only || ToolKind::of(tool) == ToolKind::Read).then(|| tool.clone())
     }
 
-    async fn record(&self, record: &CallRecord, tx: Option<&mut store::WriteTx>) -> Result<(), store::Error> {
+    async fn record(
+        &self,
+        record: &CallRecord,
+        tx: Option<&mut store::WriteTx>,
+    ) -> Result<(), store::Error> {
         self.team.runtime().inner.recorder.record(record, tx).await
     }
 
     /// Records a call that did not run (denied or gated) and answers with the reason.
-    async fn refuse(&self, mut record: CallRecord, outcome: Outcome, reason: String) -> CallToolResponse {
+    async fn refuse(
+        &self,
+        mut record: CallRecord,
+        outcome: Outcome,
+        reason: String,
+    ) -> CallToolResponse {
         record.outcome = outcome;
         record.detail = reason.clone();
         if let Err(error) = self.record(&record, None).await {
@@ -164,12 +180,17 @@ fn outcome_of(result: &Result<CallToolResponse, McpError>) -> (Outcome, String) 
 
 impl<T: TeamServer> ServerHandler for McpServer<T> {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
-            .with_server_info(
-                Implementation::new(format!("revops-{}", T::NAME), env!("CARGO_PKG_VERSION"))
-                    .with_title(format!("RevOps {}", crate::info::team_title(T::NAME))),
-            )
-            .with_instructions(T::INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new(format!("revops-{}", T::NAME), env!("CARGO_PKG_VERSION"))
+                .with_title(format!("RevOps {}", crate::info::team_title(T::NAME))),
+        )
+        .with_instructions(T::INSTRUCTIONS)
     }
 
     async fn list_tools(
@@ -201,7 +222,12 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         let runtime = self.team.runtime().clone();
 
         let Some(tool) = self.visible_tool(&request.name) else {
-            let shown: String = request.name.chars().take(64).filter(|c| !c.is_control()).collect();
+            let shown: String = request
+                .name
+                .chars()
+                .take(64)
+                .filter(|c| !c.is_control())
+                .collect();
             return Err(McpError::invalid_params(
                 format!("unknown tool {shown:?}; tools/list names the tools this server offers"),
                 None,
@@ -259,9 +285,11 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
                 }
             }
         };
-        context
-            .extensions
-            .insert(CallScope::new(actor, runtime.store().clone(), transaction.clone()));
+        context.extensions.insert(CallScope::new(
+            actor,
+            runtime.store().clone(),
+            transaction.clone(),
+        ));
         let result = self
             .team
             .tools()
@@ -323,7 +351,9 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        Ok(ListResourceTemplatesResult::with_all_items(self.team.resource_templates()))
+        Ok(ListResourceTemplatesResult::with_all_items(
+            self.team.resource_templates(),
+        ))
     }
 
     async fn read_resource(
@@ -345,7 +375,9 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
                 Ok(ReadResourceResult::new(vec![contents]).into())
             }
             Ok(None) => Err(McpError::resource_not_found(
-                format!("no resource {uri:?} on this server; resources/list and resources/templates/list name what exists"),
+                format!(
+                    "no resource {uri:?} on this server; resources/list and resources/templates/list name what exists"
+                ),
                 None,
             )),
             Err(error @ crate::ToolError::NotFound(_)) => {

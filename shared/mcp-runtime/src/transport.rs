@@ -28,7 +28,10 @@ pub const ALLOWED_HOSTS_VAR: &str = "REVOPS_ALLOWED_HOSTS";
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(
         "refusing to serve HTTP on {0} without a bearer token: set {HTTP_TOKEN_VAR} (or bind 127.0.0.1)"
     )]
@@ -43,7 +46,10 @@ pub async fn serve_stdio<T: TeamServer>(runtime: Runtime) -> Result<(), Transpor
         .serve(rmcp::transport::stdio_pipes())
         .await
         .map_err(|error| TransportError::Session(error.to_string()))?;
-    service.waiting().await.map_err(|error| TransportError::Session(error.to_string()))?;
+    service
+        .waiting()
+        .await
+        .map_err(|error| TransportError::Session(error.to_string()))?;
     Ok(())
 }
 
@@ -62,23 +68,38 @@ impl Default for HttpApp {
 
 impl HttpApp {
     pub fn new() -> HttpApp {
-        HttpApp { router: axum::Router::new(), cancel: CancellationToken::new(), servers: Vec::new() }
+        HttpApp {
+            router: axum::Router::new(),
+            cancel: CancellationToken::new(),
+            servers: Vec::new(),
+        }
     }
 
     /// Mounts a team's MCP endpoint at `path` (e.g. `/mcp` or `/sales/mcp`).
     pub fn mount<T: TeamServer>(mut self, path: &str, runtime: Runtime) -> HttpApp {
-        let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        let mut hosts = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
         if let Ok(extra) = std::env::var(ALLOWED_HOSTS_VAR) {
-            hosts.extend(extra.split(',').map(str::trim).filter(|h| !h.is_empty()).map(String::from));
+            hosts.extend(
+                extra
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(String::from),
+            );
         }
         let config = StreamableHttpServerConfig::default()
             .with_allowed_hosts(hosts)
             .with_cancellation_token(self.cancel.child_token());
-        let service: StreamableHttpService<McpServer<T>, LocalSessionManager> = StreamableHttpService::new(
-            move || Ok(McpServer::<T>::new(runtime.clone())),
-            Arc::default(),
-            config,
-        );
+        let service: StreamableHttpService<McpServer<T>, LocalSessionManager> =
+            StreamableHttpService::new(
+                move || Ok(McpServer::<T>::new(runtime.clone())),
+                Arc::default(),
+                config,
+            );
         self.router = self.router.nest_service(path, service);
         self.servers.push(T::NAME);
         self
@@ -86,19 +107,29 @@ impl HttpApp {
 
     /// Listens on `bind` until Ctrl-C (or SIGTERM); prints nothing to stdout.
     pub async fn serve(self, bind: SocketAddr) -> Result<(), TransportError> {
-        let token = std::env::var(HTTP_TOKEN_VAR).ok().filter(|t| !t.trim().is_empty());
+        let token = std::env::var(HTTP_TOKEN_VAR)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
         if token.is_none() && !bind.ip().is_loopback() {
             return Err(TransportError::PublicWithoutToken(bind));
         }
         let servers = self.servers.clone();
         let router = self
             .router
-            .layer(axum::middleware::from_fn_with_state(token.map(Arc::new), require_bearer))
-            .route("/healthz", axum::routing::get(move || healthz(servers.clone())));
+            .layer(axum::middleware::from_fn_with_state(
+                token.map(Arc::new),
+                require_bearer,
+            ))
+            .route(
+                "/healthz",
+                axum::routing::get(move || healthz(servers.clone())),
+            );
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .map_err(|source| TransportError::Bind { addr: bind, source })?;
-        let local = listener.local_addr().map_err(|source| TransportError::Bind { addr: bind, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| TransportError::Bind { addr: bind, source })?;
         tracing::info!(address = %local, "serving MCP over streamable HTTP");
         let cancel = self.cancel.clone();
         axum::serve(listener, router)
@@ -115,7 +146,11 @@ async fn healthz(servers: Vec<&'static str>) -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok", "servers": servers }))
 }
 
-async fn require_bearer(State(token): State<Option<Arc<String>>>, request: Request, next: Next) -> Response {
+async fn require_bearer(
+    State(token): State<Option<Arc<String>>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(expected) = token else {
         return next.run(request).await;
     };
@@ -125,7 +160,9 @@ async fn require_bearer(State(token): State<Option<Arc<String>>>, request: Reque
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
     match presented {
-        Some(presented) if constant_time_eq(presented.as_bytes(), expected.as_bytes()) => next.run(request).await,
+        Some(presented) if constant_time_eq(presented.as_bytes(), expected.as_bytes()) => {
+            next.run(request).await
+        }
         _ => (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -148,13 +185,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = terminate.recv() => {}

@@ -1,10 +1,10 @@
 //! Accounts and their contacts.
 
-use sqlx::AssertSqlSafe;
 use crate::filter::{Conditions, page_size};
 use crate::records::{Account, Contact, Page};
 use crate::rows::{self, ACCOUNT_COLUMNS, CONTACT_COLUMNS};
 use crate::{Error, Result, Store};
+use sqlx::AssertSqlSafe;
 
 /// Which accounts to list; every field narrows the list when set.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +26,10 @@ pub async fn get(store: &Store, id: &str) -> Result<Account> {
         .map_err(|error| Error::from_sqlx("read an account", error))?;
     match row {
         Some(row) => rows::account(&row),
-        None => Err(Error::NotFound { entity: "account", id: id.to_string() }),
+        None => Err(Error::NotFound {
+            entity: "account",
+            id: id.to_string(),
+        }),
     }
 }
 
@@ -88,7 +91,10 @@ pub struct LifecycleTotal {
 }
 
 /// Account count and MRR per lifecycle stage, optionally for one CSM's book.
-pub async fn totals_by_lifecycle(store: &Store, csm_owner: Option<&str>) -> Result<Vec<LifecycleTotal>> {
+pub async fn totals_by_lifecycle(
+    store: &Store,
+    csm_owner: Option<&str>,
+) -> Result<Vec<LifecycleTotal>> {
     let rows = sqlx::query(
         "SELECT lifecycle_stage, COUNT(*) AS accounts, CAST(COALESCE(SUM(mrr_minor), 0) AS BIGINT) AS mrr_minor \
          FROM accounts WHERE ($1 = '' OR csm_owner = $1) GROUP BY lifecycle_stage ORDER BY lifecycle_stage",

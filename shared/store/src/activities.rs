@@ -1,11 +1,11 @@
 //! Activities: calls, emails, meetings, notes and customer-success touchpoints, logged
 //! against a lead or an account (and optionally a contact or opportunity).
 
-use sqlx::AssertSqlSafe;
 use crate::campaigns::require_exists;
 use crate::records::Activity;
 use crate::rows::{self, ACTIVITY_COLUMNS};
 use crate::{Error, Result, Store, WriteTx};
+use sqlx::AssertSqlSafe;
 
 /// An activity to log.
 #[derive(Debug, Clone)]
@@ -41,7 +41,9 @@ pub async fn log(
         }
     }
     if activity.lead_id.is_none() && activity.account_id.is_none() {
-        return Err(Error::Conflict("an activity needs a lead_id or an account_id".into()));
+        return Err(Error::Conflict(
+            "an activity needs a lead_id or an account_id".into(),
+        ));
     }
     if let Some(id) = &activity.lead_id {
         require_exists(tx, "leads", "lead", id).await?;
@@ -94,7 +96,11 @@ pub async fn log(
 }
 
 /// The most recent activities on an account, newest first.
-pub async fn recent_for_account(store: &Store, account_id: &str, limit: u32) -> Result<Vec<Activity>> {
+pub async fn recent_for_account(
+    store: &Store,
+    account_id: &str,
+    limit: u32,
+) -> Result<Vec<Activity>> {
     let sql = format!(
         "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE account_id = $1 ORDER BY occurred_at DESC, id LIMIT $2"
     );

@@ -1,10 +1,10 @@
 //! Campaigns, what they spent (from the budget ledger) and what they touched.
 
-use sqlx::AssertSqlSafe;
 use crate::filter::{Conditions, page_size};
 use crate::records::{CampaignSummary, Page};
 use crate::rows::{self, get};
 use crate::{Error, Result, Store};
+use sqlx::AssertSqlSafe;
 
 /// Which campaigns to list; every field narrows the list when set.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +24,10 @@ fn summary(row: &sqlx::any::AnyRow) -> Result<CampaignSummary> {
     let campaign = rows::campaign(row)?;
     let spent_minor: i64 = get(row, "spent_minor")?;
     Ok(CampaignSummary {
-        remaining_budget_minor: campaign.budget_lifetime_minor.saturating_sub(spent_minor).max(0),
+        remaining_budget_minor: campaign
+            .budget_lifetime_minor
+            .saturating_sub(spent_minor)
+            .max(0),
         campaign,
         spent_minor,
         touches: get(row, "touches")?,
@@ -42,7 +45,10 @@ pub async fn get_summary(store: &Store, id: &str) -> Result<CampaignSummary> {
         .map_err(|error| Error::from_sqlx("read a campaign", error))?;
     match row {
         Some(row) => summary(&row),
-        None => Err(Error::NotFound { entity: "campaign", id: id.to_string() }),
+        None => Err(Error::NotFound {
+            entity: "campaign",
+            id: id.to_string(),
+        }),
     }
 }
 
@@ -137,7 +143,10 @@ pub(crate) async fn require_exists(
         .await
         .map_err(|error| Error::from_sqlx("check a reference", error))?;
     if count == 0 {
-        return Err(Error::NotFound { entity, id: id.to_string() });
+        return Err(Error::NotFound {
+            entity,
+            id: id.to_string(),
+        });
     }
     Ok(())
 }

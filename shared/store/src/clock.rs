@@ -15,7 +15,9 @@ pub fn now() -> String {
 
 /// Parses a stored timestamp (or any RFC 3339 timestamp) into UTC.
 pub fn parse(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Formats a calendar date for storage (`YYYY-MM-DD`).

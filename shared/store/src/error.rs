@@ -43,7 +43,10 @@ impl Error {
                 ));
             }
         }
-        if matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) {
+        if matches!(
+            error,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+        ) {
             tracing::error!(%error, action, "store unavailable");
             return Error::Unavailable(format!("could not {action}; try again shortly"));
         }

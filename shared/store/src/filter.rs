@@ -14,7 +14,8 @@ impl Conditions {
     pub(crate) fn add(&mut self, column: &'static str, op: &'static str, value: Option<&str>) {
         if let Some(value) = value {
             self.values.push(value.to_string());
-            self.clauses.push(format!("{column} {op} ${}", self.values.len()));
+            self.clauses
+                .push(format!("{column} {op} ${}", self.values.len()));
         }
     }
 

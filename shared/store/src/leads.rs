@@ -1,10 +1,10 @@
 //! Leads: people who may buy, with the engagement signals scoring reads.
 
-use sqlx::AssertSqlSafe;
 use crate::filter::{Conditions, page_size};
 use crate::records::{Lead, Page};
 use crate::rows::{self, LEAD_COLUMNS};
 use crate::{Error, Result, Store};
+use sqlx::AssertSqlSafe;
 
 /// Which leads to list; every field narrows the list when set.
 #[derive(Debug, Clone, Default)]
@@ -27,7 +27,10 @@ pub async fn get(store: &Store, id: &str) -> Result<Lead> {
         .map_err(|error| Error::from_sqlx("read a lead", error))?;
     match row {
         Some(row) => rows::lead(&row),
-        None => Err(Error::NotFound { entity: "lead", id: id.to_string() }),
+        None => Err(Error::NotFound {
+            entity: "lead",
+            id: id.to_string(),
+        }),
     }
 }
 

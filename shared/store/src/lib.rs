@@ -233,7 +233,11 @@ pub(crate) fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool> {
 }
 
 /// Cuts a fetched `limit + 1` rows down to `limit` and says where the next page starts.
-pub(crate) fn page<T>(items: &mut Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> records::Page<T> {
+pub(crate) fn page<T>(
+    items: &mut Vec<T>,
+    limit: i64,
+    cursor_of: impl Fn(&T) -> String,
+) -> records::Page<T> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
@@ -241,5 +245,8 @@ pub(crate) fn page<T>(items: &mut Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> 
     } else {
         None
     };
-    records::Page { items: std::mem::take(items), next_cursor }
+    records::Page {
+        items: std::mem::take(items),
+        next_cursor,
+    }
 }

@@ -123,8 +123,12 @@ mod tests {
     #[test]
     fn a_postgres_password_never_appears_in_the_redacted_form() {
         let location =
-            DatabaseLocation::parse("postgres://app:s3cret@db.example:5432/revops?sslmode=require").unwrap();
-        assert_eq!(location.redacted(), "postgres://app:***@db.example:5432/revops");
+            DatabaseLocation::parse("postgres://app:s3cret@db.example:5432/revops?sslmode=require")
+                .unwrap();
+        assert_eq!(
+            location.redacted(),
+            "postgres://app:***@db.example:5432/revops"
+        );
     }
 
     #[test]

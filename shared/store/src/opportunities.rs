@@ -1,9 +1,9 @@
 //! Opportunities (deals) and the pipeline they make up.
 
-use sqlx::AssertSqlSafe;
 use crate::records::{Opportunity, StageTotal};
 use crate::rows::{self, OPPORTUNITY_COLUMNS, get};
 use crate::{Error, Result, Store};
+use sqlx::AssertSqlSafe;
 
 /// The opportunity with this id.
 pub async fn get_one(store: &Store, id: &str) -> Result<Opportunity> {
@@ -15,7 +15,10 @@ pub async fn get_one(store: &Store, id: &str) -> Result<Opportunity> {
         .map_err(|error| Error::from_sqlx("read an opportunity", error))?;
     match row {
         Some(row) => rows::opportunity(&row),
-        None => Err(Error::NotFound { entity: "opportunity", id: id.to_string() }),
+        None => Err(Error::NotFound {
+            entity: "opportunity",
+            id: id.to_string(),
+        }),
     }
 }
 
@@ -54,10 +57,21 @@ pub async fn totals_by_stage(store: &Store, owner: Option<&str>) -> Result<Vec<S
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    totals.sort_by_key(|t| STAGE_ORDER.iter().position(|s| *s == t.stage).unwrap_or(usize::MAX));
+    totals.sort_by_key(|t| {
+        STAGE_ORDER
+            .iter()
+            .position(|s| *s == t.stage)
+            .unwrap_or(usize::MAX)
+    });
     Ok(totals)
 }
 
 /// Pipeline stages in funnel order.
-pub const STAGE_ORDER: [&str; 6] =
-    ["prospecting", "qualification", "proposal", "negotiation", "closed_won", "closed_lost"];
+pub const STAGE_ORDER: [&str; 6] = [
+    "prospecting",
+    "qualification",
+    "proposal",
+    "negotiation",
+    "closed_won",
+    "closed_lost",
+];

@@ -1,8 +1,8 @@
 //! What is in the store: record counts per table, for `server_info` and `revops db`.
 
-use sqlx::AssertSqlSafe;
 use schemars::JsonSchema;
 use serde::Serialize;
+use sqlx::AssertSqlSafe;
 
 use crate::{Error, Result, Store};
 
@@ -29,9 +29,21 @@ pub struct RecordCounts {
 /// Counts every domain table in one round trip.
 pub async fn record_counts(store: &Store) -> Result<RecordCounts> {
     const TABLES: [&str; 15] = [
-        "accounts", "contacts", "leads", "opportunities", "activities", "tasks", "campaigns",
-        "budget_ledger", "marketing_touches", "usage_snapshots", "support_tickets",
-        "nps_responses", "predictions", "models", "audit_log",
+        "accounts",
+        "contacts",
+        "leads",
+        "opportunities",
+        "activities",
+        "tasks",
+        "campaigns",
+        "budget_ledger",
+        "marketing_touches",
+        "usage_snapshots",
+        "support_tickets",
+        "nps_responses",
+        "predictions",
+        "models",
+        "audit_log",
     ];
     let sql = TABLES
         .iter()

@@ -10,7 +10,8 @@ pub(crate) fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
-    row.try_get(column).map_err(|error| Error::from_sqlx("decode a stored record", error))
+    row.try_get(column)
+        .map_err(|error| Error::from_sqlx("decode a stored record", error))
 }
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, external_id, name, domain, industry, employee_count, country, plan_tier, lifecycle_stage, segment, mrr_minor, currency, seats_purchased, owner, csm_owner, trial_started_at, trial_ends_at, customer_since, churned_at, created_at, updated_at";
@@ -111,7 +112,6 @@ pub(crate) fn opportunity(row: &AnyRow) -> Result<Opportunity> {
         closed_at: get(row, "closed_at")?,
     })
 }
-
 
 pub(crate) fn campaign(row: &AnyRow) -> Result<Campaign> {
     Ok(Campaign {

@@ -1,9 +1,9 @@
 //! Customer-success signals: weekly usage, support tickets, NPS answers.
 
-use sqlx::AssertSqlSafe;
 use crate::records::{NpsResponse, Ticket, UsageWeek};
 use crate::rows::{self, TICKET_COLUMNS};
 use crate::{Error, Result, Store};
+use sqlx::AssertSqlSafe;
 
 /// The account's last `weeks` weeks of usage, oldest first.
 pub async fn usage_history(store: &Store, account_id: &str, weeks: u32) -> Result<Vec<UsageWeek>> {
@@ -16,7 +16,10 @@ pub async fn usage_history(store: &Store, account_id: &str, weeks: u32) -> Resul
     .fetch_all(store.pool())
     .await
     .map_err(|error| Error::from_sqlx("read usage history", error))?;
-    let mut history = rows.iter().map(rows::usage_week).collect::<Result<Vec<_>>>()?;
+    let mut history = rows
+        .iter()
+        .map(rows::usage_week)
+        .collect::<Result<Vec<_>>>()?;
     history.reverse();
     Ok(history)
 }
@@ -43,7 +46,11 @@ pub async fn tickets_for(
 }
 
 /// The account's NPS answers, newest first.
-pub async fn nps_for(store: &Store, account_id: &str, limit: Option<u32>) -> Result<Vec<NpsResponse>> {
+pub async fn nps_for(
+    store: &Store,
+    account_id: &str,
+    limit: Option<u32>,
+) -> Result<Vec<NpsResponse>> {
     let rows = sqlx::query(
         "SELECT id, account_id, contact_id, score, comment, responded_at FROM nps_responses \
          WHERE account_id = $1 ORDER BY responded_at DESC, id LIMIT $2",

@@ -33,7 +33,9 @@ pub async fn fresh_sqlite() -> Result<(Store, tempfile::TempDir)> {
     let dir = tempfile::Builder::new()
         .prefix("revops-test")
         .tempdir()
-        .map_err(|error| crate::Error::Unavailable(format!("cannot create a temporary folder: {error}")))?;
+        .map_err(|error| {
+            crate::Error::Unavailable(format!("cannot create a temporary folder: {error}"))
+        })?;
     let location = DatabaseLocation::SqliteFile(dir.path().join("revops.db"));
     Ok((Store::open(&location).await?, dir))
 }
@@ -49,7 +51,9 @@ pub async fn fresh_postgres_location(base_url: &str) -> Result<DatabaseLocation>
         .map_err(|error| crate::Error::from_sqlx("create a test schema", error))?;
     admin.close().await;
     let separator = if base_url.contains('?') { '&' } else { '?' };
-    DatabaseLocation::parse(&format!("{base_url}{separator}options=-c%20search_path%3D{schema}"))
+    DatabaseLocation::parse(&format!(
+        "{base_url}{separator}options=-c%20search_path%3D{schema}"
+    ))
 }
 
 /// A migrated Postgres store on a brand-new schema.

@@ -1,0 +1,575 @@
+//! Integration tests: the built server binaries, driven by a real MCP client (rmcp) over
+//! stdio and streamable HTTP, on SQLite and (when `REVOPS_TEST_POSTGRES_URL` is set) Postgres.
+#![allow(clippy::unwrap_used, clippy::print_stdout, reason = "tests")]
+
+mod util;
+
+use revops::client::{self, Handshake};
+use serde_json::json;
+use util::*;
+
+#[tokio::test]
+async fn each_server_answers_claude_desktops_handshake_with_tools_resources_and_templates() {
+    let db = seeded_sqlite().await;
+    for (team, path) in server_binaries() {
+        let session = stdio_session(&path, &db).await;
+        let info = session.peer_info().unwrap();
+        assert_eq!(info.protocol_version.to_string(), "2025-06-18");
+        assert_eq!(
+            info.server_info.as_ref().unwrap().name,
+            format!("revops-{team}")
+        );
+
+        let tools = session.list_all_tools().await.unwrap();
+        assert!(
+            tools.iter().any(|t| t.name == "server_info"),
+            "{team} has server_info"
+        );
+        for tool in &tools {
+            let annotations = tool
+                .annotations
+                .as_ref()
+                .unwrap_or_else(|| panic!("{} has annotations", tool.name));
+            assert!(
+                annotations.read_only_hint.is_some(),
+                "{} declares readOnlyHint",
+                tool.name
+            );
+            assert!(
+                annotations.destructive_hint.is_some(),
+                "{} declares destructiveHint",
+                tool.name
+            );
+            assert!(
+                annotations.idempotent_hint.is_some(),
+                "{} declares idempotentHint",
+                tool.name
+            );
+            assert!(
+                annotations.open_world_hint.is_some(),
+                "{} declares openWorldHint",
+                tool.name
+            );
+            assert!(
+                tool.description.as_ref().is_some_and(|d| d.len() > 60),
+                "{} is described",
+                tool.name
+            );
+            assert!(
+                tool.output_schema.is_some(),
+                "{} declares its output schema",
+                tool.name
+            );
+        }
+
+        let resources = session.list_all_resources().await.unwrap();
+        assert!(!resources.is_empty(), "{team} lists resources");
+        let templates = session.list_all_resource_templates().await.unwrap();
+        assert!(!templates.is_empty(), "{team} lists resource templates");
+        let fixed = client::read_json(&session, &resources[0].uri)
+            .await
+            .unwrap();
+        assert!(fixed.is_array() || fixed.is_object());
+
+        let server_info = client::call_ok(&session, "server_info", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(server_info["store_backend"], "sqlite");
+        assert_eq!(
+            server_info["migration_level"],
+            server_info["known_migration_level"]
+        );
+        assert_eq!(server_info["record_counts"]["leads"], 500);
+        session.cancel().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_newest_protocol_version_works_without_an_initialize_handshake() {
+    let db = seeded_sqlite().await;
+    let session = client::spawn_stdio(
+        &binary("revops-sales"),
+        &server_env(&db, "member"),
+        &Handshake::Discover,
+    )
+    .await
+    .unwrap();
+    let lead = client::call_ok(&session, "get_lead", json!({"lead_id": "lead_000001"}))
+        .await
+        .unwrap();
+    assert_eq!(lead["id"], "lead_000001");
+    let account = client::read_json(&session, "crm://accounts/acc_000001")
+        .await
+        .unwrap();
+    assert_eq!(account["account"]["id"], "acc_000001");
+    session.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn read_tools_answer_with_structured_content_from_the_store() {
+    let db = seeded_sqlite().await;
+    let sales = stdio_session(&binary("revops-sales"), &db).await;
+    let account = client::call_ok(&sales, "get_account", json!({"account_id": "acc_000001"}))
+        .await
+        .unwrap();
+    assert_eq!(account["account"]["id"], "acc_000001");
+    assert!(account["contacts"].as_array().unwrap().len() >= 2);
+
+    let first = client::call_ok(&sales, "list_leads", json!({"limit": 200}))
+        .await
+        .unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let second = client::call_ok(
+        &sales,
+        "list_leads",
+        json!({"limit": 200, "cursor": cursor}),
+    )
+    .await
+    .unwrap();
+    let third = client::call_ok(
+        &sales,
+        "list_leads",
+        json!({"limit": 200, "cursor": second["next_cursor"]}),
+    )
+    .await
+    .unwrap();
+    let total = [&first, &second, &third]
+        .iter()
+        .map(|p| p["items"].as_array().unwrap().len())
+        .sum::<usize>();
+    assert_eq!(total, 500, "paging visits every lead once");
+    assert!(third["next_cursor"].is_null());
+
+    let pipeline = client::call_ok(&sales, "pipeline_summary", json!({}))
+        .await
+        .unwrap();
+    let deals: i64 = pipeline["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["deals"].as_i64().unwrap())
+        .sum();
+    assert!(deals >= 300);
+
+    let marketing = stdio_session(&binary("revops-marketing"), &db).await;
+    let campaigns = client::call_ok(&marketing, "list_campaigns", json!({"limit": 100}))
+        .await
+        .unwrap();
+    let campaigns = campaigns["items"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 40);
+    for campaign in campaigns {
+        assert!(
+            campaign["spent_minor"].as_i64().unwrap()
+                <= campaign["budget_lifetime_minor"].as_i64().unwrap()
+        );
+    }
+
+    let cs = stdio_session(&binary("revops-cs"), &db).await;
+    let overview = client::call_ok(
+        &cs,
+        "get_account_overview",
+        json!({"account_id": "acc_000001", "weeks": 12}),
+    )
+    .await
+    .unwrap();
+    assert!(!overview["usage"].as_array().unwrap().is_empty());
+    for session in [sales, marketing, cs] {
+        session.cancel().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn bad_arguments_get_errors_that_say_what_to_change_and_the_server_keeps_serving() {
+    let db = seeded_sqlite().await;
+    let sales = stdio_session(&binary("revops-sales"), &db).await;
+    let cases = [
+        ("get_lead", json!({}), "lead_id"),
+        ("get_lead", json!({"lead_id": 42}), "invalid type"),
+        (
+            "get_lead",
+            json!({"lead_id": "lead_999999"}),
+            "no lead has id",
+        ),
+        (
+            "get_lead",
+            json!({"lead_id": "x'); DROP TABLE leads; --"}),
+            "not a lead id",
+        ),
+        ("list_leads", json!({"status": "hot"}), "not one of"),
+        (
+            "list_leads",
+            json!({"created_since": "last tuesday"}),
+            "RFC 3339",
+        ),
+        (
+            "log_activity",
+            json!({"kind": "call", "subject": "x"}),
+            "lead_id or an account_id",
+        ),
+        (
+            "log_activity",
+            json!({"kind": "call", "subject": "bell\u{7}", "account_id": "acc_000001"}),
+            "control character",
+        ),
+        (
+            "log_activity",
+            json!({"kind": "call", "subject": "{\"json\": true}", "account_id": "acc_999999"}),
+            "no account has id",
+        ),
+        (
+            "log_activity",
+            json!({"kind": "call", "subject": "x".repeat(10 * 1024 * 1024), "account_id": "acc_000001"}),
+            "limit is 200",
+        ),
+    ];
+    for (tool, arguments, expected) in cases {
+        let result = client::call(&sales, tool, arguments.clone()).await.unwrap();
+        assert_eq!(
+            result.is_error,
+            Some(true),
+            "{tool} {arguments:.80} is an error"
+        );
+        let text = client::text_of(&result);
+        assert!(
+            text.contains(expected),
+            "{tool}: {text:.200} should mention {expected:?}"
+        );
+        assert!(
+            !text.to_ascii_lowercase().contains("sqlite"),
+            "no database internals: {text:.200}"
+        );
+    }
+    let unknown = client::call(&sales, "drop_everything", json!({})).await;
+    assert!(unknown.unwrap_err().to_string().contains("unknown tool"));
+    let missing = sales
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "crm://accounts/acc_999999",
+        ))
+        .await;
+    assert!(missing.is_err());
+
+    let counts = client::call_ok(&sales, "server_info", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        counts["record_counts"]["activities"], 0,
+        "no failed call left a half-applied change"
+    );
+    sales.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_malformed_line_is_skipped_unknown_methods_and_tools_get_errors_and_the_next_request_is_served()
+ {
+    let db = seeded_sqlite().await;
+    let mut raw = RawStdio::start(&binary("revops-cs"), &db).await;
+
+    // rmcp drops a line that is not JSON (logged on stderr) without answering; what matters
+    // here is that the server survives it and answers the next request.
+    raw.send("{this is not json").await;
+    let unknown_method = raw
+        .request(r#"{"jsonrpc":"2.0","id":1,"method":"accounts/teleport","params":{}}"#)
+        .await;
+    assert_eq!(unknown_method["error"]["code"], -32601, "{unknown_method}");
+
+    let unknown_tool = raw
+        .request(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"nope","arguments":{}}}"#)
+        .await;
+    assert!(
+        unknown_tool["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown tool"),
+        "{unknown_tool}"
+    );
+
+    let wrong_type = raw
+        .request(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_accounts","arguments":{"limit":"many"}}}"#)
+        .await;
+    assert_eq!(wrong_type["result"]["isError"], true, "{wrong_type}");
+
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{{"name":"list_accounts","arguments":{{"csm_owner":"{}"}}}}}}"#,
+        "a".repeat(10 * 1024 * 1024)
+    );
+    let huge = raw.request(&huge).await;
+    assert_eq!(huge["result"]["isError"], true);
+
+    let fine = raw
+        .request(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"list_accounts","arguments":{"limit":2}}}"#)
+        .await;
+    assert_eq!(
+        fine["result"]["structuredContent"]["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{fine}"
+    );
+    assert!(raw.is_running().await);
+}
+
+#[tokio::test]
+async fn a_write_is_applied_once_per_request_id_and_a_viewer_may_not_write() {
+    let db = seeded_sqlite().await;
+    let cs = stdio_session(&binary("revops-cs"), &db).await;
+    let touch =
+        json!({"account_id": "acc_000002", "subject": "Kick-off call", "request_id": "req-1"});
+    let first = client::call_ok(&cs, "log_touchpoint", touch.clone())
+        .await
+        .unwrap();
+    let again = client::call_ok(&cs, "log_touchpoint", touch).await.unwrap();
+    assert_eq!(first["created"], true);
+    assert_eq!(again["created"], false);
+    assert_eq!(first["activity"]["id"], again["activity"]["id"]);
+    cs.cancel().await.unwrap();
+
+    let viewer = client::spawn_stdio(
+        &binary("revops-cs"),
+        &server_env(&db, "viewer"),
+        &Handshake::claude_desktop(),
+    )
+    .await
+    .unwrap();
+    let denied = client::call(
+        &viewer,
+        "log_touchpoint",
+        json!({"account_id": "acc_000002", "subject": "x"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(denied.is_error, Some(true));
+    assert!(
+        client::text_of(&denied).contains("role viewer"),
+        "{}",
+        client::text_of(&denied)
+    );
+    viewer.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn read_only_mode_lists_and_allows_only_read_only_tools() {
+    let db = seeded_sqlite().await;
+    let mut env = server_env(&db, "admin");
+    env.push(("REVOPS_READ_ONLY", "true"));
+    let sales = client::spawn_stdio(&binary("revops-sales"), &env, &Handshake::claude_desktop())
+        .await
+        .unwrap();
+    let tools = sales.list_all_tools().await.unwrap();
+    assert!(
+        tools
+            .iter()
+            .all(|t| t.annotations.as_ref().unwrap().read_only_hint == Some(true))
+    );
+    assert!(!tools.iter().any(|t| t.name == "log_activity"));
+    let refused = client::call(
+        &sales,
+        "log_activity",
+        json!({"kind": "note", "subject": "x", "account_id": "acc_000001"}),
+    )
+    .await;
+    assert!(refused.is_err(), "a hidden tool cannot be called");
+    sales.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn three_server_processes_writing_to_one_sqlite_file_never_see_database_is_locked() {
+    let db = seeded_sqlite().await;
+    let mut sessions = Vec::new();
+    for (_, path) in server_binaries() {
+        sessions.push(stdio_session(&path, &db).await);
+    }
+    const WRITES_PER_SERVER: usize = 60;
+    let mut calls = Vec::new();
+    for (server, session) in sessions.iter().enumerate() {
+        for n in 0..WRITES_PER_SERVER {
+            let (tool, arguments) = match server {
+                0 => (
+                    "log_activity",
+                    json!({"kind": "note", "subject": format!("note {n}"), "account_id": "acc_000003"}),
+                ),
+                1 => (
+                    "record_touch",
+                    json!({"campaign_id": "cmp_000001", "lead_id": "lead_000010", "touch_type": "click"}),
+                ),
+                _ => (
+                    "log_touchpoint",
+                    json!({"account_id": "acc_000003", "subject": format!("touch {n}")}),
+                ),
+            };
+            calls.push(client::call(session, tool, arguments));
+        }
+    }
+    let results = futures::future::join_all(calls).await;
+    for result in results {
+        let result = result.unwrap();
+        assert_ne!(result.is_error, Some(true), "{}", client::text_of(&result));
+    }
+    let info = client::call_ok(&sessions[0], "server_info", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        info["record_counts"]["activities"],
+        2 * WRITES_PER_SERVER as i64
+    );
+    for session in sessions {
+        session.cancel().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_server_over_streamable_http_serves_mcp_clients_and_health() {
+    let db = seeded_sqlite().await;
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let _server = start_http(
+        &binary("revops-marketing"),
+        &["--transport", "http", "--bind", &bind],
+        &server_env(&db, "member"),
+        port,
+    )
+    .await;
+    for handshake in [Handshake::claude_desktop(), Handshake::Discover] {
+        let session = client::connect_http(&format!("http://{bind}/mcp"), None, &handshake)
+            .await
+            .unwrap();
+        let campaign = client::call_ok(
+            &session,
+            "get_campaign",
+            json!({"campaign_id": "cmp_000001"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(campaign["id"], "cmp_000001");
+        let resources = session.list_all_resource_templates().await.unwrap();
+        assert_eq!(resources[0].uri_template, "mkt://campaigns/{campaign_id}");
+        session.cancel().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn revops_serve_all_hosts_three_servers_behind_one_bearer_token() {
+    let db = seeded_sqlite().await;
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut env = server_env(&db, "member");
+    env.push(("REVOPS_HTTP_TOKEN", "test-token-123"));
+    let _server = start_http(
+        &binary("revops"),
+        &["serve", "all", "--bind", &bind],
+        &env,
+        port,
+    )
+    .await;
+
+    let health: serde_json::Value = reqwest::get(format!("http://{bind}/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["servers"], json!(["sales", "marketing", "cs"]));
+    let unauthorized = reqwest::Client::new()
+        .post(format!("http://{bind}/sales/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+
+    for (team, tool, arguments) in [
+        ("sales", "get_lead", json!({"lead_id": "lead_000002"})),
+        ("marketing", "list_campaigns", json!({"limit": 1})),
+        ("cs", "list_tickets", json!({"account_id": "acc_000001"})),
+    ] {
+        let session = client::connect_http(
+            &format!("http://{bind}/{team}/mcp"),
+            Some("test-token-123"),
+            &Handshake::claude_desktop(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            session
+                .peer_info()
+                .unwrap()
+                .server_info
+                .as_ref()
+                .unwrap()
+                .name,
+            format!("revops-{team}")
+        );
+        client::call_ok(&session, tool, arguments).await.unwrap();
+        session.cancel().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_servers_work_the_same_on_postgres() {
+    let Some(db) = seeded_postgres("the_servers_work_the_same_on_postgres").await else {
+        return;
+    };
+    let sales = stdio_session(&binary("revops-sales"), &db).await;
+    let info = client::call_ok(&sales, "server_info", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(info["store_backend"], "postgres");
+    assert_eq!(info["record_counts"]["leads"], 500);
+    let lead = client::call_ok(&sales, "get_lead", json!({"lead_id": "lead_000001"}))
+        .await
+        .unwrap();
+    assert!(lead["signals"]["demo_requested"].is_boolean());
+    let pipeline = client::call_ok(&sales, "pipeline_summary", json!({}))
+        .await
+        .unwrap();
+    assert!(pipeline["open_amount_minor"].as_i64().unwrap() > 0);
+    let logged = client::call_ok(&sales, "log_activity", json!({"kind": "email", "subject": "Sent pricing", "lead_id": "lead_000001", "request_id": "pg-1"}))
+        .await
+        .unwrap();
+    let again = client::call_ok(&sales, "log_activity", json!({"kind": "email", "subject": "Sent pricing", "lead_id": "lead_000001", "request_id": "pg-1"}))
+        .await
+        .unwrap();
+    assert_eq!(logged["activity"]["id"], again["activity"]["id"]);
+
+    let cs = stdio_session(&binary("revops-cs"), &db).await;
+    let portfolio = client::read_json(&cs, "cs://portfolio").await.unwrap();
+    assert_eq!(portfolio.as_array().unwrap().len(), 4);
+    let missing = client::call(
+        &cs,
+        "get_account_overview",
+        json!({"account_id": "acc_999999"}),
+    )
+    .await
+    .unwrap();
+    assert!(client::text_of(&missing).contains("no account has id"));
+    for session in [sales, cs] {
+        session.cancel().await.unwrap();
+    }
+}
+
+#[test]
+fn the_demo_runs_end_to_end_and_tells_its_story() {
+    let output = std::process::Command::new(binary("revops"))
+        .arg("demo")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "Loading the demo company",
+        "sales: ",
+        "log_activity: logged",
+        "still serving",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "the demo says {expected:?}:\n{stdout}"
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! The store's behaviour, run on SQLite and, when `REVOPS_TEST_POSTGRES_URL` is set, on
+//! Postgres: every case is one async function taking a fresh, migrated store.
+
+use store::records::Page;
+use store::{Error, Store};
+
+/// Runs `case` on a fresh SQLite store and a fresh Postgres schema (or says it skipped).
+macro_rules! on_both_backends {
+    ($sqlite:ident, $postgres:ident, $case:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
+            $case(store).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Some(url) = store::test_support::postgres_url_or_skip(stringify!($postgres)) else {
+                return;
+            };
+            $case(store::test_support::fresh_postgres(&url).await.unwrap()).await;
+        }
+    };
+}
+
+async fn insert_account(store: &Store, id: &str, name: &str, stage: &str) {
+    let now = store::clock::now();
+    let mut tx = store.begin_write().await.unwrap();
+    sqlx::query(
+        "INSERT INTO accounts (id, name, domain, industry, employee_count, country, plan_tier, lifecycle_stage, segment, mrr_minor, seats_purchased, created_at, updated_at) \
+         VALUES ($1, $2, NULL, 'saas', 40, 'US', 'growth', $3, 'smb', 49900, 10, $4, $4)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(stage)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn migrations_are_idempotent(store: Store) {
+    let level = store.migration_level().await.unwrap();
+    assert_eq!(level, store.known_migration_level());
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.migration_level().await.unwrap(), level);
+}
+on_both_backends!(
+    migrations_run_again_change_nothing_on_sqlite,
+    migrations_run_again_change_nothing_on_postgres,
+    migrations_are_idempotent
+);
+
+async fn hostile_text_round_trips(store: Store) {
+    let hostile = "Robert'); DROP TABLE accounts;-- \"quoted\" {\"json\": [1]} \u{1F600}";
+    insert_account(&store, "acc_000001", hostile, "active").await;
+    let account = store::accounts::get(&store, "acc_000001").await.unwrap();
+    assert_eq!(account.name, hostile);
+    assert_eq!(account.mrr_minor, 49_900);
+    let counts = store::overview::record_counts(&store).await.unwrap();
+    assert_eq!(counts.accounts, 1);
+}
+on_both_backends!(
+    hostile_text_is_stored_verbatim_on_sqlite,
+    hostile_text_is_stored_verbatim_on_postgres,
+    hostile_text_round_trips
+);
+
+async fn unknown_ids_are_not_found(store: Store) {
+    match store::accounts::get(&store, "acc_424242").await {
+        Err(Error::NotFound {
+            entity: "account",
+            id,
+        }) => assert_eq!(id, "acc_424242"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(matches!(
+        store::leads::get(&store, "lead_1").await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        store::campaigns::get_summary(&store, "cmp_1").await,
+        Err(Error::NotFound { .. })
+    ));
+}
+on_both_backends!(
+    unknown_ids_are_reported_as_not_found_on_sqlite,
+    unknown_ids_are_reported_as_not_found_on_postgres,
+    unknown_ids_are_not_found
+);
+
+async fn paging_visits_each_record_once(store: Store) {
+    for n in 1..=7 {
+        let stage = if n % 2 == 0 { "at_risk" } else { "active" };
+        insert_account(
+            &store,
+            &store::ids::fixture_id("acc", n),
+            &format!("Account {n}"),
+            stage,
+        )
+        .await;
+    }
+    let filter = store::accounts::AccountFilter::default();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let Page { items, next_cursor } =
+            store::accounts::list(&store, &filter, cursor.as_deref(), Some(3))
+                .await
+                .unwrap();
+        seen.extend(items.into_iter().map(|a| a.id));
+        match next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7);
+    let at_risk = store::accounts::AccountFilter {
+        lifecycle_stage: Some("at_risk".into()),
+        ..Default::default()
+    };
+    let page = store::accounts::list(&store, &at_risk, None, Some(50))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 3);
+    let totals = store::accounts::totals_by_lifecycle(&store, None)
+        .await
+        .unwrap();
+    let active = totals
+        .iter()
+        .find(|t| t.lifecycle_stage == "active")
+        .unwrap();
+    assert_eq!((active.accounts, active.mrr_minor), (4, 4 * 49_900));
+}
+on_both_backends!(
+    paging_visits_each_account_once_on_sqlite,
+    paging_visits_each_account_once_on_postgres,
+    paging_visits_each_record_once
+);
+
+async fn writes_are_idempotent_and_rollback_leaves_nothing(store: Store) {
+    insert_account(&store, "acc_000001", "Acme", "active").await;
+    let activity = store::activities::NewActivity {
+        kind: "call".into(),
+        subject: "Discovery".into(),
+        detail: None,
+        lead_id: None,
+        account_id: Some("acc_000001".into()),
+        contact_id: None,
+        opportunity_id: None,
+        actor: "tester".into(),
+        occurred_at: store::clock::now(),
+    };
+    let mut tx = store.begin_write().await.unwrap();
+    let (first, created) = store::activities::log(&mut tx, &activity, Some("key-1"))
+        .await
+        .unwrap();
+    assert!(created);
+    let (again, created_again) = store::activities::log(&mut tx, &activity, Some("key-1"))
+        .await
+        .unwrap();
+    assert!(!created_again);
+    assert_eq!(first.id, again.id);
+    tx.commit().await.unwrap();
+
+    // A transaction dropped without commit leaves nothing behind.
+    let mut tx = store.begin_write().await.unwrap();
+    store::activities::log(&mut tx, &activity, Some("key-2"))
+        .await
+        .unwrap();
+    drop(tx);
+    let recent = store::activities::recent_for_account(&store, "acc_000001", 10)
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 1);
+
+    // A reference to a missing record is refused, naming what is missing.
+    let mut tx = store.begin_write().await.unwrap();
+    let orphan = store::activities::NewActivity {
+        account_id: Some("acc_999999".into()),
+        ..activity.clone()
+    };
+    let error = store::activities::log(&mut tx, &orphan, None)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("acc_999999"), "{error}");
+}
+on_both_backends!(
+    writes_are_idempotent_and_a_rollback_leaves_nothing_on_sqlite,
+    writes_are_idempotent_and_a_rollback_leaves_nothing_on_postgres,
+    writes_are_idempotent_and_rollback_leaves_nothing
+);
+
+#[tokio::test]
+async fn a_sqlite_file_and_its_folder_are_created_on_first_open_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested").join("revops.db");
+    let store = Store::open(&store::DatabaseLocation::SqliteFile(path.clone()))
+        .await
+        .unwrap();
+    assert!(path.is_file());
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
