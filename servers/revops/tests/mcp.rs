@@ -89,7 +89,7 @@ async fn the_newest_protocol_version_works_without_an_initialize_handshake() {
     let db = seeded_sqlite().await;
     let session = client::spawn_stdio(
         &binary("revops-sales"),
-        &server_env(&db, "member"),
+        &server_env(&db, "rep"),
         &Handshake::Discover,
     )
     .await
@@ -259,14 +259,17 @@ async fn bad_arguments_get_errors_that_say_what_to_change_and_the_server_keeps_s
 }
 
 #[tokio::test]
-async fn a_malformed_line_is_skipped_unknown_methods_and_tools_get_errors_and_the_next_request_is_served()
- {
+async fn malformed_messages_unknown_methods_and_tools_get_errors_and_the_next_request_is_served() {
     let db = seeded_sqlite().await;
     let mut raw = RawStdio::start(&binary("revops-cs"), &db).await;
 
-    // rmcp drops a line that is not JSON (logged on stderr) without answering; what matters
-    // here is that the server survives it and answers the next request.
+    // A line that is not JSON at all is dropped without a reply (rmcp's choice: answering
+    // garbage can start an error storm between two confused peers); the server survives it.
     raw.send("{this is not json").await;
+    // A JSON line that is not a valid JSON-RPC message gets "Invalid request".
+    raw.send(r#"{"jsonrpc":"2.0","id":"x","method":7}"#).await;
+    let invalid = raw.next_message().await;
+    assert_eq!(invalid["error"]["code"], -32600, "{invalid}");
     let unknown_method = raw
         .request(r#"{"jsonrpc":"2.0","id":1,"method":"accounts/teleport","params":{}}"#)
         .await;
@@ -425,7 +428,7 @@ async fn a_server_over_streamable_http_serves_mcp_clients_and_health() {
     let _server = start_http(
         &binary("revops-marketing"),
         &["--transport", "http", "--bind", &bind],
-        &server_env(&db, "member"),
+        &server_env(&db, "rep"),
         port,
     )
     .await;
@@ -452,7 +455,7 @@ async fn revops_serve_all_hosts_three_servers_behind_one_bearer_token() {
     let db = seeded_sqlite().await;
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
-    let mut env = server_env(&db, "member");
+    let mut env = server_env(&db, "rep");
     env.push(("REVOPS_HTTP_TOKEN", "test-token-123"));
     let _server = start_http(
         &binary("revops"),

@@ -82,7 +82,7 @@ pub fn server_env<'a>(db: &'a SeededDatabase, role: &'a str) -> Vec<(&'static st
 pub async fn stdio_session(binary_path: &std::path::Path, db: &SeededDatabase) -> Session {
     client::spawn_stdio(
         binary_path,
-        &server_env(db, "member"),
+        &server_env(db, "rep"),
         &Handshake::claude_desktop(),
     )
     .await
@@ -145,7 +145,7 @@ pub struct RawStdio {
 impl RawStdio {
     pub async fn start(binary_path: &std::path::Path, db: &SeededDatabase) -> RawStdio {
         let mut child = tokio::process::Command::new(binary_path)
-            .envs(server_env(db, "member"))
+            .envs(server_env(db, "rep"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)

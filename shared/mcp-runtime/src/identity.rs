@@ -14,7 +14,7 @@ pub enum Role {
     /// Reads only.
     Viewer,
     /// Reads and ordinary writes (log an activity, update a lead).
-    Member,
+    Rep,
     /// Also destructive tools, each behind a confirmation.
     Manager,
     /// Also administration: raising budget caps, credentials.
@@ -25,7 +25,7 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
-            Role::Member => "member",
+            Role::Rep => "rep",
             Role::Manager => "manager",
             Role::Admin => "admin",
         }
@@ -44,11 +44,11 @@ impl FromStr for Role {
     fn from_str(text: &str) -> Result<Role, String> {
         match text.trim().to_ascii_lowercase().as_str() {
             "viewer" => Ok(Role::Viewer),
-            "member" => Ok(Role::Member),
+            "rep" => Ok(Role::Rep),
             "manager" => Ok(Role::Manager),
             "admin" => Ok(Role::Admin),
             other => Err(format!(
-                "unknown role {other:?}; use one of viewer, member, manager, admin"
+                "unknown role {other:?}; use one of viewer, rep, manager, admin"
             )),
         }
     }
@@ -68,7 +68,7 @@ pub const ROLE_VAR: &str = "REVOPS_ROLE";
 
 impl Actor {
     /// `REVOPS_ACTOR` (default: the operating-system user) with `REVOPS_ROLE` (default:
-    /// member). An unknown role is an error, not a silent downgrade or upgrade.
+    /// rep). An unknown role is an error, not a silent downgrade or upgrade.
     pub fn from_env() -> Result<Actor, String> {
         let name = std::env::var(ACTOR_VAR)
             .ok()
@@ -78,7 +78,7 @@ impl Actor {
             .unwrap_or_else(|| "local-user".to_string());
         let role = match std::env::var(ROLE_VAR) {
             Ok(text) if !text.trim().is_empty() => text.parse()?,
-            _ => Role::Member,
+            _ => Role::Rep,
         };
         Ok(Actor {
             name: name.trim().chars().take(120).collect(),

@@ -42,7 +42,7 @@ impl ToolKind {
     pub fn least_role(self) -> Role {
         match self {
             ToolKind::Read => Role::Viewer,
-            ToolKind::Write => Role::Member,
+            ToolKind::Write => Role::Rep,
             ToolKind::Destructive => Role::Manager,
         }
     }
@@ -58,11 +58,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_viewer_may_only_read_and_a_member_may_not_destroy() {
+    fn a_viewer_may_only_read_and_a_rep_may_not_destroy() {
         assert!(role_may_call(Role::Viewer, ToolKind::Read));
         assert!(!role_may_call(Role::Viewer, ToolKind::Write));
-        assert!(role_may_call(Role::Member, ToolKind::Write));
-        assert!(!role_may_call(Role::Member, ToolKind::Destructive));
+        assert!(role_may_call(Role::Rep, ToolKind::Write));
+        assert!(!role_may_call(Role::Rep, ToolKind::Destructive));
         assert!(role_may_call(Role::Manager, ToolKind::Destructive));
     }
 }
