@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion,
+};
 use rmcp::transport::TokioChildProcess;
 
 struct Subject {
@@ -30,24 +32,40 @@ struct Figures {
 
 fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let path = exe.parent().ok_or_else(|| anyhow!("no parent folder"))?.join(name);
-    if path.is_file() { Ok(path) } else { Err(anyhow!("{} is missing: run `cargo build --release --workspace` first", path.display())) }
+    let path = exe
+        .parent()
+        .ok_or_else(|| anyhow!("no parent folder"))?
+        .join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(anyhow!(
+            "{} is missing: run `cargo build --release --workspace` first",
+            path.display()
+        ))
+    }
 }
 
 fn client_config() -> ClientConfig {
-    let mut config = ClientConfig::new(ClientCapabilities::default(), Implementation::new("revops-bench", "1"));
+    let mut config = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("revops-bench", "1"),
+    );
     config.protocol_version = ProtocolVersion::V_2025_06_18;
     config
 }
 
 fn command(binary: &Path, database_url: &str) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(binary);
-    command.env("REVOPS_DATABASE_URL", database_url).env("REVOPS_LOG", "warn");
+    command
+        .env("REVOPS_DATABASE_URL", database_url)
+        .env("REVOPS_LOG", "warn");
     command
 }
 
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).context("reading /proc (Linux only)")?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("reading /proc (Linux only)")?;
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
@@ -61,7 +79,12 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-async fn measure(subject: &Subject, database_url: &str, starts: usize, calls: usize) -> anyhow::Result<Figures> {
+async fn measure(
+    subject: &Subject,
+    database_url: &str,
+    starts: usize,
+    calls: usize,
+) -> anyhow::Result<Figures> {
     let mut cold_starts = Vec::with_capacity(starts);
     for _ in 0..starts {
         let started = Instant::now();
@@ -75,7 +98,9 @@ async fn measure(subject: &Subject, database_url: &str, starts: usize, calls: us
     let transport = TokioChildProcess::new(command(&subject.binary, database_url))?;
     let pid = transport.id().ok_or_else(|| anyhow!("no pid"))?;
     let session = client_config().serve(transport).await?;
-    let serde_json::Value::Object(arguments) = subject.arguments.clone() else { return Err(anyhow!("arguments")) };
+    let serde_json::Value::Object(arguments) = subject.arguments.clone() else {
+        return Err(anyhow!("arguments"));
+    };
     let request = CallToolRequestParams::new(subject.tool).with_arguments(arguments);
     for _ in 0..200 {
         session.call_tool(request.clone()).await?;
@@ -88,7 +113,12 @@ async fn measure(subject: &Subject, database_url: &str, starts: usize, calls: us
         let result = session.call_tool(request.clone()).await?;
         round_trips.push(started.elapsed());
         if result.is_error == Some(true) {
-            return Err(anyhow!("{} {} failed: {:?}", subject.name, subject.tool, result.content));
+            return Err(anyhow!(
+                "{} {} failed: {:?}",
+                subject.name,
+                subject.tool,
+                result.content
+            ));
         }
     }
     session.cancel().await?;
@@ -122,18 +152,45 @@ async fn main() -> anyhow::Result<()> {
     store.close().await;
 
     let subjects = [
-        Subject { name: "bare rmcp (baseline)", binary: sibling("bare-rmcp-server")?, tool: "echo", arguments: serde_json::json!({"text": "hello"}) },
-        Subject { name: "revops-sales", binary: sibling("revops-sales")?, tool: "get_lead", arguments: serde_json::json!({"lead_id": "lead_000042"}) },
-        Subject { name: "revops-marketing", binary: sibling("revops-marketing")?, tool: "get_campaign", arguments: serde_json::json!({"campaign_id": "cmp_000007"}) },
-        Subject { name: "revops-cs", binary: sibling("revops-cs")?, tool: "list_tickets", arguments: serde_json::json!({"account_id": "acc_000042", "limit": 5}) },
+        Subject {
+            name: "bare rmcp (baseline)",
+            binary: sibling("bare-rmcp-server")?,
+            tool: "echo",
+            arguments: serde_json::json!({"text": "hello"}),
+        },
+        Subject {
+            name: "revops-sales",
+            binary: sibling("revops-sales")?,
+            tool: "get_lead",
+            arguments: serde_json::json!({"lead_id": "lead_000042"}),
+        },
+        Subject {
+            name: "revops-marketing",
+            binary: sibling("revops-marketing")?,
+            tool: "get_campaign",
+            arguments: serde_json::json!({"campaign_id": "cmp_000007"}),
+        },
+        Subject {
+            name: "revops-cs",
+            binary: sibling("revops-cs")?,
+            tool: "list_tickets",
+            arguments: serde_json::json!({"account_id": "acc_000042", "limit": 5}),
+        },
     ];
-    println!("{starts} cold starts and {calls} stdio round trips per server, SQLite demo company (scale 1)\n");
-    println!("{:<22} {:>14} {:>12} {:>12} {:>12}   tool", "server", "cold start p50", "call p50", "call p99", "idle RSS");
+    println!(
+        "{starts} cold starts and {calls} stdio round trips per server, SQLite demo company (scale 1)\n"
+    );
+    println!(
+        "{:<22} {:>14} {:>12} {:>12} {:>12}   tool",
+        "server", "cold start p50", "call p50", "call p99", "idle RSS"
+    );
     let mut baseline: Option<Figures> = None;
     for subject in &subjects {
         let figures = measure(subject, &database_url, starts, calls).await?;
         let ratio = |ours: Duration, base: fn(&Figures) -> Duration| {
-            baseline.as_ref().map_or(String::new(), |b| format!(" ({:.1}x)", ours.as_secs_f64() / base(b).as_secs_f64()))
+            baseline.as_ref().map_or(String::new(), |b| {
+                format!(" ({:.1}x)", ours.as_secs_f64() / base(b).as_secs_f64())
+            })
         };
         println!(
             "{:<22} {:>8.2} ms{:<7} {:>6.1} µs{:<7} {:>6.1} µs{:<7} {:>6.1} MiB   {}",

@@ -18,7 +18,10 @@ struct Bare {
 
 #[tool_router]
 impl Bare {
-    #[tool(description = "Echo the text back.", annotations(read_only_hint = true))]
+    #[tool(
+        description = "Echo the text back.",
+        annotations(read_only_hint = true)
+    )]
     async fn echo(&self, Parameters(params): Parameters<EchoParams>) -> String {
         params.text
     }
@@ -29,7 +32,11 @@ impl ServerHandler for Bare {}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let server = Bare { tool_router: Bare::tool_router() }.serve(rmcp::transport::stdio_pipes()).await?;
+    let server = Bare {
+        tool_router: Bare::tool_router(),
+    }
+    .serve(rmcp::transport::stdio_pipes())
+    .await?;
     server.waiting().await?;
     Ok(())
 }

@@ -131,19 +131,15 @@ async fn run_db(command: DbCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn runtime_of<T: TeamServer>(
+async fn runtime_of<T: TeamServer>(
     store: &store::Store,
     actor: &Actor,
     options: &ServerOptions,
-) -> Runtime {
-    Runtime::new(
-        T::NAME,
-        store.clone(),
-        actor.clone(),
-        RuntimeOptions {
-            read_only: options.read_only,
-        },
-    )
+) -> anyhow::Result<Runtime> {
+    let options = RuntimeOptions {
+        read_only: options.read_only,
+    };
+    Ok(Runtime::open(T::NAME, store.clone(), actor.clone(), options).await?)
 }
 
 /// The three servers over HTTP in one process, on one store.
@@ -157,15 +153,15 @@ async fn serve_all(options: &ServerOptions) -> anyhow::Result<()> {
     HttpApp::new()
         .mount::<sales::SalesServer>(
             "/sales/mcp",
-            runtime_of::<sales::SalesServer>(&store, &actor, options),
+            runtime_of::<sales::SalesServer>(&store, &actor, options).await?,
         )
         .mount::<marketing::MarketingServer>(
             "/marketing/mcp",
-            runtime_of::<marketing::MarketingServer>(&store, &actor, options),
+            runtime_of::<marketing::MarketingServer>(&store, &actor, options).await?,
         )
         .mount::<cs::CsServer>(
             "/cs/mcp",
-            runtime_of::<cs::CsServer>(&store, &actor, options),
+            runtime_of::<cs::CsServer>(&store, &actor, options).await?,
         )
         .serve(bind)
         .await?;

@@ -76,14 +76,15 @@ pub async fn open_store(database: &DatabaseOptions) -> anyhow::Result<store::Sto
 pub async fn runtime_for<T: TeamServer>(options: &ServerOptions) -> anyhow::Result<Runtime> {
     let store = open_store(&options.database).await?;
     let actor = Actor::from_env().map_err(anyhow::Error::msg)?;
-    Ok(Runtime::new(
+    Ok(Runtime::open(
         T::NAME,
         store,
         actor,
         RuntimeOptions {
             read_only: options.read_only,
         },
-    ))
+    )
+    .await?)
 }
 
 /// Runs team `T` with the given options until its client goes away (stdio) or a signal

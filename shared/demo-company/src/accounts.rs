@@ -65,18 +65,30 @@ pub(crate) struct Deal {
 }
 
 impl Deal {
-    pub(crate) fn propose(definition: &CompanyDefinition, firm: &Firmographics, dice: &mut Dice) -> Deal {
+    pub(crate) fn propose(
+        definition: &CompanyDefinition,
+        firm: &Firmographics,
+        dice: &mut Dice,
+    ) -> Deal {
         let (weights, adoption) = match firm.segment() {
             "smb" => ([0.65, 0.30, 0.05], 0.2),
             "mid_market" => ([0.20, 0.60, 0.20], 0.07),
             _ => ([0.05, 0.35, 0.60], 0.02),
         };
-        let tiers = [("starter", weights[0]), ("growth", weights[1]), ("enterprise", weights[2])];
+        let tiers = [
+            ("starter", weights[0]),
+            ("growth", weights[1]),
+            ("enterprise", weights[2]),
+        ];
         let tier = dice.weighted(&tiers, |(_, weight)| *weight).0;
         let plan = definition.plan(tier);
         let wanted = firm.employee_count as f64 * dice.lognormal(adoption, 0.5);
         let seats = (wanted.round() as i64).clamp(plan.min_seats, 4000);
-        Deal { tier, seats, mrr_minor: monthly_price(definition, tier, seats) }
+        Deal {
+            tier,
+            seats,
+            mrr_minor: monthly_price(definition, tier, seats),
+        }
     }
 
     pub(crate) fn annual_minor(&self) -> i64 {
@@ -149,8 +161,12 @@ const AT_RISK_DECLINE_WEEKS: i64 = 8;
 const SURVEY_DAYS_AGO: [i64; 4] = [12, 103, 194, 285];
 const NPS_RESPONSE_RATE: f64 = 0.45;
 /// Stage win probabilities as the sales team records them.
-pub(crate) const STAGE_PROBABILITY: [(&str, i64); 4] =
-    [("prospecting", 10), ("qualification", 25), ("proposal", 50), ("negotiation", 75)];
+pub(crate) const STAGE_PROBABILITY: [(&str, i64); 4] = [
+    ("prospecting", 10),
+    ("qualification", 25),
+    ("proposal", 50),
+    ("negotiation", 75),
+];
 
 /// The hidden state of a customer and what it implies.
 struct Health {
@@ -172,7 +188,8 @@ impl Health {
         let trend = 0.3 * score + 0.2 * dice.normal();
         // Tickets above or below what an account of this size usually files (log scale).
         let ticket_excess = -0.45 * score + 0.3 * dice.normal();
-        let ticket_rate = TICKETS_PER_WEEK_BASE * exp(0.35 * ln(seats.max(1) as f64)) * exp(ticket_excess);
+        let ticket_rate =
+            TICKETS_PER_WEEK_BASE * exp(0.35 * ln(seats.max(1) as f64)) * exp(ticket_excess);
         let urgent_share = sigmoid(-2.3 - 0.8 * score + 0.3 * dice.normal());
         let nps_mean = 7.3 + 1.5 * score + 0.5 * dice.normal();
         let segment_risk = match segment {
@@ -180,12 +197,21 @@ impl Health {
             "mid_market" => 0.0,
             _ => 0.25,
         };
-        let risk = -1.8 * trend - 3.0 * (utilization - 0.7) + 0.8 * ticket_excess
+        let risk = -1.8 * trend - 3.0 * (utilization - 0.7)
+            + 0.8 * ticket_excess
             + 4.0 * (urgent_share - 0.1)
             - 0.45 * (nps_mean - 7.3)
             + segment_risk
             + 0.6 * dice.normal();
-        Health { score, utilization, trend, ticket_rate, urgent_share, nps_mean, risk }
+        Health {
+            score,
+            utilization,
+            trend,
+            ticket_rate,
+            urgent_share,
+            nps_mean,
+            risk,
+        }
     }
 }
 
@@ -194,9 +220,15 @@ impl Health {
 enum Course {
     Steady,
     /// Declining over the last weeks, down to `floor` of normal.
-    AtRisk { floor: f64 },
+    AtRisk {
+        floor: f64,
+    },
     /// Left in week `week`, usage fading over the `fade` weeks before.
-    Churns { week: i64, fade: i64, at: DateTime<Utc> },
+    Churns {
+        week: i64,
+        fade: i64,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Course {
@@ -212,7 +244,11 @@ impl Course {
                     1.0 - (1.0 - floor) * (week - start) as f64 / AT_RISK_DECLINE_WEEKS as f64
                 }
             }
-            Course::Churns { week: churn_week, fade, .. } => {
+            Course::Churns {
+                week: churn_week,
+                fade,
+                ..
+            } => {
                 let start = churn_week - fade;
                 if week <= start {
                     1.0
@@ -225,8 +261,9 @@ impl Course {
     }
 }
 
-/// Generates base accounts `numbers` (of `customers + trials` base accounts): existing
-/// customers, with self-serve trials spread evenly among them.
+/// Generates as many base accounts as `numbers` holds (the next ones of the world's
+/// `base_accounts`): existing customers, with `trials` self-serve trials spread evenly
+/// among them.
 pub(crate) fn base_accounts(
     world: &mut World<'_>,
     numbers: std::ops::Range<u64>,
@@ -234,9 +271,9 @@ pub(crate) fn base_accounts(
     batch: &mut Batch,
 ) {
     let total = world.base_accounts.max(1);
-    for number in numbers {
-        let allocated = world.sequences.next_account();
-        debug_assert_eq!(allocated, number, "base accounts take the first account numbers");
+    for _ in numbers {
+        // Base accounts are generated before any lead, so they take the first numbers.
+        let number = world.sequences.next_account();
         let mut dice = world.streams.dice(Stream::Account, number);
         let firm = Firmographics::random(world, number - 1, &mut dice);
         let deal = Deal::propose(world.definition, &firm, &mut dice);
@@ -245,7 +282,9 @@ pub(crate) fn base_accounts(
         if is_trial {
             let long_trial = dice.chance(0.3);
             let length = if long_trial { 30 } else { 14 };
-            let started = world.calendar.moment_days_ago(dice.between(1, length - 1), &mut dice);
+            let started = world
+                .calendar
+                .moment_days_ago(dice.between(1, length - 1), &mut dice);
             let start = TrialStart {
                 number,
                 firm,
@@ -257,48 +296,71 @@ pub(crate) fn base_accounts(
             };
             trial_account(world, &mut dice, &start, batch);
             if dice.chance(0.4) {
-                let opened = plus_days(started, dice.uniform(0.5, 3.0)).min(world.calendar.now() - TimeDelta::hours(1));
-                let stage = if dice.chance(0.6) { "prospecting" } else { "qualification" };
-                let close = start.trial.map_or(opened, |(_, ends)| ends) + TimeDelta::days(dice.between(3, 21));
-                push_opportunity(world, batch, NewOpportunity {
-                    account: account_id(number),
-                    lead: None,
-                    name: format!("{} — New business", start.firm.company.name),
-                    stage,
-                    amount_minor: deal.annual_minor(),
-                    close_date: close.date_naive(),
-                    owner: start.owner.clone(),
-                    created_at: opened,
-                    closed_at: None,
-                    probability_scale: 1.0,
-                });
+                let opened = plus_days(started, dice.uniform(0.5, 3.0))
+                    .min(world.calendar.now() - TimeDelta::hours(1));
+                let stage = if dice.chance(0.6) {
+                    "prospecting"
+                } else {
+                    "qualification"
+                };
+                let close = start.trial.map_or(opened, |(_, ends)| ends)
+                    + TimeDelta::days(dice.between(3, 21));
+                push_opportunity(
+                    world,
+                    batch,
+                    NewOpportunity {
+                        account: account_id(number),
+                        lead: None,
+                        name: format!("{} — New business", start.firm.company.name),
+                        stage,
+                        amount_minor: deal.annual_minor(),
+                        close_date: close.date_naive(),
+                        owner: start.owner.clone(),
+                        created_at: opened,
+                        closed_at: None,
+                        probability_scale: 1.0,
+                    },
+                );
             }
         } else {
             let days_customer = dice.between(380, 1800);
             let customer_since = world.calendar.moment_days_ago(days_customer, &mut dice);
             let created_at = plus_days(customer_since, -dice.uniform(5.0, 40.0));
-            customer(world, &mut dice, CustomerStart {
-                number,
-                firm,
-                deal,
-                customer_since,
-                trial_started_at: None,
-                created_at,
-                owner,
-                origin: None,
-            }, batch);
+            customer(
+                world,
+                &mut dice,
+                CustomerStart {
+                    number,
+                    firm,
+                    deal,
+                    customer_since,
+                    trial_started_at: None,
+                    created_at,
+                    owner,
+                    origin: None,
+                },
+                batch,
+            );
         }
     }
 }
 
 /// Generates a paying customer and its contacts, usage, tickets, NPS and opportunities.
-pub(crate) fn customer(world: &mut World<'_>, dice: &mut Dice, start: CustomerStart, batch: &mut Batch) {
+pub(crate) fn customer(
+    world: &mut World<'_>,
+    dice: &mut Dice,
+    start: CustomerStart,
+    batch: &mut Batch,
+) {
     let definition = world.definition;
     let calendar = world.calendar;
     let weeks = i64::from(definition.usage_weeks);
     let id = account_id(start.number);
     let segment = start.firm.segment();
-    let engagement = start.origin.as_ref().map_or(0.0, |origin| origin.engagement);
+    let engagement = start
+        .origin
+        .as_ref()
+        .map_or(0.0, |origin| origin.engagement);
     let health = Health::draw(dice, start.firm.fit, engagement, start.deal.seats, segment);
 
     let since_week = calendar.week_index(start.customer_since, definition.usage_weeks);
@@ -308,11 +370,18 @@ pub(crate) fn customer(world: &mut World<'_>, dice: &mut Dice, start: CustomerSt
     let course = if churns {
         let week = dice.between(earliest_churn, latest_churn);
         let fade = dice.between(6, 10);
-        let day = calendar.week_start(week as u32, definition.usage_weeks) + Days::new(dice.below(7));
-        let at = calendar.during(day, dice).max(plus_days(start.customer_since, 1.0));
+        let day =
+            calendar.week_start(week as u32, definition.usage_weeks) + Days::new(dice.below(7));
+        let at = calendar
+            .during(day, dice)
+            .max(plus_days(start.customer_since, 1.0));
         Course::Churns { week, fade, at }
-    } else if since_week <= weeks - 1 - AT_RISK_DECLINE_WEEKS && dice.chance(sigmoid(AT_RISK_BASE + health.risk)) {
-        Course::AtRisk { floor: dice.uniform(0.35, 0.65) }
+    } else if since_week <= weeks - 1 - AT_RISK_DECLINE_WEEKS
+        && dice.chance(sigmoid(AT_RISK_BASE + health.risk))
+    {
+        Course::AtRisk {
+            floor: dice.uniform(0.35, 0.65),
+        }
     } else {
         Course::Steady
     };
@@ -322,7 +391,16 @@ pub(crate) fn customer(world: &mut World<'_>, dice: &mut Dice, start: CustomerSt
     };
 
     let contact_count = contact_count(definition, dice, segment);
-    let contacts = contacts(world, dice, &id, &start.firm, start.origin.as_ref(), contact_count, start.created_at, batch);
+    let contacts = contacts(
+        world,
+        dice,
+        &id,
+        &start.firm,
+        start.origin.as_ref(),
+        contact_count,
+        start.created_at,
+        batch,
+    );
 
     // Weekly usage, and the tickets filed that week (more of them while usage is failing).
     let plan = definition.plan(start.deal.tier);
@@ -344,11 +422,19 @@ pub(crate) fn customer(world: &mut World<'_>, dice: &mut Dice, start: CustomerSt
             * seasonality(week_start)
             * dice.lognormal(1.0, 0.08);
         let active_users = (level.round() as i64).clamp(0, seats);
-        let assigned = seats as f64 * (health.utilization * 1.12).min(1.0) * (0.6 + 0.4 * share) * dice.lognormal(1.0, 0.03);
+        let assigned = seats as f64
+            * (health.utilization * 1.12).min(1.0)
+            * (0.6 + 0.4 * share)
+            * dice.lognormal(1.0, 0.03);
         let seats_used = (assigned.round() as i64).clamp(active_users, seats);
-        let logins = (active_users as f64 * 3.0 * exp(0.15 * health.score) * dice.lognormal(1.0, 0.12)).round() as i64;
+        let logins =
+            (active_users as f64 * 3.0 * exp(0.15 * health.score) * dice.lognormal(1.0, 0.12))
+                .round() as i64;
         let feature_events = (logins as f64 * 7.5 * dice.lognormal(1.0, 0.15)).round() as i64;
-        let premium = (feature_events as f64 * plan.premium_feature_share * dice.lognormal(1.0, 0.25)).round() as i64;
+        let premium = (feature_events as f64
+            * plan.premium_feature_share
+            * dice.lognormal(1.0, 0.25))
+        .round() as i64;
         batch.usage_snapshots.push(UsageRow {
             account_id: id.clone(),
             week_start: date_text(week_start),
@@ -361,10 +447,19 @@ pub(crate) fn customer(world: &mut World<'_>, dice: &mut Dice, start: CustomerSt
         let filed = dice.poisson(health.ticket_rate * (2.0 - share));
         for _ in 0..filed {
             let opened = calendar.during(week_start + Days::new(dice.below(7)), dice);
-            if churned_at.is_some_and(|churned| opened >= churned) {
+            if opened < usage_start || churned_at.is_some_and(|churned| opened >= churned) {
                 continue;
             }
-            ticket(world, dice, &id, &contacts, opened, health.urgent_share, health.score, batch);
+            ticket(
+                world,
+                dice,
+                &id,
+                &contacts,
+                opened,
+                health.urgent_share,
+                health.score,
+                batch,
+            );
         }
     }
 
@@ -379,7 +474,9 @@ pub(crate) fn customer(world: &mut World<'_>, dice: &mut Dice, start: CustomerSt
     // Small self-serve plans are looked after by the pooled team, not a named CSM.
     let csm_owner = (start.deal.tier != "starter" || dice.chance(0.5))
         .then(|| dice.pick(&definition.owners.csms).clone());
-    let updated_at = churned_at.unwrap_or_else(|| calendar.moment_days_ago(dice.between(1, 21), dice)).max(start.created_at);
+    let updated_at = churned_at
+        .unwrap_or_else(|| calendar.moment_days_ago(dice.between(1, 21), dice))
+        .max(start.created_at);
     let (trial_started_at, trial_ends_at) = match start.trial_started_at {
         Some(started) => (Some(stamp(started)), Some(stamp(start.customer_since))),
         None => (None, None),
@@ -396,7 +493,11 @@ pub(crate) fn customer(world: &mut World<'_>, dice: &mut Dice, start: CustomerSt
         lifecycle_stage,
         segment,
         // A churned account pays nothing; its last contract value is on the lost renewal.
-        mrr_minor: if churned_at.is_some() { 0 } else { start.deal.mrr_minor },
+        mrr_minor: if churned_at.is_some() {
+            0
+        } else {
+            start.deal.mrr_minor
+        },
         currency: definition.company.currency.clone(),
         seats_purchased: seats,
         owner: Some(start.owner.clone()),
@@ -411,28 +512,58 @@ pub(crate) fn customer(world: &mut World<'_>, dice: &mut Dice, start: CustomerSt
 }
 
 /// Generates a trial account (no revenue yet) with its contacts, trial usage and tickets.
-pub(crate) fn trial_account(world: &mut World<'_>, dice: &mut Dice, start: &TrialStart, batch: &mut Batch) {
+pub(crate) fn trial_account(
+    world: &mut World<'_>,
+    dice: &mut Dice,
+    start: &TrialStart,
+    batch: &mut Batch,
+) {
     let definition = world.definition;
     let calendar = world.calendar;
     let weeks = i64::from(definition.usage_weeks);
     let id = account_id(start.number);
     let plan = definition.plan(start.deal.tier);
-    let count = dice.between(2, 3).max(i64::from(definition.contacts_per_account.min)) as u32;
-    let contacts = contacts(world, dice, &id, &start.firm, start.origin.as_ref(), count, start.created_at, batch);
-    let engagement = start.origin.as_ref().map_or(0.0, |origin| origin.engagement);
+    // A prospect has fewer known people than a customer: the low end of the range.
+    let range = definition.contacts_per_account;
+    let count = dice.between(
+        i64::from(range.min),
+        i64::from(range.max.min(range.min + 1)),
+    ) as u32;
+    let contacts = contacts(
+        world,
+        dice,
+        &id,
+        &start.firm,
+        start.origin.as_ref(),
+        count,
+        start.created_at,
+        batch,
+    );
+    let engagement = start
+        .origin
+        .as_ref()
+        .map_or(0.0, |origin| origin.engagement);
     let interest = sigmoid(-0.2 + 0.6 * engagement + 0.5 * dice.normal());
     if let Some((started, ends)) = start.trial {
         let first = calendar.week_index(started, definition.usage_weeks).max(0);
-        let last = calendar.week_index(ends, definition.usage_weeks).min(weeks - 1);
+        let last = calendar
+            .week_index(ends, definition.usage_weeks)
+            .min(weeks - 1);
         let trial_seats = plan.trial_seats;
         for week in first..=last {
             let week_start = calendar.week_start(week as u32, definition.usage_weeks);
-            let level = trial_seats as f64 * interest * onboarding_ramp(week - first) * dice.lognormal(1.0, 0.15);
+            let level = trial_seats as f64
+                * interest
+                * onboarding_ramp(week - first)
+                * dice.lognormal(1.0, 0.15);
             let active_users = (level.round() as i64).clamp(0, trial_seats);
-            let seats_used = ((trial_seats as f64 * (interest + 0.2).min(1.0)).round() as i64).clamp(active_users, trial_seats);
+            let seats_used = ((trial_seats as f64 * (interest + 0.2).min(1.0)).round() as i64)
+                .clamp(active_users, trial_seats);
             let logins = (active_users as f64 * 2.5 * dice.lognormal(1.0, 0.2)).round() as i64;
             let feature_events = (logins as f64 * 6.0 * dice.lognormal(1.0, 0.2)).round() as i64;
-            let premium = (feature_events as f64 * plan.premium_feature_share * dice.lognormal(1.0, 0.3)).round() as i64;
+            let premium =
+                (feature_events as f64 * plan.premium_feature_share * dice.lognormal(1.0, 0.3))
+                    .round() as i64;
             batch.usage_snapshots.push(UsageRow {
                 account_id: id.clone(),
                 week_start: date_text(week_start),
@@ -451,7 +582,12 @@ pub(crate) fn trial_account(world: &mut World<'_>, dice: &mut Dice, start: &Tria
             }
         }
     }
-    let updated_at = start.trial.map_or(start.created_at, |(_, ends)| ends.min(calendar.now() - TimeDelta::hours(2))).max(start.created_at);
+    let updated_at = start
+        .trial
+        .map_or(start.created_at, |(_, ends)| {
+            ends.min(calendar.now() - TimeDelta::hours(2))
+        })
+        .max(start.created_at);
     batch.accounts.push(AccountRow {
         id,
         external_id: Some(format!("CRM-A{:07}", start.number)),
@@ -465,7 +601,11 @@ pub(crate) fn trial_account(world: &mut World<'_>, dice: &mut Dice, start: &Tria
         segment: start.firm.segment(),
         mrr_minor: 0,
         currency: definition.company.currency.clone(),
-        seats_purchased: if start.trial.is_some() { plan.trial_seats } else { 0 },
+        seats_purchased: if start.trial.is_some() {
+            plan.trial_seats
+        } else {
+            0
+        },
         owner: start.owner.clone(),
         csm_owner: None,
         trial_started_at: start.trial.map(|(started, _)| stamp(started)),
@@ -506,7 +646,10 @@ fn contacts(
     for index in 0..count as usize {
         let role = roles[index.min(roles.len() - 1)];
         let from_lead = if index == 0 { origin } else { None };
-        let person = from_lead.map_or_else(|| Person::random(definition, dice), |lead| lead.person.clone());
+        let person = from_lead.map_or_else(
+            || Person::random(definition, dice),
+            |lead| lead.person.clone(),
+        );
         let namesakes = people
             .iter()
             .filter(|p| p.first_name == person.first_name && p.last_name == person.last_name)
@@ -519,7 +662,8 @@ fn contacts(
             Some(lead) => lead.title.clone(),
             None => Some(dice.pick(role_titles(definition, role)).clone()),
         };
-        let created = plus_days(account_created, dice.uniform(0.0, 30.0) * index as f64).min(world.calendar.now() - TimeDelta::hours(1));
+        let created = plus_days(account_created, dice.uniform(0.0, 30.0) * index as f64)
+            .min(world.calendar.now() - TimeDelta::hours(1));
         let id = world.sequences.next_contact();
         batch.contacts.push(ContactRow {
             id: id.clone(),
@@ -610,11 +754,19 @@ fn ticket(
     let csat = match resolved_at {
         Some(_) if dice.chance(0.5) => {
             let slow = if hours > 48.0 { 0.6 } else { 0.0 };
-            Some((3.7 + 0.6 * health - slow + 0.9 * dice.normal()).round().clamp(1.0, 5.0) as i64)
+            Some(
+                (3.7 + 0.6 * health - slow + 0.9 * dice.normal())
+                    .round()
+                    .clamp(1.0, 5.0) as i64,
+            )
         }
         _ => None,
     };
-    let contact_id = if !contacts.is_empty() && dice.chance(0.95) { Some(dice.pick(contacts).clone()) } else { None };
+    let contact_id = if !contacts.is_empty() && dice.chance(0.95) {
+        Some(dice.pick(contacts).clone())
+    } else {
+        None
+    };
     batch.support_tickets.push(TicketRow {
         id: world.sequences.next_ticket(),
         account_id: account.to_string(),
@@ -646,24 +798,30 @@ fn nps_responses(
     for days_ago in SURVEY_DAYS_AGO {
         let survey_day = calendar.days_ago(days_ago);
         let surveyed = calendar.during(survey_day, dice);
+        let responded = plus_days(surveyed, dice.uniform(0.0, 6.0));
         let settled = plus_days(start.customer_since, 30.0) <= surveyed;
         let still_customer = match course {
-            Course::Churns { at, .. } => surveyed < at,
+            Course::Churns { at, .. } => responded < at,
             _ => true,
         };
         if !settled || !still_customer || !dice.chance(NPS_RESPONSE_RATE) {
             continue;
         }
         let share = course.multiplier(calendar.week_index(surveyed, definition.usage_weeks), weeks);
-        let score = (health.nps_mean + 1.3 * dice.normal() - 2.5 * (1.0 - share)).round().clamp(0.0, 10.0) as i64;
-        let responded = plus_days(surveyed, dice.uniform(0.0, 6.0));
+        let score = (health.nps_mean + 1.3 * dice.normal() - 2.5 * (1.0 - share))
+            .round()
+            .clamp(0.0, 10.0) as i64;
         let comments = match score {
             9.. => &definition.nps_comments.promoter,
             7..=8 => &definition.nps_comments.passive,
             _ => &definition.nps_comments.detractor,
         };
         let comment = dice.chance(0.55).then(|| dice.pick(comments).clone());
-        let contact_id = if contacts.is_empty() { None } else { Some(dice.pick(contacts).clone()) };
+        let contact_id = if contacts.is_empty() {
+            None
+        } else {
+            Some(dice.pick(contacts).clone())
+        };
         batch.nps_responses.push(NpsRow {
             id: world.sequences.next_nps(),
             account_id: account.to_string(),
@@ -690,19 +848,31 @@ pub(crate) struct NewOpportunity {
     pub(crate) probability_scale: f64,
 }
 
-pub(crate) fn push_opportunity(world: &mut World<'_>, batch: &mut Batch, opportunity: NewOpportunity) {
+pub(crate) fn push_opportunity(
+    world: &mut World<'_>,
+    batch: &mut Batch,
+    opportunity: NewOpportunity,
+) {
     let now = world.calendar.now();
     let probability = match opportunity.stage {
         "closed_won" => 100,
         "closed_lost" => 0,
         stage => {
-            let base = STAGE_PROBABILITY.iter().find(|(name, _)| *name == stage).map_or(10, |(_, p)| *p);
+            let base = STAGE_PROBABILITY
+                .iter()
+                .find(|(name, _)| *name == stage)
+                .map_or(10, |(_, p)| *p);
             ((base as f64 * opportunity.probability_scale).round() as i64).clamp(1, 99)
         }
     };
     let updated_at = opportunity
         .closed_at
-        .unwrap_or_else(|| plus_days(opportunity.created_at, ((now - opportunity.created_at).num_hours() as f64 / 24.0) * 0.6))
+        .unwrap_or_else(|| {
+            plus_days(
+                opportunity.created_at,
+                ((now - opportunity.created_at).num_hours() as f64 / 24.0) * 0.6,
+            )
+        })
         .max(opportunity.created_at);
     let (id, external_id) = world.sequences.next_opportunity();
     batch.opportunities.push(OpportunityRow {
@@ -751,35 +921,45 @@ fn opportunities(
     let owner = Some(start.owner.clone());
     let years_since = years_between(start.customer_since, now);
     if let Course::Churns { at, .. } = course {
-        let opened = plus_days(at, -dice.uniform(45.0, 90.0)).max(plus_days(start.customer_since, 1.0));
-        push_opportunity(world, batch, NewOpportunity {
-            account: account.to_string(),
-            lead: None,
-            name: format!("{company} — Renewal {}", at.year()),
-            stage: "closed_lost",
-            amount_minor: annual,
-            close_date: at.date_naive(),
-            owner: owner.clone(),
-            created_at: opened,
-            closed_at: Some(at),
-            probability_scale: 1.0,
-        });
+        let opened =
+            plus_days(at, -dice.uniform(45.0, 90.0)).max(plus_days(start.customer_since, 1.0));
+        push_opportunity(
+            world,
+            batch,
+            NewOpportunity {
+                account: account.to_string(),
+                lead: None,
+                name: format!("{company} — Renewal {}", at.year()),
+                stage: "closed_lost",
+                amount_minor: annual,
+                close_date: at.date_naive(),
+                owner: owner.clone(),
+                created_at: opened,
+                closed_at: Some(at),
+                probability_scale: 1.0,
+            },
+        );
     } else {
         if years_since >= 1 {
             let anniversary = add_years(start.customer_since, years_since);
-            let closed = plus_days(anniversary, -dice.uniform(0.0, 14.0)).min(now - TimeDelta::hours(1));
-            push_opportunity(world, batch, NewOpportunity {
-                account: account.to_string(),
-                lead: None,
-                name: format!("{company} — Renewal {}", anniversary.year()),
-                stage: "closed_won",
-                amount_minor: annual,
-                close_date: closed.date_naive(),
-                owner: owner.clone(),
-                created_at: plus_days(anniversary, -dice.uniform(60.0, 90.0)),
-                closed_at: Some(closed),
-                probability_scale: 1.0,
-            });
+            let closed =
+                plus_days(anniversary, -dice.uniform(0.0, 14.0)).min(now - TimeDelta::hours(1));
+            push_opportunity(
+                world,
+                batch,
+                NewOpportunity {
+                    account: account.to_string(),
+                    lead: None,
+                    name: format!("{company} — Renewal {}", anniversary.year()),
+                    stage: "closed_won",
+                    amount_minor: annual,
+                    close_date: closed.date_naive(),
+                    owner: owner.clone(),
+                    created_at: plus_days(anniversary, -dice.uniform(60.0, 90.0)),
+                    closed_at: Some(closed),
+                    probability_scale: 1.0,
+                },
+            );
         }
         let next = add_years(start.customer_since, years_since + 1);
         let days_left = (next - now).num_days();
@@ -790,22 +970,34 @@ fn opportunities(
                 _ => "negotiation",
             };
             let opened = plus_days(next, -90.0).min(now - TimeDelta::hours(3));
-            push_opportunity(world, batch, NewOpportunity {
-                account: account.to_string(),
-                lead: None,
-                name: format!("{company} — Renewal {}", next.year()),
-                stage,
-                amount_minor: annual,
-                close_date: next.date_naive(),
-                owner: owner.clone(),
-                created_at: opened,
-                closed_at: None,
-                probability_scale: if matches!(course, Course::AtRisk { .. }) { 0.6 } else { 1.0 },
-            });
+            push_opportunity(
+                world,
+                batch,
+                NewOpportunity {
+                    account: account.to_string(),
+                    lead: None,
+                    name: format!("{company} — Renewal {}", next.year()),
+                    stage,
+                    amount_minor: annual,
+                    close_date: next.date_naive(),
+                    owner: owner.clone(),
+                    created_at: opened,
+                    closed_at: None,
+                    probability_scale: if matches!(course, Course::AtRisk { .. }) {
+                        0.6
+                    } else {
+                        1.0
+                    },
+                },
+            );
         }
     }
 
-    let window_start = calendar.week_start(0, world.definition.usage_weeks).and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let window_start = calendar
+        .week_start(0, world.definition.usage_weeks)
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
     let earliest = window_start.max(plus_days(start.customer_since, 60.0));
     let latest = match course {
         Course::Churns { at, .. } => at,
@@ -820,7 +1012,8 @@ fn opportunities(
         let opened = plus_days(earliest, dice.uniform(0.0, span_days));
         let lag_days = dice.uniform(20.0, 80.0);
         let closes = plus_days(opened, lag_days);
-        let extra_seats = ((start.deal.seats as f64 * dice.uniform(0.1, 0.4)).round() as i64).max(2);
+        let extra_seats =
+            ((start.deal.seats as f64 * dice.uniform(0.1, 0.4)).round() as i64).max(2);
         let amount = monthly_price(world.definition, start.deal.tier, extra_seats) * 12;
         let ask = ln(amount.max(1) as f64 / EXPANSION_MEDIAN_MINOR);
         let (stage, closed_at) = match course {
@@ -830,20 +1023,27 @@ fn opportunities(
                 let won = dice.chance(sigmoid(0.3 + 1.1 * health.score - 0.45 * ask + 0.5 * noise));
                 (if won { "closed_won" } else { "closed_lost" }, Some(closes))
             }
-            _ => (open_stage((now - opened).num_hours() as f64 / (lag_days * 24.0)), None),
+            _ => (
+                open_stage((now - opened).num_hours() as f64 / (lag_days * 24.0)),
+                None,
+            ),
         };
-        push_opportunity(world, batch, NewOpportunity {
-            account: account.to_string(),
-            lead: None,
-            name: format!("{company} — Expansion (+{extra_seats} seats)"),
-            stage,
-            amount_minor: amount,
-            close_date: closed_at.unwrap_or(closes).date_naive(),
-            owner: owner.clone(),
-            created_at: opened,
-            closed_at,
-            probability_scale: 1.0,
-        });
+        push_opportunity(
+            world,
+            batch,
+            NewOpportunity {
+                account: account.to_string(),
+                lead: None,
+                name: format!("{company} — Expansion (+{extra_seats} seats)"),
+                stage,
+                amount_minor: amount,
+                close_date: closed_at.unwrap_or(closes).date_naive(),
+                owner: owner.clone(),
+                created_at: opened,
+                closed_at,
+                probability_scale: 1.0,
+            },
+        );
     }
 }
 
@@ -860,5 +1060,7 @@ fn years_between(from: DateTime<Utc>, to: DateTime<Utc>) -> u32 {
 }
 
 fn add_years(instant: DateTime<Utc>, years: u32) -> DateTime<Utc> {
-    instant.checked_add_months(Months::new(12 * years)).unwrap_or(instant)
+    instant
+        .checked_add_months(Months::new(12 * years))
+        .unwrap_or(instant)
 }

@@ -20,7 +20,11 @@ impl Calendar {
     pub(crate) fn new(today: NaiveDate) -> Calendar {
         let now = today.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         let monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
-        Calendar { today, now, last_week_start: monday - Days::new(7) }
+        Calendar {
+            today,
+            now,
+            last_week_start: monday - Days::new(7),
+        }
     }
 
     pub(crate) fn today(&self) -> NaiveDate {

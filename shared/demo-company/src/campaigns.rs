@@ -64,7 +64,12 @@ impl CampaignCatalog {
 
 /// Generates campaign numbers `numbers` of `total` (with their ledger entries) into
 /// `batch` and records their windows in the world's catalog.
-pub(crate) fn generate(world: &mut World<'_>, total: u64, numbers: std::ops::Range<u64>, batch: &mut Batch) {
+pub(crate) fn generate(
+    world: &mut World<'_>,
+    total: u64,
+    numbers: std::ops::Range<u64>,
+    batch: &mut Batch,
+) {
     for number in numbers {
         let mut dice = world.streams.dice(Stream::Campaign, number);
         campaign(world, total, number, &mut dice, batch);
@@ -86,13 +91,18 @@ fn campaign(world: &mut World<'_>, total: u64, number: u64, dice: &mut Dice, bat
     let span_days = span_start + 30;
     let position = ((number - 1) as f64 + dice.unit()) / total.max(1) as f64;
     let starts_on = calendar.days_ago(span_start - (position * span_days as f64) as i64);
-    let duration = if channel.name == "events" { dice.between(21, 60) } else { dice.between(35, 150) };
+    let duration = if channel.name == "events" {
+        dice.between(21, 60)
+    } else {
+        dice.between(35, 150)
+    };
     let ends_on = starts_on + Days::new(duration as u64);
     let today = calendar.today();
 
     let [low, high] = channel.daily_budget_minor;
     let daily = dice.between(low / 100, high / 100) * 100;
-    let lifetime_cap = ((daily as f64 * duration as f64 * dice.uniform(0.72, 1.0)) / 1000.0).round() as i64 * 1000;
+    let lifetime_cap =
+        ((daily as f64 * duration as f64 * dice.uniform(0.72, 1.0)) / 1000.0).round() as i64 * 1000;
 
     let status = if starts_on >= today {
         "draft"
@@ -145,8 +155,13 @@ fn campaign(world: &mut World<'_>, total: u64, number: u64, dice: &mut Dice, bat
         }
     }
 
-    let impressions = if channel.cpm_minor > 0 { spent * 1000 / channel.cpm_minor } else { 0 };
-    let clicks = (impressions as f64 * channel.click_rate * dice.lognormal(1.0, 0.2)).round() as i64;
+    let impressions = if channel.cpm_minor > 0 {
+        spent * 1000 / channel.cpm_minor
+    } else {
+        0
+    };
+    let clicks =
+        (impressions as f64 * channel.click_rate * dice.lognormal(1.0, 0.2)).round() as i64;
     let created_at = if status == "draft" {
         calendar.moment_days_ago(dice.between(1, 14), dice)
     } else {
@@ -174,6 +189,13 @@ fn campaign(world: &mut World<'_>, total: u64, number: u64, dice: &mut Dice, bat
         updated_at: stamp(updated_at),
     });
     if status != "draft" {
-        world.catalog.add(&channel.name, Window { number, starts_on, ends_on: last_spend_day.unwrap_or(ends_on) });
+        world.catalog.add(
+            &channel.name,
+            Window {
+                number,
+                starts_on,
+                ends_on: last_spend_day.unwrap_or(ends_on),
+            },
+        );
     }
 }

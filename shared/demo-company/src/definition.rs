@@ -172,15 +172,23 @@ pub struct TicketSubjects {
     pub urgent: Vec<String>,
 }
 
-const CAMPAIGN_CHANNELS: [&str; 7] =
-    ["paid_search", "paid_social", "email", "events", "content", "webinar", "partner"];
+const CAMPAIGN_CHANNELS: [&str; 7] = [
+    "paid_search",
+    "paid_social",
+    "email",
+    "events",
+    "content",
+    "webinar",
+    "partner",
+];
 const PLAN_TIERS: [&str; 3] = ["starter", "growth", "enterprise"];
 
 impl CompanyDefinition {
     /// Parses and checks a definition (the embedded one, or another for experiments).
     pub fn from_json(json: &str) -> Result<CompanyDefinition, SeedError> {
-        let definition: CompanyDefinition = serde_json::from_str(json)
-            .map_err(|error| SeedError::Definition(format!("it is not valid JSON for a definition: {error}")))?;
+        let definition: CompanyDefinition = serde_json::from_str(json).map_err(|error| {
+            SeedError::Definition(format!("it is not valid JSON for a definition: {error}"))
+        })?;
         definition.check()?;
         Ok(definition)
     }
@@ -222,7 +230,10 @@ impl CompanyDefinition {
             ("owners.csms", self.owners.csms.len()),
             ("owners.marketers", self.owners.marketers.len()),
             ("nps_comments.detractor", self.nps_comments.detractor.len()),
-            ("ticket_subjects.routine", self.ticket_subjects.routine.len()),
+            (
+                "ticket_subjects.routine",
+                self.ticket_subjects.routine.len(),
+            ),
             ("ticket_subjects.urgent", self.ticket_subjects.urgent.len()),
         ];
         for (name, len) in pools {
@@ -257,7 +268,10 @@ impl CompanyDefinition {
             }
             let [low, high] = channel.daily_budget_minor;
             if low <= 0 || high < low {
-                return fail(format!("campaign channel {} needs 0 < low <= high budgets", channel.name));
+                return fail(format!(
+                    "campaign channel {} needs 0 < low <= high budgets",
+                    channel.name
+                ));
             }
         }
         for source in &self.lead_sources {

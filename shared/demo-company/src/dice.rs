@@ -43,7 +43,10 @@ impl Streams {
     pub(crate) fn dice(&self, stream: Stream, record: u64) -> Dice {
         let mut rng = ChaCha8Rng::from_seed(self.keys[stream as usize]);
         rng.set_stream(record);
-        Dice { rng, spare_normal: None }
+        Dice {
+            rng,
+            spare_normal: None,
+        }
     }
 }
 
@@ -156,8 +159,10 @@ pub(crate) fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + exp(-x))
 }
 
-const LN_2_HI: f64 = 6.931_471_803_691_238_2e-1;
-const LN_2_LO: f64 = 1.908_214_929_270_587_7e-10;
+/// ln 2 split in two (fdlibm's constants): the high part has trailing zero bits, so
+/// `k * LN_2_HI` is exact for the `k` that occur.
+const LN_2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN_2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 
 /// `e^x` from additions and multiplications only, so it rounds the same on every platform.
 /// Accurate to a few ulps, which is all the generators need.
@@ -181,7 +186,11 @@ pub(crate) fn exp(x: f64) -> f64 {
 /// `ln x` for `x > 0` (tiny and non-positive inputs are clamped; the generators never
 /// pass them).
 pub(crate) fn ln(x: f64) -> f64 {
-    let x = if x.is_nan() { 1.0 } else { x.clamp(1e-300, f64::MAX) };
+    let x = if x.is_nan() {
+        1.0
+    } else {
+        x.clamp(1e-300, f64::MAX)
+    };
     let bits = x.to_bits();
     let mut exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
     let mut mantissa = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
@@ -218,13 +227,19 @@ mod tests {
             let x = f64::from(i) / 97.0;
             let ours = exp(x);
             let std = x.exp();
-            assert!(((ours - std) / std).abs() < 1e-14, "exp({x}): {ours} vs {std}");
+            assert!(
+                ((ours - std) / std).abs() < 1e-14,
+                "exp({x}): {ours} vs {std}"
+            );
         }
         for i in 1..=4000 {
             let x = f64::from(i) * 0.731;
             let ours = ln(x);
             let std = x.ln();
-            assert!((ours - std).abs() < 1e-13 * std.abs().max(1.0), "ln({x}): {ours} vs {std}");
+            assert!(
+                (ours - std).abs() < 1e-13 * std.abs().max(1.0),
+                "ln({x}): {ours} vs {std}"
+            );
         }
         assert!((ln(1e-9) - 1e-9f64.ln()).abs() < 1e-12);
     }
@@ -232,7 +247,9 @@ mod tests {
     #[test]
     fn the_same_record_rolls_the_same_numbers_and_neighbours_differ() {
         let streams = Streams::new(7);
-        let a: Vec<u64> = (0..5).map(|_| streams.dice(Stream::Lead, 3).below(1000)).collect();
+        let a: Vec<u64> = (0..5)
+            .map(|_| streams.dice(Stream::Lead, 3).below(1000))
+            .collect();
         let mut first = streams.dice(Stream::Lead, 3);
         let mut second = streams.dice(Stream::Lead, 3);
         let mut other = streams.dice(Stream::Lead, 4);

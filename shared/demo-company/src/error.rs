@@ -9,9 +9,15 @@ pub enum SeedError {
          the demo company can only be seeded into an empty store: use a fresh database \
          (a new SQLite file, or a new Postgres database or schema)"
     )]
-    AlreadySeeded { accounts: i64, leads: i64, campaigns: i64 },
+    AlreadySeeded {
+        accounts: i64,
+        leads: i64,
+        campaigns: i64,
+    },
     /// The scale is outside what the generator supports.
-    #[error("scale must be between 1 and {max} (got {scale}); scale 1 is about 500 leads, each unit adds as many again")]
+    #[error(
+        "scale must be between 1 and {max} (got {scale}); scale 1 is about 500 leads, each unit adds as many again"
+    )]
     InvalidScale { scale: u32, max: u32 },
     /// The company definition (`fixtures/demo-company.json`) cannot be used.
     #[error("the demo company definition (fixtures/demo-company.json) is unusable: {0}")]
@@ -26,8 +32,13 @@ pub enum SeedError {
         #[source]
         source: sqlx::Error,
     },
+    /// The generator thread failed (a bug: it does not fail on valid definitions).
+    #[error("generating the demo company failed: {0}")]
+    Generator(String),
     /// Writing a chunk of rows failed; the chunks written before it stay committed.
-    #[error("could not insert rows into {table}: {source}; the chunks committed before this one remain, so reseed into a fresh database")]
+    #[error(
+        "could not insert rows into {table}: {source}; the chunks committed before this one remain, so reseed into a fresh database"
+    )]
     Insert {
         table: &'static str,
         #[source]

@@ -47,7 +47,9 @@ impl Signals {
             website_visits_30d: dice.poisson(exp(0.9 + 0.55 * intent)).min(400) as i64,
             demo_requested: dice.chance(sigmoid(-2.0 + 1.2 * intent)),
             whitepaper_downloads: dice.poisson(exp(-0.9 + 0.5 * intent)).min(40) as i64,
-            email_engagement_score: (45.0 + 14.0 * intent + 12.0 * dice.normal()).round().clamp(0.0, 100.0) as i64,
+            email_engagement_score: (45.0 + 14.0 * intent + 12.0 * dice.normal())
+                .round()
+                .clamp(0.0, 100.0) as i64,
             linkedin_engagement: dice.poisson(exp(0.2 + 0.45 * intent)).min(200) as i64,
             free_trial_started: dice.chance(sigmoid(-1.6 + 0.9 * intent)),
         }
@@ -77,11 +79,22 @@ enum Outcome {
     /// Still in the funnel (new, working, mql) or disqualified; no opportunity.
     Funnel(&'static str),
     /// Converted: won its opportunity and became a customer.
-    Converted { opened: DateTime<Utc>, converted: DateTime<Utc> },
+    Converted {
+        opened: DateTime<Utc>,
+        converted: DateTime<Utc>,
+    },
     /// Qualified with an opportunity still open.
-    Open { opened: DateTime<Utc>, decides: DateTime<Utc>, progress: f64 },
+    Open {
+        opened: DateTime<Utc>,
+        decides: DateTime<Utc>,
+        progress: f64,
+    },
     /// Its opportunity was lost; the lead was disqualified or recycled to nurture.
-    Lost { opened: DateTime<Utc>, lost: DateTime<Utc>, status: &'static str },
+    Lost {
+        opened: DateTime<Utc>,
+        lost: DateTime<Utc>,
+        status: &'static str,
+    },
 }
 
 /// Generates leads `numbers` with their accounts, opportunities and touches.
@@ -102,7 +115,12 @@ fn lead(world: &mut World<'_>, number: u64, batch: &mut Batch) {
     let firm = Firmographics::random(world, world.base_accounts + number - 1, dice);
     let person = Person::random(definition, dice);
     let email = person.email(&firm.company.domain, 0);
-    let roles = [("decision_maker", 0.3), ("champion", 0.35), ("user", 0.3), ("billing", 0.05)];
+    let roles = [
+        ("decision_maker", 0.3),
+        ("champion", 0.35),
+        ("user", 0.3),
+        ("billing", 0.05),
+    ];
     let role = dice.weighted(&roles, |(_, weight)| *weight).0;
     let title = Some(dice.pick(accounts::role_titles(definition, role)).clone());
     let source = dice.weighted(&definition.lead_sources, |s| s.share);
@@ -136,11 +154,22 @@ fn lead(world: &mut World<'_>, number: u64, batch: &mut Batch) {
     let outcome = if (destined || near_miss) && age_days >= opens_after_days {
         if age_days < decision_days {
             let progress = (age_days - opens_after_days) / (decision_days - opens_after_days);
-            Outcome::Open { opened, decides: decided, progress }
+            Outcome::Open {
+                opened,
+                decides: decided,
+                progress,
+            }
         } else if destined {
-            Outcome::Converted { opened, converted: decided }
+            Outcome::Converted {
+                opened,
+                converted: decided,
+            }
         } else {
-            Outcome::Lost { opened, lost: decided, status: if recycled { "working" } else { "disqualified" } }
+            Outcome::Lost {
+                opened,
+                lost: decided,
+                status: if recycled { "working" } else { "disqualified" },
+            }
         }
     } else if age_days < 3.0 || (age_days < 10.0 && funnel_roll < 0.5) {
         Outcome::Funnel("new")
@@ -165,7 +194,16 @@ fn lead(world: &mut World<'_>, number: u64, batch: &mut Batch) {
         .campaign_channel
         .as_deref()
         .and_then(|channel| world.catalog.attribute(channel, created_at.date_naive()));
-    let last_touch = touches(world, dice, &id, campaign, source.campaign_channel.as_deref(), created_at, engagement, batch);
+    let last_touch = touches(
+        world,
+        dice,
+        &id,
+        campaign,
+        source.campaign_channel.as_deref(),
+        created_at,
+        engagement,
+        batch,
+    );
 
     let origin = LeadOrigin {
         person: person.clone(),
@@ -188,52 +226,78 @@ fn lead(world: &mut World<'_>, number: u64, batch: &mut Batch) {
             let number = world.sequences.next_account();
             let account = account_id(number);
             let mut account_dice = world.streams.dice(Stream::Account, number);
-            let trial_started_at = signals
-                .free_trial_started
-                .then(|| plus_days(converted, -account_dice.uniform(10.0, 30.0)).max(plus_days(created_at, 0.5)));
-            push_opportunity(world, batch, NewOpportunity {
-                account: account.clone(),
-                lead: Some(id.clone()),
-                name: new_business,
-                stage: "closed_won",
-                amount_minor: deal.annual_minor(),
-                close_date: converted.date_naive(),
-                owner: owner.clone(),
-                created_at: opened,
-                closed_at: Some(converted),
-                probability_scale: 1.0,
+            let trial_started_at = signals.free_trial_started.then(|| {
+                plus_days(converted, -account_dice.uniform(10.0, 30.0))
+                    .max(plus_days(created_at, 0.5))
             });
-            accounts::customer(world, &mut account_dice, CustomerStart {
-                number,
-                firm,
-                deal,
-                customer_since: converted,
-                trial_started_at,
-                created_at: trial_started_at.unwrap_or(opened).min(opened),
-                owner: owner.clone().unwrap_or_else(|| definition.owners.sales_reps[0].clone()),
-                origin: Some(origin),
-            }, batch);
+            push_opportunity(
+                world,
+                batch,
+                NewOpportunity {
+                    account: account.clone(),
+                    lead: Some(id.clone()),
+                    name: new_business,
+                    stage: "closed_won",
+                    amount_minor: deal.annual_minor(),
+                    close_date: converted.date_naive(),
+                    owner: owner.clone(),
+                    created_at: opened,
+                    closed_at: Some(converted),
+                    probability_scale: 1.0,
+                },
+            );
+            accounts::customer(
+                world,
+                &mut account_dice,
+                CustomerStart {
+                    number,
+                    firm,
+                    deal,
+                    customer_since: converted,
+                    trial_started_at,
+                    created_at: trial_started_at.unwrap_or(opened).min(opened),
+                    owner: owner
+                        .clone()
+                        .unwrap_or_else(|| definition.owners.sales_reps[0].clone()),
+                    origin: Some(origin),
+                },
+                batch,
+            );
             converted_account_id = Some(account);
             converted_at = Some(stamp(converted));
             last_change = last_change.max(converted);
         }
-        Outcome::Open { opened, decides, progress } => {
+        Outcome::Open {
+            opened,
+            decides,
+            progress,
+        } => {
             let number = world.sequences.next_account();
             let mut account_dice = world.streams.dice(Stream::Account, number);
-            let trial = trial_window(&mut account_dice, signals.free_trial_started, created_at, opened, now);
+            let trial = trial_window(
+                &mut account_dice,
+                signals.free_trial_started,
+                created_at,
+                opened,
+                now,
+            );
             let stage = open_stage(progress);
-            push_opportunity(world, batch, NewOpportunity {
-                account: account_id(number),
-                lead: Some(id.clone()),
-                name: new_business,
-                stage,
-                amount_minor: deal.annual_minor(),
-                close_date: decides.date_naive(),
-                owner: owner.clone(),
-                created_at: opened,
-                closed_at: None,
-                probability_scale: 1.0,
-            });
+            push_opportunity(
+                world,
+                batch,
+                NewOpportunity {
+                    account: account_id(number),
+                    lead: Some(id.clone()),
+                    name: new_business,
+                    stage,
+                    amount_minor: deal.annual_minor(),
+                    close_date: decides.date_naive(),
+                    owner: owner.clone(),
+                    created_at: opened,
+                    closed_at: None,
+                    probability_scale: 1.0,
+                },
+            );
             let start = TrialStart {
                 number,
                 firm,
@@ -249,19 +313,29 @@ fn lead(world: &mut World<'_>, number: u64, batch: &mut Batch) {
         Outcome::Lost { opened, lost, .. } => {
             let number = world.sequences.next_account();
             let mut account_dice = world.streams.dice(Stream::Account, number);
-            let trial = trial_window(&mut account_dice, signals.free_trial_started, created_at, opened, now);
-            push_opportunity(world, batch, NewOpportunity {
-                account: account_id(number),
-                lead: Some(id.clone()),
-                name: new_business,
-                stage: "closed_lost",
-                amount_minor: deal.annual_minor(),
-                close_date: lost.date_naive(),
-                owner: owner.clone(),
-                created_at: opened,
-                closed_at: Some(lost),
-                probability_scale: 1.0,
-            });
+            let trial = trial_window(
+                &mut account_dice,
+                signals.free_trial_started,
+                created_at,
+                opened,
+                now,
+            );
+            push_opportunity(
+                world,
+                batch,
+                NewOpportunity {
+                    account: account_id(number),
+                    lead: Some(id.clone()),
+                    name: new_business,
+                    stage: "closed_lost",
+                    amount_minor: deal.annual_minor(),
+                    close_date: lost.date_naive(),
+                    owner: owner.clone(),
+                    created_at: opened,
+                    closed_at: Some(lost),
+                    probability_scale: 1.0,
+                },
+            );
             let start = TrialStart {
                 number,
                 firm,
@@ -318,7 +392,8 @@ fn trial_window(
         return None;
     }
     let lead_time = (opened - created_at).num_seconds() as f64 / 86_400.0;
-    let started = plus_days(created_at, dice.uniform(0.1, 1.0) * lead_time.max(0.2)).min(now - TimeDelta::hours(2));
+    let started = plus_days(created_at, dice.uniform(0.1, 1.0) * lead_time.max(0.2))
+        .min(now - TimeDelta::hours(2));
     let length = if dice.chance(0.3) { 30.0 } else { 14.0 };
     Some((started, plus_days(started, length)))
 }
@@ -341,8 +416,16 @@ fn touches(
     if let (Some(campaign), Some(channel)) = (campaign, channel) {
         let journey: &[(&'static str, f64, f64)] = match channel {
             // (touch type, chance, days before the lead was created)
-            "paid_search" | "paid_social" => &[("impression", 0.7, 3.0), ("click", 1.0, 0.05), ("form_fill", 1.0, 0.0)],
-            "email" => &[("email_open", 1.0, 2.0), ("email_click", 0.8, 0.1), ("form_fill", 0.5, 0.0)],
+            "paid_search" | "paid_social" => &[
+                ("impression", 0.7, 3.0),
+                ("click", 1.0, 0.05),
+                ("form_fill", 1.0, 0.0),
+            ],
+            "email" => &[
+                ("email_open", 1.0, 2.0),
+                ("email_click", 0.8, 0.1),
+                ("form_fill", 0.5, 0.0),
+            ],
             "events" => &[("event_attended", 1.0, 0.0)],
             "webinar" => &[("form_fill", 1.0, 0.0), ("event_attended", 0.7, -2.0)],
             "content" => &[("content_download", 1.0, 0.0)],
@@ -352,7 +435,11 @@ fn touches(
             if !dice.chance(*chance) {
                 continue;
             }
-            let before = if *days_before > 0.0 { dice.uniform(0.2, 1.0) * days_before } else { *days_before };
+            let before = if *days_before > 0.0 {
+                dice.uniform(0.2, 1.0) * days_before
+            } else {
+                *days_before
+            };
             let at = plus_days(created_at, -before).min(now - TimeDelta::minutes(5));
             push_touch(world, batch, campaign, lead, touch_type, at);
             last = last.max(Some(at));
@@ -378,7 +465,14 @@ fn touches(
     last
 }
 
-fn push_touch(world: &mut World<'_>, batch: &mut Batch, campaign: u64, lead: &str, touch_type: &'static str, at: DateTime<Utc>) {
+fn push_touch(
+    world: &mut World<'_>,
+    batch: &mut Batch,
+    campaign: u64,
+    lead: &str,
+    touch_type: &'static str,
+    at: DateTime<Utc>,
+) {
     batch.marketing_touches.push(TouchRow {
         id: world.sequences.next_touch(),
         request_key: None,

@@ -24,9 +24,10 @@
 //!
 //! # Scale
 //! Scale 1 is 500 leads, 40 campaigns and 182 base accounts (plus the accounts leads turn
-//! into); scale N multiplies every count by N. Rows are generated and written one chunk at
-//! a time, each chunk in its own transaction, so memory stays flat at any scale (only the
-//! campaign windows, a few dozen bytes per campaign, are kept for attribution).
+//! into); scale N multiplies every count by N. Rows are generated one chunk at a time on a
+//! blocking thread and written as they come, in transactions committed every few hundred
+//! thousand rows, so memory stays flat at any scale (only the campaign windows, a few dozen
+//! bytes per campaign, are kept for attribution).
 
 mod accounts;
 mod calendar;
@@ -51,14 +52,14 @@ pub use writer::RowCounts;
 use calendar::Calendar;
 use dice::Streams;
 use world::{Sequences, World};
-use writer::Batch;
+use writer::{Batch, Writer};
 
 /// The largest scale accepted (5,000,000 leads).
 pub const MAX_SCALE: u32 = 10_000;
 
-/// Leads generated and written per transaction; the accounts they turn into come along.
+/// Leads generated per chunk; the accounts they turn into come along.
 const LEADS_PER_CHUNK: u64 = 4_000;
-/// Base accounts per transaction (each brings ~52 usage snapshots).
+/// Base accounts per chunk (each brings ~52 usage snapshots).
 const ACCOUNTS_PER_CHUNK: u64 = 1_000;
 const CAMPAIGNS_PER_CHUNK: u64 = 2_000;
 
@@ -88,48 +89,34 @@ pub async fn seed_with(
 ) -> Result<SeedSummary, SeedError> {
     let started = Instant::now();
     if scale == 0 || scale > MAX_SCALE {
-        return Err(SeedError::InvalidScale { scale, max: MAX_SCALE });
+        return Err(SeedError::InvalidScale {
+            scale,
+            max: MAX_SCALE,
+        });
     }
     refuse_unless_empty(store).await?;
 
-    let units = u64::from(scale);
-    let per_unit = definition.per_scale_unit;
-    let campaign_total = u64::from(per_unit.campaigns) * units;
-    let customers = u64::from(per_unit.customer_accounts) * units;
-    let trials = u64::from(per_unit.self_serve_trials) * units;
-    let lead_total = u64::from(per_unit.leads) * units;
-    let mut world = World {
-        definition,
-        seed: definition.seed,
-        streams: Streams::new(definition.seed),
-        calendar: Calendar::new(definition.reference_date()?),
-        catalog: campaigns::CampaignCatalog::default(),
-        base_accounts: customers + trials,
-        sequences: Sequences::default(),
-    };
-    tracing::info!(scale, leads = lead_total, accounts = customers + trials, campaigns = campaign_total, "seeding the demo company");
+    let today = definition.reference_date()?;
+    tracing::info!(scale, seed = definition.seed, "seeding the demo company");
 
-    let mut counts = RowCounts::default();
-    let mut batch = Batch::default();
-    for chunk in chunks(campaign_total, CAMPAIGNS_PER_CHUNK) {
-        campaigns::generate(&mut world, campaign_total, chunk, &mut batch);
-        batch.flush(store, &mut counts).await?;
+    // Generating and writing each take a core: a blocking thread generates chunk after
+    // chunk while this task writes the previous one. The channel holds one chunk, so at
+    // most three are in memory.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Batch>(1);
+    let owned_definition = definition.clone();
+    let generator = tokio::task::spawn_blocking(move || {
+        generate_company(&owned_definition, today, u64::from(scale), &sender);
+    });
+    let mut writer = Writer::new(store);
+    while let Some(batch) = receiver.recv().await {
+        // An error returns here and drops the receiver, which stops the generator.
+        writer.write(batch).await?;
     }
-    campaigns::finish_catalog(&mut world.catalog);
-    tracing::info!(campaigns = counts.campaigns, ledger = counts.budget_ledger, "campaigns written");
-
-    for chunk in chunks(customers + trials, ACCOUNTS_PER_CHUNK) {
-        accounts::base_accounts(&mut world, chunk, trials, &mut batch);
-        batch.flush(store, &mut counts).await?;
-        tracing::debug!(accounts = counts.accounts, usage = counts.usage_snapshots, "base accounts chunk written");
-    }
-    tracing::info!(accounts = counts.accounts, "base accounts written");
-
-    for chunk in chunks(lead_total, LEADS_PER_CHUNK) {
-        leads::generate(&mut world, chunk, &mut batch);
-        batch.flush(store, &mut counts).await?;
-        tracing::debug!(leads = counts.leads, accounts = counts.accounts, "leads chunk written");
-    }
+    // A generator that died ended the stream early: leave its last group uncommitted.
+    generator
+        .await
+        .map_err(|error| SeedError::Generator(error.to_string()))?;
+    let counts = writer.finish().await?;
 
     let summary = SeedSummary {
         scale,
@@ -140,6 +127,55 @@ pub async fn seed_with(
     };
     tracing::info!(?summary, "demo company seeded");
     Ok(summary)
+}
+
+/// Generates the whole company, one chunk of rows at a time, into `chunks`; stops early
+/// when the receiving side has gone away (a write failed).
+fn generate_company(
+    definition: &CompanyDefinition,
+    today: chrono::NaiveDate,
+    units: u64,
+    chunks_out: &tokio::sync::mpsc::Sender<Batch>,
+) {
+    let per_unit = definition.per_scale_unit;
+    let campaign_total = u64::from(per_unit.campaigns) * units;
+    let customers = u64::from(per_unit.customer_accounts) * units;
+    let trials = u64::from(per_unit.self_serve_trials) * units;
+    let lead_total = u64::from(per_unit.leads) * units;
+    let mut world = World {
+        definition,
+        seed: definition.seed,
+        streams: Streams::new(definition.seed),
+        calendar: Calendar::new(today),
+        catalog: campaigns::CampaignCatalog::default(),
+        base_accounts: customers + trials,
+        sequences: Sequences::default(),
+    };
+    let send = |batch: Batch| chunks_out.blocking_send(batch).is_ok();
+
+    // Campaigns first: leads are attributed to them, so the catalog must be complete.
+    for chunk in chunks(campaign_total, CAMPAIGNS_PER_CHUNK) {
+        let mut batch = Batch::default();
+        campaigns::generate(&mut world, campaign_total, chunk, &mut batch);
+        if !send(batch) {
+            return;
+        }
+    }
+    campaigns::finish_catalog(&mut world.catalog);
+    for chunk in chunks(customers + trials, ACCOUNTS_PER_CHUNK) {
+        let mut batch = Batch::default();
+        accounts::base_accounts(&mut world, chunk, trials, &mut batch);
+        if !send(batch) {
+            return;
+        }
+    }
+    for chunk in chunks(lead_total, LEADS_PER_CHUNK) {
+        let mut batch = Batch::default();
+        leads::generate(&mut world, chunk, &mut batch);
+        if !send(batch) {
+            return;
+        }
+    }
 }
 
 /// Record numbers `1..=total` in ranges of at most `size`.
@@ -161,14 +197,24 @@ async fn refuse_unless_empty(store: &store::Store) -> Result<(), SeedError> {
     )
     .fetch_one(store.pool())
     .await
-    .map_err(|source| SeedError::Database { action: "check that the store is empty", source })?;
+    .map_err(|source| SeedError::Database {
+        action: "check that the store is empty",
+        source,
+    })?;
     let count = |column: &str| -> Result<i64, SeedError> {
         row.try_get::<i64, _>(column)
-            .map_err(|source| SeedError::Database { action: "check that the store is empty", source })
+            .map_err(|source| SeedError::Database {
+                action: "check that the store is empty",
+                source,
+            })
     };
     let (accounts, leads, campaigns) = (count("accounts")?, count("leads")?, count("campaigns")?);
     if accounts > 0 || leads > 0 || campaigns > 0 {
-        return Err(SeedError::AlreadySeeded { accounts, leads, campaigns });
+        return Err(SeedError::AlreadySeeded {
+            accounts,
+            leads,
+            campaigns,
+        });
     }
     Ok(())
 }
@@ -187,6 +233,9 @@ mod tests {
     #[test]
     fn the_embedded_definition_is_usable() {
         let definition = definition().expect("the embedded definition parses");
-        assert_eq!(definition.reference_date().ok().map(|d| d.to_string()), Some("2026-11-16".into()));
+        assert_eq!(
+            definition.reference_date().ok().map(|d| d.to_string()),
+            Some("2026-11-16".into())
+        );
     }
 }

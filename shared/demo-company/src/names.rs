@@ -17,8 +17,14 @@ pub(crate) struct CompanyName {
 }
 
 /// Suffixes for the second and later passes through the name pools.
-const EXTRA_PASS_SUFFIXES: [&str; 6] =
-    ["International", "Europe", "Americas", "Pacific", "Holdings", "Worldwide"];
+const EXTRA_PASS_SUFFIXES: [&str; 6] = [
+    "International",
+    "Europe",
+    "Americas",
+    "Pacific",
+    "Holdings",
+    "Worldwide",
+];
 
 /// The name of company number `number` (0-based; base accounts first, then leads).
 pub(crate) fn company_name(definition: &CompanyDefinition, seed: u64, number: u64) -> CompanyName {
@@ -26,7 +32,10 @@ pub(crate) fn company_name(definition: &CompanyDefinition, seed: u64, number: u6
     let kinds = definition.company_kinds.len() as u64;
     let combinations = (roots * kinds).max(1);
     let step = coprime_step(combinations);
-    let slot = (number % combinations).wrapping_mul(step).wrapping_add(seed) % combinations;
+    let slot = (number % combinations)
+        .wrapping_mul(step)
+        .wrapping_add(seed)
+        % combinations;
     let pass = number / combinations;
     let root = &definition.company_roots[(slot / kinds) as usize];
     let kind = &definition.company_kinds[(slot % kinds) as usize];
@@ -107,7 +116,11 @@ impl Person {
     /// `first.last@domain`, with `ordinal` appended to the local part when it is not 0
     /// (to keep two namesakes at one company apart).
     pub(crate) fn email(&self, domain: &str, ordinal: u32) -> String {
-        let local = format!("{}.{}", slug(&self.first_name, '\0'), slug(&self.last_name, '\0'));
+        let local = format!(
+            "{}.{}",
+            slug(&self.first_name, '\0'),
+            slug(&self.last_name, '\0')
+        );
         if ordinal == 0 {
             format!("{local}@{domain}")
         } else {
@@ -130,14 +143,21 @@ mod tests {
     #[test]
     fn company_names_and_domains_do_not_repeat_across_many_passes() {
         let definition = crate::definition::definition().unwrap();
-        let combinations =
-            (definition.company_roots.len() * definition.company_kinds.len()) as u64;
+        let combinations = (definition.company_roots.len() * definition.company_kinds.len()) as u64;
         let mut names = HashSet::new();
         let mut domains = HashSet::new();
         for number in 0..combinations * 9 {
             let company = company_name(definition, 42, number);
-            assert!(names.insert(company.name.clone()), "repeated name {}", company.name);
-            assert!(domains.insert(company.domain.clone()), "repeated domain {}", company.domain);
+            assert!(
+                names.insert(company.name.clone()),
+                "repeated name {}",
+                company.name
+            );
+            assert!(
+                domains.insert(company.domain.clone()),
+                "repeated domain {}",
+                company.domain
+            );
         }
     }
 

@@ -48,7 +48,10 @@ impl Sequences {
     /// The next opportunity's id and its CRM-style external id.
     pub(crate) fn next_opportunity(&mut self) -> (String, String) {
         self.opportunity += 1;
-        (fixture_id("opp", self.opportunity), format!("CRM-O{:07}", self.opportunity))
+        (
+            fixture_id("opp", self.opportunity),
+            format!("CRM-O{:07}", self.opportunity),
+        )
     }
 
     pub(crate) fn next_budget_entry(&mut self) -> String {

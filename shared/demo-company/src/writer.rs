@@ -1,14 +1,15 @@
-//! Writing generated rows: they collect in a [`Batch`] for one chunk of work, then go to
-//! the store in one write transaction as multi-row `INSERT`s, parents before children
-//! (foreign keys are enforced), and the batch is emptied for the next chunk.
+//! Writing generated rows: they collect in a [`Batch`] for one chunk of work, then a
+//! [`Writer`] sends them to the store as multi-row `INSERT`s, parents before children
+//! (foreign keys are enforced), inside write transactions that it commits every few
+//! hundred thousand rows.
 
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
 
 use crate::SeedError;
 use crate::rows::{
-    AccountRow, BudgetEntryRow, CampaignRow, ContactRow, LeadRow, NpsRow, OpportunityRow,
-    TableRow, TicketRow, TouchRow, UsageRow,
+    AccountRow, BudgetEntryRow, CampaignRow, ContactRow, LeadRow, NpsRow, OpportunityRow, TableRow,
+    TicketRow, TouchRow, UsageRow,
 };
 
 /// Bound parameters per statement: well under SQLite's limit of 32,766 (Postgres allows
@@ -46,31 +47,149 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// Writes every row in one transaction and empties the batch; adds what was written
-    /// to `counts`.
-    pub(crate) async fn flush(
-        &mut self,
-        store: &store::Store,
-        counts: &mut RowCounts,
-    ) -> Result<(), SeedError> {
-        let placeholders = Placeholders::for_backend(store.backend());
-        let mut tx = store.begin_write().await?;
+    fn len(&self) -> u64 {
+        [
+            self.campaigns.len(),
+            self.budget_ledger.len(),
+            self.accounts.len(),
+            self.contacts.len(),
+            self.leads.len(),
+            self.opportunities.len(),
+            self.marketing_touches.len(),
+            self.usage_snapshots.len(),
+            self.support_tickets.len(),
+            self.nps_responses.len(),
+        ]
+        .iter()
+        .sum::<usize>() as u64
+    }
+}
+
+/// Rows per transaction before a commit. Every chunk touches pages all over the
+/// randomly-ordered indexes (emails, domains, names); committing a group of chunks at once
+/// writes each such page once per group instead of once per chunk. Chunks keep memory flat;
+/// the group bounds how much a failure rolls back and how long the write lock is held.
+const ROWS_PER_TRANSACTION: u64 = 600_000;
+
+/// Page cache for the seeding transactions on SQLite. The default (2 MiB) is far smaller
+/// than the index pages a transaction touches, so SQLite would spill dirty pages to the WAL
+/// again and again within it; with room for them each page is written once per commit.
+const SQLITE_SEEDING_CACHE_KIB: i64 = 160 * 1024;
+
+/// Writes batches into the store, committing every [`ROWS_PER_TRANSACTION`] rows.
+pub(crate) struct Writer<'s> {
+    store: &'s store::Store,
+    placeholders: Placeholders,
+    open: Option<OpenTransaction>,
+    counts: RowCounts,
+}
+
+struct OpenTransaction {
+    tx: store::WriteTx,
+    rows: u64,
+    /// The connection's own SQLite cache size, restored before it goes back to the pool.
+    default_cache: Option<i64>,
+}
+
+impl<'s> Writer<'s> {
+    pub(crate) fn new(store: &'s store::Store) -> Writer<'s> {
+        Writer {
+            store,
+            placeholders: Placeholders::for_backend(store.backend()),
+            open: None,
+            counts: RowCounts::default(),
+        }
+    }
+
+    /// Writes every row of `batch`, parents before children; commits when the open
+    /// transaction has grown large enough.
+    pub(crate) async fn write(&mut self, batch: Batch) -> Result<(), SeedError> {
+        let rows = batch.len();
+        let open = match self.open.take() {
+            Some(open) => open,
+            None => self.begin().await?,
+        };
+        let mut open = open;
+        let tx = &mut open.tx;
+        let placeholders = self.placeholders;
+        let counts = &mut self.counts;
         // Parents first: campaigns <- ledger; accounts <- contacts, leads <- opportunities,
         // touches; contacts <- tickets, NPS.
-        counts.campaigns += insert(&mut tx, placeholders, std::mem::take(&mut self.campaigns)).await?;
-        counts.budget_ledger += insert(&mut tx, placeholders, std::mem::take(&mut self.budget_ledger)).await?;
-        counts.accounts += insert(&mut tx, placeholders, std::mem::take(&mut self.accounts)).await?;
-        counts.contacts += insert(&mut tx, placeholders, std::mem::take(&mut self.contacts)).await?;
-        counts.leads += insert(&mut tx, placeholders, std::mem::take(&mut self.leads)).await?;
-        counts.opportunities += insert(&mut tx, placeholders, std::mem::take(&mut self.opportunities)).await?;
-        counts.marketing_touches +=
-            insert(&mut tx, placeholders, std::mem::take(&mut self.marketing_touches)).await?;
-        counts.usage_snapshots += insert(&mut tx, placeholders, std::mem::take(&mut self.usage_snapshots)).await?;
-        counts.support_tickets += insert(&mut tx, placeholders, std::mem::take(&mut self.support_tickets)).await?;
-        counts.nps_responses += insert(&mut tx, placeholders, std::mem::take(&mut self.nps_responses)).await?;
-        tx.commit().await.map_err(|source| SeedError::Database { action: "commit a chunk", source })?;
+        counts.campaigns += insert(tx, placeholders, batch.campaigns).await?;
+        counts.budget_ledger += insert(tx, placeholders, batch.budget_ledger).await?;
+        counts.accounts += insert(tx, placeholders, batch.accounts).await?;
+        counts.contacts += insert(tx, placeholders, batch.contacts).await?;
+        counts.leads += insert(tx, placeholders, batch.leads).await?;
+        counts.opportunities += insert(tx, placeholders, batch.opportunities).await?;
+        counts.marketing_touches += insert(tx, placeholders, batch.marketing_touches).await?;
+        counts.usage_snapshots += insert(tx, placeholders, batch.usage_snapshots).await?;
+        counts.support_tickets += insert(tx, placeholders, batch.support_tickets).await?;
+        counts.nps_responses += insert(tx, placeholders, batch.nps_responses).await?;
+        open.rows += rows;
+        if open.rows >= ROWS_PER_TRANSACTION {
+            commit(open).await?;
+            tracing::debug!(counts = ?self.counts, "seeding transaction committed");
+        } else {
+            self.open = Some(open);
+        }
         Ok(())
     }
+
+    /// Commits what is still open; returns the rows written per table.
+    pub(crate) async fn finish(mut self) -> Result<RowCounts, SeedError> {
+        if let Some(open) = self.open.take() {
+            commit(open).await?;
+        }
+        Ok(self.counts)
+    }
+
+    async fn begin(&self) -> Result<OpenTransaction, SeedError> {
+        let mut tx = self.store.begin_write().await?;
+        let default_cache = match self.store.backend() {
+            store::Backend::Sqlite => {
+                let previous: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|source| SeedError::Database {
+                        action: "read the SQLite cache size",
+                        source,
+                    })?;
+                set_sqlite_cache(&mut tx, -SQLITE_SEEDING_CACHE_KIB).await?;
+                Some(previous)
+            }
+            store::Backend::Postgres => None,
+        };
+        Ok(OpenTransaction {
+            tx,
+            rows: 0,
+            default_cache,
+        })
+    }
+}
+
+async fn commit(mut open: OpenTransaction) -> Result<(), SeedError> {
+    if let Some(size) = open.default_cache {
+        set_sqlite_cache(&mut open.tx, size).await?;
+    }
+    open.tx
+        .commit()
+        .await
+        .map_err(|source| SeedError::Database {
+            action: "commit a chunk of rows",
+            source,
+        })
+}
+
+/// `PRAGMA cache_size`: positive values are pages, negative values KiB.
+async fn set_sqlite_cache(tx: &mut store::WriteTx, size: i64) -> Result<(), SeedError> {
+    sqlx::query(AssertSqlSafe(format!("PRAGMA cache_size = {size}")))
+        .execute(&mut **tx)
+        .await
+        .map_err(|source| SeedError::Database {
+            action: "set the SQLite cache size",
+            source,
+        })?;
+    Ok(())
 }
 
 /// How a statement numbers its parameters.
@@ -108,21 +227,28 @@ async fn insert<T: TableRow>(
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<T> = rows.by_ref().take(rows_per_statement).collect();
-        // Every full chunk has the same text, so build it once (and the driver's statement
-        // cache prepares it once per connection).
-        let sql = if chunk.len() == rows_per_statement {
-            full_statement.get_or_insert_with(|| insert_statement::<T>(rows_per_statement, placeholders)).clone()
+        // Every full chunk has the same text, so build it once; only that statement is
+        // cached (the driver prepares it once per connection): caching every odd-sized
+        // remainder would fill the statement cache with large one-off statements.
+        let full = chunk.len() == rows_per_statement;
+        let sql = if full {
+            full_statement
+                .get_or_insert_with(|| insert_statement::<T>(rows_per_statement, placeholders))
+                .clone()
         } else {
             insert_statement::<T>(chunk.len(), placeholders)
         };
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(full);
         for row in chunk {
             query = row.bind(query);
         }
         query
             .execute(&mut **tx)
             .await
-            .map_err(|source| SeedError::Insert { table: T::TABLE, source })?;
+            .map_err(|source| SeedError::Insert {
+                table: T::TABLE,
+                source,
+            })?;
     }
     Ok(total)
 }
@@ -130,7 +256,11 @@ async fn insert<T: TableRow>(
 /// `INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ...` for `rows` rows.
 fn insert_statement<T: TableRow>(rows: usize, placeholders: Placeholders) -> String {
     let width = T::COLUMNS.len();
-    let mut sql = format!("INSERT INTO {} ({}) VALUES ", T::TABLE, T::COLUMNS.join(", "));
+    let mut sql = format!(
+        "INSERT INTO {} ({}) VALUES ",
+        T::TABLE,
+        T::COLUMNS.join(", ")
+    );
     sql.reserve(rows * width * 7);
     for row in 0..rows {
         if row > 0 {

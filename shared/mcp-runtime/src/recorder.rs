@@ -1,7 +1,6 @@
-//! Step 6, "record it": every tool call becomes a [`CallRecord`]. The recorder is a seam:
-//! this crate ships [`LogRecorder`] (a structured `tracing` event on stderr); the trust
-//! layer installs the hash-chained audit log behind the same trait, which writes the record
-//! in the same transaction as the change it describes.
+//! Step 6, "record it": every tool call becomes a [`CallRecord`], appended to the
+//! hash-chained audit log ([`AuditRecorder`]) in the same transaction as the change it
+//! describes, and mirrored as a `tracing` event on stderr.
 
 use futures::future::BoxFuture;
 use serde::Serialize;
@@ -54,20 +53,68 @@ pub trait CallRecorder: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Result<(), store::Error>>;
 }
 
-/// Records calls as structured `tracing` events (target `revops::calls`), on stderr.
-#[derive(Debug, Default)]
-pub struct LogRecorder;
+/// Appends every call to the audit log of the store, and logs it on stderr.
+#[derive(Debug)]
+pub struct AuditRecorder {
+    auditor: audit::Auditor,
+    store: store::Store,
+}
 
-impl CallRecorder for LogRecorder {
+impl AuditRecorder {
+    pub fn new(auditor: audit::Auditor, store: store::Store) -> AuditRecorder {
+        AuditRecorder { auditor, store }
+    }
+
+    async fn append(
+        &self,
+        record: &CallRecord,
+        tx: Option<&mut store::WriteTx>,
+    ) -> Result<(), store::Error> {
+        let entry = audit::NewEntry {
+            server: record.server,
+            actor_name: &record.actor,
+            tool: &record.tool,
+            kind: record.kind.as_str(),
+            arguments: &record.arguments,
+            outcome: record.outcome.as_str(),
+            detail: &record.detail,
+        };
+        let as_store_error = |error: audit::Error| match error {
+            audit::Error::Store(error) => error,
+            _ => store::Error::Internal("append to the audit log"),
+        };
+        match tx {
+            Some(tx) => {
+                self.auditor
+                    .append(tx, entry)
+                    .await
+                    .map_err(as_store_error)?;
+            }
+            None => {
+                let mut tx = self.store.begin_write().await?;
+                self.auditor
+                    .append(&mut tx, entry)
+                    .await
+                    .map_err(as_store_error)?;
+                tx.commit().await.map_err(|error| {
+                    tracing::error!(%error, "audit commit failed");
+                    store::Error::Internal("commit the audit entry")
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CallRecorder for AuditRecorder {
     fn record<'a>(
         &'a self,
         record: &'a CallRecord,
-        _tx: Option<&'a mut store::WriteTx>,
+        tx: Option<&'a mut store::WriteTx>,
     ) -> BoxFuture<'a, Result<(), store::Error>> {
         tracing::info!(
             target: "revops::calls",
             server = record.server,
-            actor = %record.actor,
             tool = %record.tool,
             kind = record.kind.as_str(),
             outcome = record.outcome.as_str(),
@@ -75,6 +122,6 @@ impl CallRecorder for LogRecorder {
             micros = record.duration_micros,
             "tool call"
         );
-        Box::pin(std::future::ready(Ok(())))
+        Box::pin(self.append(record, tx))
     }
 }

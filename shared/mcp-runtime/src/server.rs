@@ -20,7 +20,7 @@ use crate::errors::ToolResult;
 use crate::gates::{GateDecision, Gates};
 use crate::identity::Actor;
 use crate::policy::{ToolKind, role_may_call};
-use crate::recorder::{CallRecord, CallRecorder, LogRecorder, Outcome};
+use crate::recorder::{AuditRecorder, CallRecord, CallRecorder, Outcome};
 use crate::scope::CallScope;
 
 /// How a server instance runs.
@@ -45,27 +45,36 @@ struct RuntimeInner {
     options: RuntimeOptions,
     gates: Gates,
     recorder: Arc<dyn CallRecorder>,
+    auditor: audit::Auditor,
     started: Instant,
 }
 
 impl Runtime {
-    pub fn new(
+    /// The runtime of one server on `store`, recording every call in the store's audit log.
+    pub async fn open(
         server: &'static str,
         store: store::Store,
         actor: Actor,
         options: RuntimeOptions,
-    ) -> Runtime {
-        Runtime {
+    ) -> Result<Runtime, audit::Error> {
+        let auditor = audit::Auditor::open(&store).await?;
+        Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 server,
+                recorder: Arc::new(AuditRecorder::new(auditor.clone(), store.clone())),
+                auditor,
                 store,
                 actor,
                 options,
                 gates: Gates::default(),
-                recorder: Arc::new(LogRecorder),
                 started: Instant::now(),
             }),
-        }
+        })
+    }
+
+    /// The audit log's appender (for pseudonyms of actors in queries).
+    pub fn auditor(&self) -> &audit::Auditor {
+        &self.inner.auditor
     }
 
     pub fn server(&self) -> &'static str {
@@ -331,7 +340,12 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
                     }
                 }
                 if let Err(error) = self.record(&record, None).await {
+                    // Fail closed: an answer that cannot be recorded is not given.
                     tracing::error!(%error, tool = %record.tool, "could not record a call");
+                    return Ok(CallToolResult::error(vec![ContentBlock::text(
+                        "the call could not be recorded in the audit log, so its answer is withheld; try again",
+                    )])
+                    .into());
                 }
             }
         }

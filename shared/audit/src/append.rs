@@ -1,0 +1,168 @@
+//! Appending to the chain, inside the caller's write transaction, so an entry commits with
+//! the change it records or not at all.
+
+use rand::RngExt;
+use serde_json::Value;
+use sqlx::Row;
+use store::{Backend, WriteTx};
+
+use crate::entry::{AuditEntry, GENESIS_HASH, sha256_hex};
+use crate::{Result, db_error};
+
+/// A tool call (or operator action) to record.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEntry<'a> {
+    pub server: &'a str,
+    /// The actor's name; only its pseudonym enters the chain.
+    pub actor_name: &'a str,
+    pub tool: &'a str,
+    /// read, write or destructive.
+    pub kind: &'a str,
+    /// The call's arguments; only their digest enters the chain.
+    pub arguments: &'a Value,
+    /// ok, error, denied or awaiting_confirmation.
+    pub outcome: &'a str,
+    /// Short, chosen by code, no personal data.
+    pub detail: &'a str,
+}
+
+/// Appends entries for one store. Holds the store's pseudonym salt, read (or created and
+/// committed) once when the auditor opens, so pseudonyms never change.
+#[derive(Debug, Clone)]
+pub struct Auditor {
+    backend: Backend,
+    salt: String,
+}
+
+/// Serialises appends on Postgres: every appender takes this transaction-scoped lock before
+/// reading the head, so two connections can never extend the same head.
+const POSTGRES_APPEND_LOCK: i64 = 0x7265_766f_7073_0001;
+
+impl Auditor {
+    /// Opens the auditor of `store`, creating the pseudonym salt on first use.
+    pub async fn open(store: &store::Store) -> Result<Auditor> {
+        let mut tx = store.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO store_settings (key, value, created_at) VALUES ('audit_actor_salt', $1, $2) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(random_hex(32))
+        .bind(store::clock::now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("create the actor salt"))?;
+        let salt = sqlx::query_scalar::<_, String>(
+            "SELECT value FROM store_settings WHERE key = 'audit_actor_salt'",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error("read the actor salt"))?;
+        tx.commit().await.map_err(db_error("save the actor salt"))?;
+        Ok(Auditor {
+            backend: store.backend(),
+            salt,
+        })
+    }
+
+    /// Appends one entry in `tx` and returns it. The caller commits.
+    pub async fn append(&self, tx: &mut WriteTx, new: NewEntry<'_>) -> Result<AuditEntry> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(POSTGRES_APPEND_LOCK)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error("lock the audit log"))?;
+        }
+        let actor = self.actor_ref(tx, new.actor_name).await?;
+        let head =
+            sqlx::query("SELECT seq, hash, occurred_at FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_error("read the audit head"))?;
+        let (seq, prev_hash, previous_time) = match head {
+            Some(row) => {
+                let seq: i64 = row
+                    .try_get("seq")
+                    .map_err(db_error("read the audit head"))?;
+                let hash: String = row
+                    .try_get("hash")
+                    .map_err(db_error("read the audit head"))?;
+                let time: String = row
+                    .try_get("occurred_at")
+                    .map_err(db_error("read the audit head"))?;
+                (seq + 1, hash, Some(time))
+            }
+            None => (1, GENESIS_HASH.to_string(), None),
+        };
+        let now = store::clock::now();
+        // Time never goes backwards in the chain, even if the clock does.
+        let occurred_at = match previous_time {
+            Some(previous) if previous > now => previous,
+            _ => now,
+        };
+        let mut entry = AuditEntry {
+            seq,
+            occurred_at,
+            server: new.server.to_string(),
+            actor,
+            tool: new.tool.to_string(),
+            kind: new.kind.to_string(),
+            args_digest: crate::canonical::arguments_digest(new.arguments),
+            outcome: new.outcome.to_string(),
+            detail: new.detail.chars().take(200).collect(),
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry.computed_hash();
+        sqlx::query(
+            "INSERT INTO audit_log (seq, occurred_at, server, actor, tool, kind, args_digest, outcome, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(entry.seq)
+        .bind(&entry.occurred_at)
+        .bind(&entry.server)
+        .bind(&entry.actor)
+        .bind(&entry.tool)
+        .bind(&entry.kind)
+        .bind(&entry.args_digest)
+        .bind(&entry.outcome)
+        .bind(&entry.detail)
+        .bind(&entry.prev_hash)
+        .bind(&entry.hash)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error("append to the audit log"))?;
+        Ok(entry)
+    }
+
+    /// The pseudonym of an actor: `u_` and 24 hex digits of SHA-256 over the store's salt and
+    /// the name. Registers the name in `audit_actors` (in `tx`) if it is not there yet.
+    pub async fn actor_ref(&self, tx: &mut WriteTx, name: &str) -> Result<String> {
+        let pseudonym = self.pseudonym(name);
+        sqlx::query(
+            "INSERT INTO audit_actors (actor_ref, display_name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (actor_ref) DO NOTHING",
+        )
+        .bind(&pseudonym)
+        .bind(name)
+        .bind(store::clock::now())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error("register an audit actor"))?;
+        Ok(pseudonym)
+    }
+
+    /// The pseudonym of `name`, without touching the store (for queries by actor).
+    pub fn pseudonym(&self, name: &str) -> String {
+        format!(
+            "u_{}",
+            &sha256_hex(format!("revops-actor-v1\0{}\0{name}", self.salt).as_bytes())[..24]
+        )
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut rng = rand::rng();
+    let buffer: Vec<u8> = (0..bytes).map(|_| rng.random()).collect();
+    hex::encode(buffer)
+}
