@@ -37,7 +37,8 @@ impl TeamServer for MarketingServer {
         MarketingServer {
             runtime,
             tools: MarketingServer::tool_router()
-                .with_route(mcp_runtime::info::server_info_route()),
+                .with_route(mcp_runtime::info::server_info_route())
+                .with_route(mcp_runtime::audit_tool::audit_query_route()),
         }
     }
 

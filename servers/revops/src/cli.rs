@@ -39,6 +39,11 @@ pub enum Command {
     },
     /// Start the three servers on a temporary database and walk through what they do.
     Demo,
+    /// The audit log: verify, checkpoint, query, export.
+    Audit {
+        #[command(subcommand)]
+        command: crate::audit_cli::AuditCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,11 +85,29 @@ pub fn main() -> ExitCode {
         Command::Serve { .. } => mcp_runtime::logging::init(),
         _ => mcp_runtime::logging::init_with_default("warn"),
     }
+    if let Command::Audit { command } = cli.command {
+        return match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime
+                .block_on(crate::audit_cli::run(command))
+                .unwrap_or_else(|error| {
+                    eprintln!("error: {error:#}");
+                    ExitCode::from(2)
+                }),
+            Err(error) => {
+                eprintln!("error: cannot start the async runtime: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     run_to_exit_code(run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Audit { .. } => Ok(()),
         Command::Db { command } => run_db(command).await,
         Command::Serve { team, options } => match team {
             TeamChoice::Sales => serve_team::<sales::SalesServer>(&options).await,

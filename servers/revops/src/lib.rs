@@ -6,13 +6,15 @@
 //!   and starting one over stdio or HTTP.
 //! - [`client`]: spawning a server binary and speaking MCP to it (stdio or HTTP).
 //! - [`demo`]: `revops demo`, a narrated tour of the three servers on a temporary database.
-//! - [`cli`]: the `revops` operator CLI (`db`, `serve`, `demo`).
+//! - [`cli`]: the `revops` operator CLI (`db`, `serve`, `demo`, `audit`).
+//! - [`audit_cli`]: `revops audit verify|checkpoint|query|export`.
 //!
 //! # Invariants
 //! - A team server writes nothing to stdout but protocol messages; logs go to stderr.
 //! - Every binary opens the store the same way ([`team::open_store`]): `--database-url` or
 //!   `REVOPS_DATABASE_URL`, else the default SQLite file, migrated on start.
 
+pub mod audit_cli;
 pub mod cli;
 pub mod client;
 pub mod demo;

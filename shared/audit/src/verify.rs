@@ -159,6 +159,22 @@ impl Verifier {
             );
         }
         if !hash_ok {
+            // Written one position earlier and continuing the entry before its predecessor:
+            // the predecessor was slipped in between them.
+            if let Some(previous) = &self.previous {
+                if entry.hash_at(entry.seq - 1) == entry.hash
+                    && entry.prev_hash == previous.prev_hash
+                {
+                    return fail(
+                        previous.seq,
+                        Problem::ChainBroken,
+                        format!(
+                            "seq {} was inserted: the entry after it was written as seq {}",
+                            previous.seq, previous.seq
+                        ),
+                    );
+                }
+            }
             for offset in 1..=REORDER_WINDOW {
                 for other in [entry.seq - offset, entry.seq + offset] {
                     if other >= 1 && entry.hash_at(other) == entry.hash {

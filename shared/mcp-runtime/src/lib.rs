@@ -20,7 +20,7 @@
 //! - [`server`]: [`TeamServer`], [`McpServer`] and the pipeline itself.
 //! - [`identity`], [`policy`], [`gates`], [`recorder`], [`scope`]: the pipeline's steps.
 //! - [`errors`]: [`ToolError`], the one way a tool reports a failure.
-//! - [`info`]: the `server_info` tool every server shares.
+//! - [`info`]: the `server_info` tool every server shares; [`audit_tool`]: `audit_query`.
 //! - [`transport`]: stdio and streamable HTTP (`/mcp`, `/healthz`), one or several servers.
 //! - [`logging`]: `tracing` to stderr, never stdout.
 //!
@@ -30,6 +30,7 @@
 //! - A destructive tool never runs without passing the confirmation gate.
 //! - Store and driver errors reach a caller only as [`ToolError`] text, never as SQL.
 
+pub mod audit_tool;
 pub mod errors;
 pub mod gates;
 pub mod identity;

@@ -1,0 +1,343 @@
+//! The audit chain under attack: a chain of 10,000 entries is tampered with in every way the
+//! trust layer promises to catch, and `verify` must name the right `seq` each time, and
+//! raise no false alarm on the intact chain. Appends from many connections must make one
+//! unbroken chain, on SQLite and on Postgres.
+
+use audit::checkpoint::{Checkpoint, CheckpointKey};
+use audit::verify::{Problem, Verifier};
+use audit::{AuditEntry, Auditor, NewEntry};
+use serde_json::json;
+
+const CHAIN_LENGTH: i64 = 10_000;
+
+async fn append_many(store: &store::Store, auditor: &Auditor, count: i64, per_transaction: i64) {
+    let mut written = 0;
+    while written < count {
+        let mut tx = store.begin_write().await.unwrap();
+        for _ in 0..per_transaction.min(count - written) {
+            let arguments = json!({"lead_id": format!("lead_{written:06}")});
+            let entry = NewEntry {
+                server: ["sales", "marketing", "cs"][(written % 3) as usize],
+                actor_name: if written % 2 == 0 {
+                    "dana@example.com"
+                } else {
+                    "li@example.com"
+                },
+                tool: "get_lead",
+                kind: "read",
+                arguments: &arguments,
+                outcome: "ok",
+                detail: "",
+            };
+            auditor.append(&mut tx, entry).await.unwrap();
+            written += 1;
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+/// A chain of 10,000 entries, read back in order, with a checkpoint of its head.
+async fn intact_chain() -> (Vec<AuditEntry>, Checkpoint) {
+    let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
+    let auditor = Auditor::open(&store).await.unwrap();
+    append_many(&store, &auditor, CHAIN_LENGTH, 2_000).await;
+    let entries = audit::query::entries_after(&store, 0, CHAIN_LENGTH as u32 + 10)
+        .await
+        .unwrap();
+    let key_dir = tempfile::tempdir().unwrap();
+    let key = CheckpointKey::load_or_create(&key_dir.path().join("key")).unwrap();
+    let head = entries.last().unwrap();
+    let checkpoint = key.sign(head.seq, &head.hash);
+    (entries, checkpoint)
+}
+
+fn verify(
+    entries: &[AuditEntry],
+    checkpoints: Vec<Checkpoint>,
+) -> Result<audit::verify::Summary, audit::verify::Break> {
+    let mut verifier = Verifier::new(checkpoints)?;
+    for batch in entries.chunks(4096) {
+        verifier.feed(batch)?;
+    }
+    verifier.finish()
+}
+
+fn expect_break(
+    entries: &[AuditEntry],
+    checkpoints: Vec<Checkpoint>,
+    seq: i64,
+    problem: Problem,
+    case: &str,
+) {
+    match verify(entries, checkpoints) {
+        Ok(summary) => panic!(
+            "{case}: verify missed it ({} entries intact)",
+            summary.entries
+        ),
+        Err(broken) => {
+            assert_eq!(
+                (broken.seq, broken.problem),
+                (seq, problem),
+                "{case}: {}",
+                broken.explanation
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn verify_catches_every_kind_of_tampering_and_names_the_first_bad_seq() {
+    let (chain, checkpoint) = intact_chain().await;
+    assert_eq!(chain.len() as i64, CHAIN_LENGTH);
+
+    let summary = verify(&chain, vec![checkpoint.clone()]).expect("the intact chain verifies");
+    assert_eq!(summary.entries, CHAIN_LENGTH as u64);
+    assert_eq!(summary.checkpoints_matched, 1);
+
+    // Alter any one field of an entry.
+    // (A changed seq is a move: the swap and insertion cases below cover it.)
+    let fields: [(&str, fn(&mut AuditEntry)); 10] = [
+        ("occurred_at", |e| e.occurred_at.replace_range(0..4, "2025")),
+        ("server", |e| e.server = "admin".into()),
+        ("actor", |e| e.actor = "u_000000000000000000000000".into()),
+        ("tool", |e| e.tool = "delete_everything".into()),
+        ("kind", |e| e.kind = "write".into()),
+        ("args_digest", |e| e.args_digest = "0".repeat(64)),
+        ("outcome", |e| e.outcome = "denied".into()),
+        ("detail", |e| e.detail = "nothing to see".into()),
+        ("prev_hash", |e| e.prev_hash = "f".repeat(64)),
+        ("hash", |e| e.hash = "e".repeat(64)),
+    ];
+    for (i, (field, alter)) in fields.iter().enumerate() {
+        let seq = 1 + ((i as i64 + 1) * 937) % CHAIN_LENGTH;
+        let mut tampered = chain.clone();
+        alter(&mut tampered[(seq - 1) as usize]);
+        expect_break(
+            &tampered,
+            vec![],
+            seq,
+            Problem::ContentAltered,
+            &format!("altered {field} of seq {seq}"),
+        );
+    }
+
+    // Delete an entry.
+    let mut deleted = chain.clone();
+    deleted.remove(4_999);
+    expect_break(
+        &deleted,
+        vec![],
+        5_000,
+        Problem::EntryMissing,
+        "deleted seq 5000",
+    );
+
+    // Insert an entry with a valid hash of its own, renumbering the rest.
+    let mut inserted = chain.clone();
+    let mut forged = chain[6_999].clone();
+    forged.tool = "forged".into();
+    forged.seq = 7_001;
+    forged.prev_hash = chain[6_999].hash.clone();
+    forged.hash = forged.computed_hash();
+    inserted.insert(7_000, forged);
+    for (position, entry) in inserted.iter_mut().enumerate().skip(7_001) {
+        entry.seq = position as i64 + 1;
+    }
+    expect_break(
+        &inserted,
+        vec![],
+        7_001,
+        Problem::ChainBroken,
+        "inserted at seq 7001",
+    );
+
+    // Swap two entries.
+    let mut swapped = chain.clone();
+    swapped.swap(2_999, 3_000);
+    swapped[2_999].seq = 3_000;
+    swapped[3_000].seq = 3_001;
+    expect_break(
+        &swapped,
+        vec![],
+        3_000,
+        Problem::EntriesReordered,
+        "swapped seq 3000 and 3001",
+    );
+
+    // Truncate the tail: only a checkpoint taken before shows it.
+    let truncated = &chain[..9_900];
+    verify(truncated, vec![]).expect("a truncated chain is self-consistent");
+    expect_break(
+        truncated,
+        vec![checkpoint.clone()],
+        9_901,
+        Problem::TailTruncated,
+        "truncated after 9900",
+    );
+
+    // Rewrite the tail with recomputed hashes: only a checkpoint shows it.
+    let mut rewritten = chain.clone();
+    for position in 8_000..rewritten.len() {
+        if position == 8_000 {
+            rewritten[position].outcome = "ok".into();
+            rewritten[position].tool = "innocent_tool".into();
+        }
+        if position > 0 {
+            rewritten[position].prev_hash = rewritten[position - 1].hash.clone();
+        }
+        rewritten[position].hash = rewritten[position].computed_hash();
+    }
+    verify(&rewritten, vec![]).expect("a rewritten chain is self-consistent");
+    expect_break(
+        &rewritten,
+        vec![checkpoint.clone()],
+        CHAIN_LENGTH,
+        Problem::HistoryRewritten,
+        "rewritten from 8001",
+    );
+
+    // Time going backwards, with hashes recomputed so only the clock gives it away.
+    let mut backwards = chain.clone();
+    backwards[1_233].occurred_at = "2000-01-01T00:00:00.000000Z".into();
+    for position in 1_233..backwards.len() {
+        backwards[position].prev_hash = backwards[position - 1].hash.clone();
+        backwards[position].hash = backwards[position].computed_hash();
+    }
+    expect_break(
+        &backwards,
+        vec![],
+        1_234,
+        Problem::TimeWentBackwards,
+        "time went backwards at 1234",
+    );
+
+    // A fork: an entry continuing an earlier entry than its predecessor.
+    let mut forked = chain.clone();
+    forked[4_000].prev_hash = chain[3_998].hash.clone();
+    forked[4_000].hash = forked[4_000].computed_hash();
+    expect_break(
+        &forked,
+        vec![],
+        4_001,
+        Problem::ChainForked,
+        "forked at 4001",
+    );
+
+    // A forged checkpoint.
+    let mut forged_checkpoint = checkpoint;
+    forged_checkpoint.head_hash = chain[100].hash.clone();
+    expect_break(
+        &chain,
+        vec![forged_checkpoint],
+        CHAIN_LENGTH,
+        Problem::BadCheckpoint,
+        "forged checkpoint",
+    );
+}
+
+#[tokio::test]
+async fn tampering_in_the_database_is_found_by_verify_store() {
+    let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
+    let auditor = Auditor::open(&store).await.unwrap();
+    append_many(&store, &auditor, 500, 100).await;
+    let intact = audit::verify::verify_store(&store, vec![], 64)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(intact.entries, 500);
+    sqlx::query("UPDATE audit_log SET outcome = 'denied' WHERE seq = 321")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let broken = audit::verify::verify_store(&store, vec![], 64)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!((broken.seq, broken.problem), (321, Problem::ContentAltered));
+}
+
+#[tokio::test]
+async fn actors_are_pseudonyms_in_the_chain_and_their_names_can_be_erased() {
+    let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
+    let auditor = Auditor::open(&store).await.unwrap();
+    append_many(&store, &auditor, 10, 10).await;
+    let entries = audit::query::entries_after(&store, 0, 100).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.actor.starts_with("u_") && !e.actor.contains('@'))
+    );
+    let dana = auditor.pseudonym("dana@example.com");
+    assert_eq!(
+        audit::query::actor_name(&store, &dana)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("dana@example.com")
+    );
+    sqlx::query("DELETE FROM audit_actors WHERE actor_ref = $1")
+        .bind(&dana)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(audit::query::actor_name(&store, &dana).await.unwrap(), None);
+    audit::verify::verify_store(&store, vec![], 4)
+        .await
+        .unwrap()
+        .expect("erasing a name leaves the chain intact");
+}
+
+async fn concurrent_appends_make_one_chain(store: store::Store, writers: usize, each: usize) {
+    let auditor = Auditor::open(&store).await.unwrap();
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let store = store.clone();
+        let auditor = auditor.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..each {
+                let mut tx = store.begin_write().await.unwrap();
+                let arguments = json!({"writer": writer, "n": n});
+                let entry = NewEntry {
+                    server: "sales",
+                    actor_name: "concurrency@test",
+                    tool: "log_activity",
+                    kind: "write",
+                    arguments: &arguments,
+                    outcome: "ok",
+                    detail: "",
+                };
+                auditor.append(&mut tx, entry).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let summary = audit::verify::verify_store(&store, vec![], 1000)
+        .await
+        .unwrap()
+        .expect("one unbroken chain");
+    assert_eq!(summary.entries, (writers * each) as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_connections_appending_at_once_make_one_unbroken_chain_on_postgres() {
+    let Some(url) = store::test_support::postgres_url_or_skip(
+        "sixteen_connections_appending_at_once_make_one_unbroken_chain_on_postgres",
+    ) else {
+        return;
+    };
+    concurrent_appends_make_one_chain(
+        store::test_support::fresh_postgres(&url).await.unwrap(),
+        16,
+        25,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_connections_appending_at_once_make_one_unbroken_chain_on_sqlite() {
+    let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
+    concurrent_appends_make_one_chain(store, 8, 50).await;
+}
