@@ -347,6 +347,17 @@ async fn a_write_is_applied_once_per_request_id_and_a_viewer_may_not_write() {
         "{}",
         client::text_of(&denied)
     );
+    let audited = client::call_ok(&viewer, "audit_query", json!({"outcome": "denied"}))
+        .await
+        .unwrap();
+    let entries = audited["entries"].as_array().unwrap();
+    assert_eq!(
+        entries.len(),
+        1,
+        "the denial is in the audit log: {audited}"
+    );
+    assert_eq!(entries[0]["tool"], "log_touchpoint");
+    assert_eq!(entries[0]["actor"], "test-user");
     viewer.cancel().await.unwrap();
 }
 
@@ -418,6 +429,19 @@ async fn three_server_processes_writing_to_one_sqlite_file_never_see_database_is
     for session in sessions {
         session.cancel().await.unwrap();
     }
+
+    // Every call, from all three processes, is in one unbroken audit chain.
+    let verify = std::process::Command::new(binary("revops"))
+        .args(["audit", "verify", "--json", "--database-url", &db.url])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert!(verify.status.success(), "{report}");
+    assert_eq!(
+        report["summary"]["entries"],
+        3 * WRITES_PER_SERVER as i64 + 1,
+        "{report}"
+    );
 }
 
 #[tokio::test]

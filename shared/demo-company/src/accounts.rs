@@ -148,7 +148,7 @@ pub(crate) struct TrialStart {
 const TICKETS_PER_WEEK_BASE: f64 = 0.034;
 /// Churn odds offset; with the risk score below it makes ~20% of customers churn
 /// within the usage window.
-const CHURN_BASE: f64 = -1.75;
+const CHURN_BASE: f64 = -1.55;
 /// At-risk odds offset among the customers that stay.
 const AT_RISK_BASE: f64 = -1.8;
 /// An account cannot churn in its first weeks (onboarding), nor before this snapshot
