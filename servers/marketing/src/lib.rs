@@ -11,6 +11,7 @@
 mod resources;
 
 use mcp_runtime::errors::{choice_arg, id_arg, timestamp_arg};
+use mcp_runtime::gates::Gated;
 use mcp_runtime::{CallScope, Runtime, TeamServer, ToolError, ToolResult};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -18,6 +19,7 @@ use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use store::campaigns::CampaignDeletion;
 use store::records::{CampaignSummary, Lead, Page};
 
 /// The marketing team's server.
@@ -135,6 +137,29 @@ pub struct RecordTouchParams {
     /// A key unique to this request (e.g. a UUID); retrying with the same key records nothing new.
     #[serde(default)]
     pub request_id: Option<String>,
+}
+
+/// Spend to record against a campaign's caps.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RecordSpendParams {
+    /// The campaign that spent, e.g. `cmp_000012`.
+    pub campaign_id: String,
+    /// The amount in minor units (cents), e.g. 125000 for $1,250.00. Must be positive.
+    pub amount_minor: i64,
+    /// The day the money was spent, YYYY-MM-DD; default today (UTC).
+    #[serde(default)]
+    pub spend_date: Option<String>,
+    /// A key unique to this request (e.g. the ad platform's invoice line id); retrying with the
+    /// same key never spends twice.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// Spend committed under the caps.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RecordedSpend {
+    #[serde(flatten)]
+    pub reservation: guard::budget::Reservation,
 }
 
 /// The result of recording a touch.
@@ -283,5 +308,109 @@ impl MarketingServer {
         let (touch_id, created) =
             store::campaigns::record_touch(&mut tx, &touch, request_id.as_deref()).await?;
         Ok(Json(RecordedTouch { touch_id, created }))
+    }
+
+    #[tool(
+        description = "Record money a campaign spent, under its budget caps: the campaign's lifetime cap, its daily \
+            cap and the organisation's monthly cap. A request that would exceed any cap is refused with the headroom \
+            left, and nothing is recorded. Give request_id (e.g. the invoice line) so that retrying never spends \
+            twice. Amounts in minor units (cents). Example: {\"campaign_id\": \"cmp_000012\", \"amount_minor\": 125000, \
+            \"spend_date\": \"2026-11-20\", \"request_id\": \"inv-8841-3\"}.",
+        annotations(
+            title = "Record spend",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn record_spend(
+        &self,
+        Extension(scope): Extension<CallScope>,
+        Parameters(params): Parameters<RecordSpendParams>,
+    ) -> Result<Json<RecordedSpend>, ToolError> {
+        let campaign_id = id_arg("campaign_id", "cmp", &params.campaign_id)?;
+        if params.amount_minor <= 0 || params.amount_minor > 10_000_000_000 {
+            return Err(ToolError::invalid(
+                "amount_minor",
+                format!(
+                    "is {}; give a positive amount in cents, at most 10,000,000,000",
+                    params.amount_minor
+                ),
+            ));
+        }
+        let spend_date = match params.spend_date.as_deref() {
+            Some(date) => store::clock::parse_date(date.trim())
+                .map(store::clock::format_date)
+                .ok_or_else(|| {
+                    ToolError::invalid(
+                        "spend_date",
+                        "is not a date; use YYYY-MM-DD, e.g. 2026-11-20",
+                    )
+                })?,
+            None => store::clock::format_date(chrono::Utc::now().date_naive()),
+        };
+        let request_id = params
+            .request_id
+            .as_deref()
+            .map(|k| mcp_runtime::errors::text_arg("request_id", k, 100))
+            .transpose()?;
+        let request = guard::budget::SpendRequest {
+            campaign_id: &campaign_id,
+            amount_minor: params.amount_minor,
+            spend_date: &spend_date,
+            request_key: request_id.as_deref(),
+            actor: &scope.actor.name,
+        };
+        let backend = scope.store.backend();
+        let caps = self.runtime.gates().organisation_caps;
+        let mut tx = scope.transaction().await?;
+        let reservation = guard::budget::reserve(&mut tx, backend, caps, &request)
+            .await
+            .map_err(refusal)?;
+        if reservation.created {
+            guard::budget::close(
+                &mut tx,
+                &reservation.reservation_id,
+                Some(reservation.amount_minor),
+                &scope.actor.name,
+            )
+            .await
+            .map_err(refusal)?;
+        }
+        Ok(Json(RecordedSpend { reservation }))
+    }
+
+    #[tool(
+        description = "Delete a campaign for good, with its budget ledger and touches; its leads stay but lose this \
+            campaign as their source. The first call changes nothing: it answers with a preview (spend, touches, and \
+            leads that would lose attribution, with a sample) and a confirm_token; call again with the same arguments \
+            and that token to delete. Example: {\"campaign_id\": \"cmp_000012\"}.",
+        annotations(
+            title = "Delete campaign",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn delete_campaign(
+        &self,
+        Extension(scope): Extension<CallScope>,
+        Parameters(params): Parameters<CampaignRef>,
+    ) -> Result<Json<Gated<CampaignDeletion>>, ToolError> {
+        let id = id_arg("campaign_id", "cmp", &params.campaign_id)?;
+        let mut tx = scope.transaction().await?;
+        let deletion = store::campaigns::delete(&mut tx, &id).await?;
+        Ok(Json(Gated::done(deletion)))
+    }
+}
+
+fn refusal(refusal: guard::Refusal) -> ToolError {
+    match refusal {
+        guard::Refusal::Budget(reason) | guard::Refusal::Confirmation(reason) => {
+            ToolError::Conflict(reason)
+        }
+        guard::Refusal::Store(failure) => ToolError::Unavailable(failure.0),
     }
 }

@@ -146,8 +146,8 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             if !json {
                 writeln!(
                     stdout,
-                    "{:>8}  {:<27}  {:<9}  {:<26}  {:<22}  {:<11}  {}",
-                    "seq", "time", "server", "actor", "tool", "kind", "outcome"
+                    "{:>8}  {:<27}  {:<9}  {:<26}  {:<22}  {:<11}  outcome",
+                    "seq", "time", "server", "actor", "tool", "kind"
                 )?;
             }
             for entry in entries {
@@ -271,10 +271,10 @@ async fn verify(
 /// it verifies, nor invent an empty log where there was none.
 async fn open_existing_store(database: &DatabaseOptions) -> anyhow::Result<store::Store> {
     let location = database.location()?;
-    if let Some(path) = location.sqlite_path() {
-        if !path.is_file() {
-            anyhow::bail!("there is no SQLite database at {}", path.display());
-        }
+    if let Some(path) = location.sqlite_path()
+        && !path.is_file()
+    {
+        anyhow::bail!("there is no SQLite database at {}", path.display());
     }
     Ok(store::Store::connect(&location).await?)
 }

@@ -161,6 +161,7 @@ async fn runtime_of<T: TeamServer>(
 ) -> anyhow::Result<Runtime> {
     let options = RuntimeOptions {
         read_only: options.read_only,
+        gates: mcp_runtime::gates::Gates::from_env().map_err(anyhow::Error::msg)?,
     };
     Ok(Runtime::open(T::NAME, store.clone(), actor.clone(), options).await?)
 }

@@ -39,7 +39,7 @@ pub async fn run() -> anyhow::Result<()> {
         .await
         .context("seeding the demo company")?;
     store.close().await;
-    let rows = serde_json::to_value(&summary.rows)?;
+    let rows = serde_json::to_value(summary.rows)?;
     println!(
         "{} accounts, {} contacts, {} leads, {} opportunities, {} campaigns, {} support tickets, {} NPS answers ({} ms)",
         rows["accounts"],

@@ -82,6 +82,7 @@ pub async fn runtime_for<T: TeamServer>(options: &ServerOptions) -> anyhow::Resu
         actor,
         RuntimeOptions {
             read_only: options.read_only,
+            gates: mcp_runtime::gates::Gates::from_env().map_err(anyhow::Error::msg)?,
         },
     )
     .await?)

@@ -600,3 +600,306 @@ fn the_demo_runs_end_to_end_and_tells_its_story() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_destructive_tool_previews_first_and_acts_only_with_its_own_fresh_token() {
+    let db = seeded_sqlite().await;
+    let manager = {
+        let mut env = server_env(&db, "manager");
+        env.push(("REVOPS_ACTOR", "mira@demo"));
+        client::spawn_stdio(
+            &binary("revops-marketing"),
+            &env,
+            &Handshake::claude_desktop(),
+        )
+        .await
+        .unwrap()
+    };
+    let tools = manager.list_all_tools().await.unwrap();
+    for tool in tools
+        .iter()
+        .filter(|t| t.annotations.as_ref().unwrap().destructive_hint == Some(true))
+    {
+        let input = serde_json::to_value(&*tool.input_schema).unwrap();
+        assert!(
+            input["properties"]["confirm_token"].is_object(),
+            "{} takes confirm_token",
+            tool.name
+        );
+        let output = serde_json::to_value(tool.output_schema.as_deref().unwrap()).unwrap();
+        assert!(
+            output["properties"]["confirmation"].is_object(),
+            "{} answers with a confirmation",
+            tool.name
+        );
+    }
+
+    let preview = client::call_ok(
+        &manager,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000003"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(preview["status"], "preview");
+    assert!(
+        preview["result"]["leads_losing_attribution"]
+            .as_i64()
+            .unwrap()
+            >= 0
+    );
+    let token = preview["confirmation"]["confirm_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let still_there = client::call(
+        &manager,
+        "get_campaign",
+        json!({"campaign_id": "cmp_000003"}),
+    )
+    .await
+    .unwrap();
+    assert_ne!(
+        still_there.is_error,
+        Some(true),
+        "a preview changes nothing"
+    );
+
+    let changed = client::call(
+        &manager,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000004", "confirm_token": token}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        client::text_of(&changed).contains("arguments differ"),
+        "{}",
+        client::text_of(&changed)
+    );
+    let made_up = client::call(
+        &manager,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000003", "confirm_token": "cfm_x"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(made_up.is_error, Some(true));
+
+    // Another manager may not use Mira's token.
+    let mut other_env = server_env(&db, "manager");
+    other_env.push(("REVOPS_ACTOR", "eve@demo"));
+    let other = client::spawn_stdio(
+        &binary("revops-marketing"),
+        &other_env,
+        &Handshake::claude_desktop(),
+    )
+    .await
+    .unwrap();
+    let stolen = client::call(
+        &other,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000003", "confirm_token": token}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        client::text_of(&stolen).contains("another actor"),
+        "{}",
+        client::text_of(&stolen)
+    );
+
+    let done = client::call_ok(
+        &manager,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000003", "confirm_token": token}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done["status"], "done");
+    let gone = client::call(
+        &manager,
+        "get_campaign",
+        json!({"campaign_id": "cmp_000003"}),
+    )
+    .await
+    .unwrap();
+    assert!(client::text_of(&gone).contains("no campaign has id"));
+    let replay = client::call(
+        &manager,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000003", "confirm_token": token}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(replay.is_error, Some(true));
+
+    let trail = client::call_ok(&manager, "audit_query", json!({"tool": "delete_campaign"}))
+        .await
+        .unwrap();
+    let outcomes: Vec<&str> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "awaiting_confirmation",
+            "denied",
+            "denied",
+            "denied",
+            "ok",
+            "denied"
+        ]
+    );
+
+    // A rep may not even preview a destructive tool.
+    let rep = client::spawn_stdio(
+        &binary("revops-marketing"),
+        &server_env(&db, "rep"),
+        &Handshake::claude_desktop(),
+    )
+    .await
+    .unwrap();
+    let refused = client::call(
+        &rep,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000005"}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        client::text_of(&refused).contains("manager"),
+        "{}",
+        client::text_of(&refused)
+    );
+    for session in [manager, other, rep] {
+        session.cancel().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_destructive_tool_cannot_act_on_a_first_call_over_http_either() {
+    let db = seeded_sqlite().await;
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut env = server_env(&db, "admin");
+    env.push(("REVOPS_CONFIRM_TTL_SECONDS", "1"));
+    let _server = start_http(
+        &binary("revops-marketing"),
+        &["--transport", "http", "--bind", &bind],
+        &env,
+        port,
+    )
+    .await;
+    let session = client::connect_http(
+        &format!("http://{bind}/mcp"),
+        None,
+        &Handshake::claude_desktop(),
+    )
+    .await
+    .unwrap();
+    let preview = client::call_ok(
+        &session,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000006"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(preview["status"], "preview");
+    client::call_ok(
+        &session,
+        "get_campaign",
+        json!({"campaign_id": "cmp_000006"}),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let token = preview["confirmation"]["confirm_token"].clone();
+    let late = client::call(
+        &session,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000006", "confirm_token": token}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        client::text_of(&late).contains("expired"),
+        "{}",
+        client::text_of(&late)
+    );
+    client::call_ok(
+        &session,
+        "get_campaign",
+        json!({"campaign_id": "cmp_000006"}),
+    )
+    .await
+    .unwrap();
+    session.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn spend_over_a_cap_is_refused_with_the_headroom_and_a_retry_spends_once() {
+    let db = seeded_sqlite().await;
+    let marketing = stdio_session(&binary("revops-marketing"), &db).await;
+    let active = client::call_ok(
+        &marketing,
+        "list_campaigns",
+        json!({"status": "active", "limit": 100}),
+    )
+    .await
+    .unwrap();
+    let campaign = active["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|c| c["remaining_budget_minor"].as_i64().unwrap())
+        .unwrap()
+        .clone();
+    let id = campaign["id"].as_str().unwrap();
+    let headroom = campaign["remaining_budget_minor"].as_i64().unwrap();
+    assert!(
+        headroom > 100,
+        "the demo company has an active campaign with budget left"
+    );
+
+    // A day after the demo company's last spend, so no daily cap is in the way.
+    let day = "2026-11-21";
+    let too_much = client::call(
+        &marketing,
+        "record_spend",
+        json!({"campaign_id": id, "amount_minor": headroom + 1, "spend_date": day}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(too_much.is_error, Some(true));
+    let reason = client::text_of(&too_much);
+    assert!(
+        reason.contains("cap") && reason.contains("headroom"),
+        "{reason}"
+    );
+
+    let spend =
+        json!({"campaign_id": id, "amount_minor": 100, "spend_date": day, "request_id": "inv-1"});
+    let first = client::call_ok(&marketing, "record_spend", spend.clone())
+        .await
+        .unwrap();
+    let retry = client::call_ok(&marketing, "record_spend", spend)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first["created"].as_bool(), retry["created"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(first["reservation_id"], retry["reservation_id"]);
+    let after = client::call_ok(&marketing, "get_campaign", json!({"campaign_id": id}))
+        .await
+        .unwrap();
+    assert_eq!(
+        after["spent_minor"].as_i64().unwrap(),
+        campaign["spent_minor"].as_i64().unwrap() + 100
+    );
+    marketing.cancel().await.unwrap();
+}

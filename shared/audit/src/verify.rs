@@ -161,19 +161,18 @@ impl Verifier {
         if !hash_ok {
             // Written one position earlier and continuing the entry before its predecessor:
             // the predecessor was slipped in between them.
-            if let Some(previous) = &self.previous {
-                if entry.hash_at(entry.seq - 1) == entry.hash
-                    && entry.prev_hash == previous.prev_hash
-                {
-                    return fail(
-                        previous.seq,
-                        Problem::ChainBroken,
-                        format!(
-                            "seq {} was inserted: the entry after it was written as seq {}",
-                            previous.seq, previous.seq
-                        ),
-                    );
-                }
+            if let Some(previous) = &self.previous
+                && entry.hash_at(entry.seq - 1) == entry.hash
+                && entry.prev_hash == previous.prev_hash
+            {
+                return fail(
+                    previous.seq,
+                    Problem::ChainBroken,
+                    format!(
+                        "seq {} was inserted: the entry after it was written as seq {}",
+                        previous.seq, previous.seq
+                    ),
+                );
             }
             for offset in 1..=REORDER_WINDOW {
                 for other in [entry.seq - offset, entry.seq + offset] {
@@ -216,17 +215,17 @@ impl Verifier {
                 format!("seq {} does not continue seq {}", entry.seq, entry.seq - 1),
             );
         }
-        if let Some(previous) = &self.previous {
-            if entry.occurred_at < previous.occurred_at {
-                return fail(
-                    entry.seq,
-                    Problem::TimeWentBackwards,
-                    format!(
-                        "seq {} ({}) is earlier than seq {} ({})",
-                        entry.seq, entry.occurred_at, previous.seq, previous.occurred_at
-                    ),
-                );
-            }
+        if let Some(previous) = &self.previous
+            && entry.occurred_at < previous.occurred_at
+        {
+            return fail(
+                entry.seq,
+                Problem::TimeWentBackwards,
+                format!(
+                    "seq {} ({}) is earlier than seq {} ({})",
+                    entry.seq, entry.occurred_at, previous.seq, previous.occurred_at
+                ),
+            );
         }
         if self.checkpoints.iter().any(|c| c.seq == entry.seq) {
             self.hashes_at_checkpoints
@@ -239,10 +238,10 @@ impl Verifier {
     fn remember(&mut self, entry: &AuditEntry) {
         self.recent.push_back(entry.hash.clone());
         self.recent_index.insert(entry.hash.clone(), entry.seq);
-        if self.recent.len() > FORK_WINDOW {
-            if let Some(old) = self.recent.pop_front() {
-                self.recent_index.remove(&old);
-            }
+        if self.recent.len() > FORK_WINDOW
+            && let Some(old) = self.recent.pop_front()
+        {
+            self.recent_index.remove(&old);
         }
         self.summary.entries += 1;
         self.summary.head_seq = entry.seq;

@@ -3,6 +3,8 @@
 //! raise no false alarm on the intact chain. Appends from many connections must make one
 //! unbroken chain, on SQLite and on Postgres.
 
+#![allow(clippy::unwrap_used, reason = "tests: a panic is how a test fails")]
+
 use audit::checkpoint::{Checkpoint, CheckpointKey};
 use audit::verify::{Problem, Verifier};
 use audit::{AuditEntry, Auditor, NewEntry};
@@ -96,7 +98,8 @@ async fn verify_catches_every_kind_of_tampering_and_names_the_first_bad_seq() {
 
     // Alter any one field of an entry.
     // (A changed seq is a move: the swap and insertion cases below cover it.)
-    let fields: [(&str, fn(&mut AuditEntry)); 10] = [
+    type Alteration = (&'static str, fn(&mut AuditEntry));
+    let fields: [Alteration; 10] = [
         ("occurred_at", |e| e.occurred_at.replace_range(0..4, "2025")),
         ("server", |e| e.server = "admin".into()),
         ("actor", |e| e.actor = "u_000000000000000000000000".into()),

@@ -17,7 +17,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use tokio::sync::Mutex;
 
 use crate::errors::ToolResult;
-use crate::gates::{GateDecision, Gates};
+use crate::gates::{CONFIRM_TOKEN_ARG, Gates};
 use crate::identity::Actor;
 use crate::policy::{ToolKind, role_may_call};
 use crate::recorder::{AuditRecorder, CallRecord, CallRecorder, Outcome};
@@ -28,6 +28,8 @@ use crate::scope::CallScope;
 pub struct RuntimeOptions {
     /// List and allow only read-only tools (`REVOPS_READ_ONLY=true`).
     pub read_only: bool,
+    /// Confirmation and budget settings.
+    pub gates: Gates,
 }
 
 /// What every team server shares: the store, the session's actor, the pipeline's gates and
@@ -65,11 +67,16 @@ impl Runtime {
                 auditor,
                 store,
                 actor,
+                gates: options.gates.clone(),
                 options,
-                gates: Gates::default(),
                 started: Instant::now(),
             }),
         })
+    }
+
+    /// Confirmation and budget settings.
+    pub fn gates(&self) -> &Gates {
+        &self.inner.gates
     }
 
     /// The audit log's appender (for pseudonyms of actors in queries).
@@ -149,7 +156,8 @@ impl<T: TeamServer> McpServer<T> {
     fn visible_tool(&self, name: &str) -> Option<Tool> {
         let tool = self.team.tools().get(name)?;
         let read_only = self.team.runtime().options().read_only;
-        (!read_only || ToolKind::of(tool) == ToolKind::Read).then(|| tool.clone())
+        (!read_only || ToolKind::of(tool) == ToolKind::Read)
+            .then(|| with_confirm_token_argument(tool.clone()))
     }
 
     async fn record(
@@ -174,6 +182,89 @@ impl<T: TeamServer> McpServer<T> {
         }
         CallToolResult::error(vec![ContentBlock::text(reason)]).into()
     }
+}
+
+impl<T: TeamServer> McpServer<T> {
+    /// After a successful preview: issues the token and records the call as awaiting
+    /// confirmation, together, in one transaction.
+    async fn issue_confirmation(
+        &self,
+        runtime: &Runtime,
+        record: &mut CallRecord,
+        binding: guard::confirmation::Binding<'_>,
+    ) -> Result<guard::confirmation::Issued, String> {
+        record.outcome = Outcome::AwaitingConfirmation;
+        record.detail = "preview shown; nothing changed".into();
+        let failed = |error: &dyn std::fmt::Display| {
+            tracing::error!(%error, "could not issue a confirmation");
+            "the preview could not be recorded, so no confirmation token was issued; nothing was changed; try again".to_string()
+        };
+        let mut tx = runtime
+            .store()
+            .begin_write()
+            .await
+            .map_err(|e| failed(&e))?;
+        let issued =
+            guard::confirmation::issue(&mut tx, binding, runtime.inner.gates.confirmation_ttl)
+                .await
+                .map_err(|e| failed(&e))?;
+        self.record(record, Some(&mut tx))
+            .await
+            .map_err(|e| failed(&e))?;
+        tx.commit().await.map_err(|e| failed(&e))?;
+        Ok(issued)
+    }
+}
+
+/// Turns a destructive tool's `Gated` answer into a preview carrying the token.
+fn with_confirmation(
+    result: Result<CallToolResponse, McpError>,
+    issued: guard::confirmation::Issued,
+) -> CallToolResponse {
+    let instructions = format!(
+        "Nothing has been changed. Show this preview to the user; if they agree, call the same tool again with exactly \
+         the same arguments plus confirm_token before {}.",
+        issued.expires_at
+    );
+    let mut value = match result {
+        Ok(CallToolResponse::Complete(done)) => done.structured_content.unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    if let Some(object) = value.as_object_mut() {
+        object.insert("status".into(), serde_json::json!("preview"));
+        object.insert(
+            "confirmation".into(),
+            serde_json::json!({
+                "confirm_token": issued.confirm_token,
+                "expires_at": issued.expires_at,
+                "instructions": instructions,
+            }),
+        );
+    }
+    CallToolResult::structured(value).into()
+}
+
+/// A destructive tool's input schema gains the optional `confirm_token` the gate reads.
+fn with_confirm_token_argument(mut tool: Tool) -> Tool {
+    if ToolKind::of(&tool) != ToolKind::Destructive {
+        return tool;
+    }
+    let mut schema = (*tool.input_schema).clone();
+    let properties = schema
+        .entry("properties")
+        .or_insert_with(|| serde_json::json!({}));
+    if let Some(properties) = properties.as_object_mut() {
+        properties.insert(
+            CONFIRM_TOKEN_ARG.into(),
+            serde_json::json!({
+                "type": "string",
+                "description": "Leave out on the first call: the answer is a preview and a token, and nothing changes. \
+                    To act, call again with the same arguments and this token (single-use, expires in minutes)."
+            }),
+        );
+    }
+    tool.input_schema = Arc::new(schema);
+    tool
 }
 
 /// How a tool's answer ended, for the record.
@@ -214,6 +305,7 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
             .list_all()
             .into_iter()
             .filter(|tool| !read_only || ToolKind::of(tool) == ToolKind::Read)
+            .map(with_confirm_token_argument)
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
     }
@@ -224,7 +316,7 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
 
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let started = Instant::now();
@@ -244,14 +336,32 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         };
         let kind = ToolKind::of(&tool);
 
+        // The confirmation token is the gate's, not the tool's: take it out of the arguments,
+        // so the record and the binding cover exactly the tool's own arguments.
+        let confirm_token = match request
+            .arguments
+            .as_mut()
+            .and_then(|a| a.remove(CONFIRM_TOKEN_ARG))
+        {
+            Some(serde_json::Value::String(token)) if kind == ToolKind::Destructive => Some(token),
+            Some(_) if kind == ToolKind::Destructive => {
+                return Ok(CallToolResult::error(vec![ContentBlock::text(
+                    "invalid confirm_token: give the token string from the preview",
+                )])
+                .into());
+            }
+            _ => None,
+        };
+
         // 1. who
         let actor = runtime.actor().clone();
+        let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
         let mut record = CallRecord {
             server: T::NAME,
             actor: actor.name.clone(),
             tool: tool.name.to_string(),
             kind,
-            arguments: serde_json::Value::Object(request.arguments.clone().unwrap_or_default()),
+            arguments,
             outcome: Outcome::Ok,
             detail: String::new(),
             duration_micros: 0,
@@ -277,29 +387,46 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         // 3. is it well-formed: parameters are parsed by the tool router below (a type error
         //    becomes an `isError` result naming the field); domain checks are in the tool.
 
-        // 4. gates
-        if let GateDecision::Refuse(reason) = runtime.inner.gates.check(&tool.name, kind, &actor) {
-            return Ok(self.refuse(record, Outcome::Denied, reason).await);
-        }
-
         // 5. do it, in one write transaction for anything that writes
-        let transaction = if kind == ToolKind::Read {
+        let mut tx = if kind == ToolKind::Read {
             None
         } else {
             match runtime.store().begin_write().await {
-                Ok(tx) => Some(Arc::new(Mutex::new(Some(tx)))),
+                Ok(tx) => Some(tx),
                 Err(error) => {
                     let reason = format!("nothing was changed: {error}");
                     return Ok(self.refuse(record, Outcome::Error, reason).await);
                 }
             }
         };
-        context.extensions.insert(CallScope::new(
-            actor,
-            runtime.store().clone(),
-            transaction.clone(),
-        ));
-        let result = self
+
+        // 4. gates: a destructive call acts only with a valid token, consumed in the same
+        //    transaction as the action; without one it runs as a preview that is rolled back.
+        let binding_digest = audit::canonical::arguments_digest(&record.arguments);
+        let actor_ref = runtime.auditor().pseudonym(&actor.name);
+        let binding = guard::confirmation::Binding {
+            tool: &tool.name,
+            args_digest: &binding_digest,
+            actor: &actor_ref,
+        };
+        let preview = kind == ToolKind::Destructive && confirm_token.is_none();
+        if let Some(token) = &confirm_token
+            && let Some(open) = tx.as_mut()
+            && let Err(refusal) = guard::confirmation::consume(open, token, binding).await
+        {
+            if let Some(open) = tx.take() {
+                let _ = open.rollback().await;
+            }
+            return Ok(self
+                .refuse(record, Outcome::Denied, refusal.to_string())
+                .await);
+        }
+
+        let slot = tx.map(|tx| Arc::new(Mutex::new(Some(tx))));
+        context
+            .extensions
+            .insert(CallScope::new(actor, runtime.store().clone(), slot.clone()));
+        let mut result = self
             .team
             .tools()
             .call(ToolCallContext::new(&self.team, request, context))
@@ -308,13 +435,28 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         record.outcome = outcome;
         record.detail = detail;
         record.duration_micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-
-        // 6. record it (with the change, in the same transaction) and 7. answer
-        let tx = match &transaction {
+        let tx = match &slot {
             Some(slot) => slot.lock().await.take(),
             None => None,
         };
+
+        // 6. record it (with the change, in the same transaction) and 7. answer
         match (outcome, tx) {
+            (Outcome::Ok, Some(tx)) if preview => {
+                // The preview's changes are never kept.
+                if let Err(error) = tx.rollback().await {
+                    tracing::error!(%error, "rollback of a preview failed");
+                }
+                match self
+                    .issue_confirmation(&runtime, &mut record, binding)
+                    .await
+                {
+                    Ok(issued) => result = Ok(with_confirmation(result, issued)),
+                    Err(reason) => {
+                        return Ok(CallToolResult::error(vec![ContentBlock::text(reason)]).into());
+                    }
+                }
+            }
             (Outcome::Ok, Some(mut tx)) => {
                 let saved = match self.record(&record, Some(&mut tx)).await {
                     Ok(()) => tx.commit().await.map_err(|error| {

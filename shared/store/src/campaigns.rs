@@ -150,3 +150,66 @@ pub(crate) async fn require_exists(
     }
     Ok(())
 }
+
+/// What deleting a campaign removes or detaches.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct CampaignDeletion {
+    pub campaign_id: String,
+    pub name: String,
+    /// Budget ledger entries removed with the campaign.
+    pub ledger_entries: i64,
+    /// Committed spend those entries recorded, minor units.
+    pub spent_minor: i64,
+    /// Marketing touches removed with the campaign.
+    pub touches: i64,
+    /// Leads whose source campaign it was; they keep existing but lose this attribution.
+    pub leads_losing_attribution: i64,
+    /// Up to five of those leads' ids.
+    pub sample_lead_ids: Vec<String>,
+}
+
+/// Deletes a campaign with its ledger entries and touches, detaching its leads; returns what
+/// was affected, counted before the delete.
+pub async fn delete(tx: &mut crate::WriteTx, id: &str) -> Result<CampaignDeletion> {
+    let row = sqlx::query(
+        "SELECT c.name, \
+         (SELECT COUNT(*) FROM budget_ledger b WHERE b.campaign_id = c.id) AS ledger_entries, \
+         CAST(COALESCE((SELECT SUM(b.amount_minor) FROM budget_ledger b WHERE b.campaign_id = c.id AND b.entry_kind = 'commit'), 0) AS BIGINT) AS spent_minor, \
+         (SELECT COUNT(*) FROM marketing_touches t WHERE t.campaign_id = c.id) AS touches, \
+         (SELECT COUNT(*) FROM leads l WHERE l.campaign_id = c.id) AS leads \
+         FROM campaigns c WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(|error| Error::from_sqlx("read a campaign", error))?
+    .ok_or_else(|| Error::NotFound { entity: "campaign", id: id.to_string() })?;
+    let sample_lead_ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM leads WHERE campaign_id = $1 ORDER BY id LIMIT 5")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(|error| Error::from_sqlx("read a campaign's leads", error))?;
+    let deletion = CampaignDeletion {
+        campaign_id: id.to_string(),
+        name: get(&row, "name")?,
+        ledger_entries: get(&row, "ledger_entries")?,
+        spent_minor: get(&row, "spent_minor")?,
+        touches: get(&row, "touches")?,
+        leads_losing_attribution: get(&row, "leads")?,
+        sample_lead_ids,
+    };
+    // Closings reference their reservation within the same campaign; remove them first so no
+    // row is left pointing at a deleted one.
+    sqlx::query("DELETE FROM budget_ledger WHERE campaign_id = $1 AND reservation_id IS NOT NULL")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("delete a campaign's ledger", error))?;
+    sqlx::query("DELETE FROM campaigns WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("delete a campaign", error))?;
+    Ok(deletion)
+}

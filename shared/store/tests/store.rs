@@ -1,6 +1,8 @@
 //! The store's behaviour, run on SQLite and, when `REVOPS_TEST_POSTGRES_URL` is set, on
 //! Postgres: every case is one async function taking a fresh, migrated store.
 
+#![allow(clippy::unwrap_used, reason = "tests: a panic is how a test fails")]
+
 use store::records::Page;
 use store::{Error, Store};
 

@@ -1,6 +1,11 @@
 //! Shared helpers for the integration tests: a seeded database per test, the built server
 //! binaries, free ports, and a raw JSON-RPC line client for malformed-input tests.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is how a test fails"
+)]
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -125,10 +130,10 @@ pub async fn start_http(
     let guard = ChildGuard(child);
     let url = format!("http://127.0.0.1:{port}/healthz");
     for _ in 0..200 {
-        if let Ok(response) = reqwest::get(&url).await {
-            if response.status().is_success() {
-                return guard;
-            }
+        if let Ok(response) = reqwest::get(&url).await
+            && response.status().is_success()
+        {
+            return guard;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
