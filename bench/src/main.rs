@@ -3,8 +3,11 @@
 //! (p50 and p99 of 10,000 calls), and idle resident memory after the handshake.
 //!
 //! Run: `cargo build --release --workspace && target/release/revops-bench`
-//! (`--calls N` and `--starts N` change the counts).
+//! (`--calls N` and `--starts N` change the counts). `revops-bench audit [--postgres URL]`
+//! measures the audit log instead (see `audit_bench`).
 #![allow(clippy::print_stdout, reason = "a benchmark command prints its report")]
+
+mod audit_bench;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -131,7 +134,7 @@ async fn measure(
     })
 }
 
-fn flag(args: &[String], name: &str, default: usize) -> usize {
+pub(crate) fn flag(args: &[String], name: &str, default: usize) -> usize {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
@@ -142,6 +145,9 @@ fn flag(args: &[String], name: &str, default: usize) -> usize {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("audit") {
+        return audit_bench::run(&args).await;
+    }
     let starts = flag(&args, "--starts", 20);
     let calls = flag(&args, "--calls", 10_000);
 

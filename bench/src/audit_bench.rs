@@ -1,0 +1,220 @@
+//! `revops-bench audit`: the audit log's append rate (one writer and several, SQLite and,
+//! with `--postgres URL`, Postgres) and its verification rate on a million-entry chain,
+//! next to the raw SHA-256 rate over the same bytes on this machine.
+
+use std::time::{Duration, Instant};
+
+use sha2::Digest;
+
+fn arguments(n: usize) -> serde_json::Value {
+    serde_json::json!({"lead_id": format!("lead_{n:06}"), "limit": 25})
+}
+
+async fn append_one(
+    store: &store::Store,
+    auditor: &audit::Auditor,
+    n: usize,
+) -> anyhow::Result<()> {
+    let mut tx = store.begin_write().await?;
+    let arguments = arguments(n);
+    let entry = audit::NewEntry {
+        server: "sales",
+        actor_name: "bench@example.com",
+        tool: "get_lead",
+        kind: "read",
+        arguments: &arguments,
+        outcome: "ok",
+        detail: "",
+    };
+    auditor.append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Appends `total` entries, each in its own committed transaction, from `writers` tasks.
+async fn append_rate(
+    store: &store::Store,
+    writers: usize,
+    total: usize,
+) -> anyhow::Result<(f64, Duration)> {
+    let auditor = audit::Auditor::open(store).await?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let store = store.clone();
+        let auditor = auditor.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for n in 0..total / writers {
+                let one = Instant::now();
+                append_one(&store, &auditor, writer * total + n).await?;
+                latencies.push(one.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Ok((
+        total as f64 / elapsed.as_secs_f64(),
+        latencies[latencies.len() / 2],
+    ))
+}
+
+/// Builds a chain of `entries` quickly (many entries per transaction).
+async fn build_chain(store: &store::Store, entries: usize) -> anyhow::Result<()> {
+    let auditor = audit::Auditor::open(store).await?;
+    let mut written = 0;
+    while written < entries {
+        let mut tx = store.begin_write().await?;
+        for _ in 0..10_000.min(entries - written) {
+            let arguments = arguments(written);
+            let entry = audit::NewEntry {
+                server: ["sales", "marketing", "cs"][written % 3],
+                actor_name: "bench@example.com",
+                tool: "get_lead",
+                kind: "read",
+                arguments: &arguments,
+                outcome: "ok",
+                detail: "",
+            };
+            auditor.append(&mut tx, entry).await?;
+            written += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+pub async fn run(args: &[String]) -> anyhow::Result<()> {
+    let chain_length = crate::flag(args, "--entries", 1_000_000);
+    let appends = crate::flag(args, "--appends", 20_000);
+    let postgres = args
+        .iter()
+        .position(|a| a == "--postgres")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+
+    println!(
+        "Audit log appends: each entry its own committed transaction (SQLite: WAL, synchronous=NORMAL)"
+    );
+    let mut targets = vec![("sqlite".to_string(), None)];
+    if let Some(url) = &postgres {
+        targets.push(("postgres".to_string(), Some(url.clone())));
+    }
+    for (name, url) in &targets {
+        for writers in [1, 4] {
+            let folder = tempfile::tempdir()?;
+            let store = match url {
+                None => {
+                    store::Store::open(&store::DatabaseLocation::SqliteFile(
+                        folder.path().join("a.db"),
+                    ))
+                    .await?
+                }
+                Some(url) => store::test_support::fresh_postgres(url).await?,
+            };
+            let (rate, p50) = append_rate(&store, writers, appends).await?;
+            println!(
+                "  {name:<8} {writers} writer(s): {rate:>9.0} appends/s, median append+commit {:>6.1} µs",
+                p50.as_secs_f64() * 1e6
+            );
+            store.close().await;
+        }
+    }
+
+    println!("\nVerification of a {chain_length}-entry chain");
+    let folder = tempfile::tempdir()?;
+    let store = store::Store::open(&store::DatabaseLocation::SqliteFile(
+        folder.path().join("chain.db"),
+    ))
+    .await?;
+    let started = Instant::now();
+    build_chain(&store, chain_length).await?;
+    println!("  built in {:.1} s", started.elapsed().as_secs_f64());
+
+    let started = Instant::now();
+    let summary = audit::verify::verify_store(&store, vec![], 20_000)
+        .await?
+        .map_err(|b| anyhow::anyhow!("{}", b.explanation))?;
+    let from_store = started.elapsed();
+
+    // The export: the same entries as JSON lines, and the bytes the hashes cover.
+    let export_path = folder.path().join("export.jsonl");
+    let mut export = std::io::BufWriter::new(std::fs::File::create(&export_path)?);
+    let mut hashed_bytes: u64 = 0;
+    let mut after = 0;
+    let mut encoded = Vec::new();
+    loop {
+        let batch = audit::query::entries_after(&store, after, 50_000).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        for entry in &batch {
+            serde_json::to_writer(&mut export, entry)?;
+            std::io::Write::write_all(&mut export, b"\n")?;
+            for field in [
+                &entry.occurred_at,
+                &entry.server,
+                &entry.actor,
+                &entry.tool,
+                &entry.kind,
+                &entry.args_digest,
+                &entry.outcome,
+                &entry.detail,
+                &entry.prev_hash,
+            ] {
+                encoded.extend_from_slice(&(field.len() as u64).to_be_bytes());
+                encoded.extend_from_slice(field.as_bytes());
+            }
+            hashed_bytes += 8 * 11 + 15 + encoded.len() as u64;
+            encoded.clear();
+        }
+    }
+    std::io::Write::flush(&mut export)?;
+    drop(export);
+
+    let reader = std::io::BufReader::new(std::fs::File::open(&export_path)?);
+    let started = Instant::now();
+    audit::verify::verify_export(reader, vec![])?
+        .map_err(|b| anyhow::anyhow!("{}", b.explanation))?;
+    let from_export = started.elapsed();
+
+    // The yardstick: raw SHA-256 over the same number of bytes, one core, one hash per entry.
+    let entry_bytes = vec![0x5au8; (hashed_bytes / summary.entries.max(1)) as usize];
+    let started = Instant::now();
+    for _ in 0..summary.entries {
+        std::hint::black_box(sha2::Sha256::digest(&entry_bytes));
+    }
+    let raw_time = started.elapsed();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let rate = |d: Duration| summary.entries as f64 / d.as_secs_f64();
+    println!(
+        "  {} entries, {:.0} bytes hashed per entry",
+        summary.entries,
+        hashed_bytes as f64 / summary.entries as f64
+    );
+    println!(
+        "  verify from the store:   {:>10.0} entries/s ({:.2} s)",
+        rate(from_store),
+        from_store.as_secs_f64()
+    );
+    println!(
+        "  verify an export file:   {:>10.0} entries/s ({:.2} s)",
+        rate(from_export),
+        from_export.as_secs_f64()
+    );
+    println!(
+        "  raw SHA-256, one core:   {:>10.0} hashes/s of the same size",
+        rate(raw_time)
+    );
+    println!(
+        "  export verification per core = {:.0}% of raw SHA-256 ({} cores)",
+        100.0 * rate(from_export) / cores as f64 / rate(raw_time),
+        cores
+    );
+    Ok(())
+}
