@@ -1,6 +1,9 @@
 //! Appending to the chain, inside the caller's write transaction, so an entry commits with
 //! the change it records or not at all.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
 use rand::RngExt;
 use serde_json::Value;
 use sqlx::Row;
@@ -32,6 +35,8 @@ pub struct NewEntry<'a> {
 pub struct Auditor {
     backend: Backend,
     salt: String,
+    /// Pseudonyms whose names are known to be committed in `audit_actors`.
+    registered: Arc<Mutex<HashSet<String>>>,
 }
 
 /// Serialises appends on Postgres: every appender takes this transaction-scoped lock before
@@ -61,6 +66,7 @@ impl Auditor {
         Ok(Auditor {
             backend: store.backend(),
             salt,
+            registered: Arc::default(),
         })
     }
 
@@ -136,19 +142,34 @@ impl Auditor {
     }
 
     /// The pseudonym of an actor: `u_` and 24 hex digits of SHA-256 over the store's salt and
-    /// the name. Registers the name in `audit_actors` (in `tx`) if it is not there yet.
+    /// the name. Registers the name in `audit_actors` (in `tx`) unless it is known to be
+    /// registered already (see [`Auditor::register_actor`]).
     pub async fn actor_ref(&self, tx: &mut WriteTx, name: &str) -> Result<String> {
         let pseudonym = self.pseudonym(name);
-        sqlx::query(
-            "INSERT INTO audit_actors (actor_ref, display_name, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (actor_ref) DO NOTHING",
-        )
-        .bind(&pseudonym)
-        .bind(name)
-        .bind(store::clock::now())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error("register an audit actor"))?;
+        if self
+            .registered
+            .lock()
+            .is_ok_and(|known| known.contains(&pseudonym))
+        {
+            return Ok(pseudonym);
+        }
+        // Not cached: `tx` may still roll back, which would take the registration with it.
+        insert_actor(tx, &pseudonym, name).await?;
+        Ok(pseudonym)
+    }
+
+    /// Registers an actor's name in its own committed transaction, so later appends by that
+    /// actor skip the registration. Servers register their actors when they start.
+    pub async fn register_actor(&self, store: &store::Store, name: &str) -> Result<String> {
+        let pseudonym = self.pseudonym(name);
+        let mut tx = store.begin_write().await?;
+        insert_actor(&mut tx, &pseudonym, name).await?;
+        tx.commit()
+            .await
+            .map_err(db_error("register an audit actor"))?;
+        if let Ok(mut known) = self.registered.lock() {
+            known.insert(pseudonym.clone());
+        }
         Ok(pseudonym)
     }
 
@@ -159,6 +180,20 @@ impl Auditor {
             &sha256_hex(format!("revops-actor-v1\0{}\0{name}", self.salt).as_bytes())[..24]
         )
     }
+}
+
+async fn insert_actor(tx: &mut WriteTx, pseudonym: &str, name: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_actors (actor_ref, display_name, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (actor_ref) DO NOTHING",
+    )
+    .bind(pseudonym)
+    .bind(name)
+    .bind(store::clock::now())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error("register an audit actor"))?;
+    Ok(())
 }
 
 fn random_hex(bytes: usize) -> String {

@@ -1,6 +1,7 @@
 //! Step 6, "record it": every tool call becomes a [`CallRecord`], appended to the
 //! hash-chained audit log ([`AuditRecorder`]) in the same transaction as the change it
-//! describes, and mirrored as a `tracing` event on stderr.
+//! describes (successful reads, which change nothing, in group commits), and mirrored as a
+//! `tracing` event on stderr.
 
 use futures::future::BoxFuture;
 use serde::Serialize;
@@ -51,18 +52,107 @@ pub trait CallRecorder: Send + Sync + std::fmt::Debug {
         record: &'a CallRecord,
         tx: Option<&'a mut store::WriteTx>,
     ) -> BoxFuture<'a, Result<(), store::Error>>;
+
+    /// Writes whatever is still queued; called once when the server stops.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// Appends every call to the audit log of the store, and logs it on stderr.
+///
+/// A call that changes something is appended in its own transaction, before it commits.
+/// A successful read changes nothing, so it is appended by a background writer that commits
+/// reads in groups (many entries per transaction): the read is answered without waiting for
+/// the disk, and [`CallRecorder::shutdown`] writes whatever is queued before the server exits.
 #[derive(Debug)]
 pub struct AuditRecorder {
     auditor: audit::Auditor,
     store: store::Store,
+    reads: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<CallRecord>>>,
+    writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// How many successful reads wait for the writer before callers wait for it.
+const READ_QUEUE: usize = 4096;
+/// The most entries one group transaction holds.
+const GROUP_SIZE: usize = 512;
+
+fn entry_of(record: &CallRecord) -> audit::NewEntry<'_> {
+    audit::NewEntry {
+        server: record.server,
+        actor_name: &record.actor,
+        tool: &record.tool,
+        kind: record.kind.as_str(),
+        arguments: &record.arguments,
+        outcome: record.outcome.as_str(),
+        detail: &record.detail,
+    }
+}
+
+fn as_store_error(error: audit::Error) -> store::Error {
+    match error {
+        audit::Error::Store(error) => error,
+        _ => store::Error::Internal("append to the audit log"),
+    }
+}
+
+async fn append_group(
+    auditor: &audit::Auditor,
+    store: &store::Store,
+    group: &[CallRecord],
+) -> Result<(), store::Error> {
+    let mut tx = store.begin_write().await?;
+    for record in group {
+        auditor
+            .append(&mut tx, entry_of(record))
+            .await
+            .map_err(as_store_error)?;
+    }
+    tx.commit().await.map_err(|error| {
+        tracing::error!(%error, "audit group commit failed");
+        store::Error::Internal("commit audit entries")
+    })
+}
+
+async fn write_reads(
+    auditor: audit::Auditor,
+    store: store::Store,
+    mut queue: tokio::sync::mpsc::Receiver<CallRecord>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < GROUP_SIZE {
+            match queue.try_recv() {
+                Ok(record) => group.push(record),
+                Err(_) => break,
+            }
+        }
+        let mut attempt = 0;
+        while let Err(error) = append_group(&auditor, &store, &group).await {
+            attempt += 1;
+            if attempt == 5 {
+                for record in &group {
+                    tracing::error!(%error, server = record.server, tool = %record.tool, "a read could not be recorded in the audit log");
+                }
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+        }
+    }
 }
 
 impl AuditRecorder {
-    pub fn new(auditor: audit::Auditor, store: store::Store) -> AuditRecorder {
-        AuditRecorder { auditor, store }
+    /// Starts the recorder and its background writer (needs a tokio runtime).
+    pub fn start(auditor: audit::Auditor, store: store::Store) -> AuditRecorder {
+        let (sender, receiver) = tokio::sync::mpsc::channel(READ_QUEUE);
+        let writer = tokio::spawn(write_reads(auditor.clone(), store.clone(), receiver));
+        AuditRecorder {
+            auditor,
+            store,
+            reads: std::sync::Mutex::new(Some(sender)),
+            writer: tokio::sync::Mutex::new(Some(writer)),
+        }
     }
 
     async fn append(
@@ -70,37 +160,27 @@ impl AuditRecorder {
         record: &CallRecord,
         tx: Option<&mut store::WriteTx>,
     ) -> Result<(), store::Error> {
-        let entry = audit::NewEntry {
-            server: record.server,
-            actor_name: &record.actor,
-            tool: &record.tool,
-            kind: record.kind.as_str(),
-            arguments: &record.arguments,
-            outcome: record.outcome.as_str(),
-            detail: &record.detail,
-        };
-        let as_store_error = |error: audit::Error| match error {
-            audit::Error::Store(error) => error,
-            _ => store::Error::Internal("append to the audit log"),
-        };
         match tx {
             Some(tx) => {
                 self.auditor
-                    .append(tx, entry)
+                    .append(tx, entry_of(record))
                     .await
                     .map_err(as_store_error)?;
             }
-            None => {
-                let mut tx = self.store.begin_write().await?;
-                self.auditor
-                    .append(&mut tx, entry)
-                    .await
-                    .map_err(as_store_error)?;
-                tx.commit().await.map_err(|error| {
-                    tracing::error!(%error, "audit commit failed");
-                    store::Error::Internal("commit the audit entry")
-                })?;
+            None if record.kind == ToolKind::Read && record.outcome == Outcome::Ok => {
+                let sender = self.reads.lock().ok().and_then(|guard| guard.clone());
+                match sender {
+                    Some(sender) => sender
+                        .send(record.clone())
+                        .await
+                        .map_err(|_| store::Error::Internal("queue an audit entry"))?,
+                    None => {
+                        append_group(&self.auditor, &self.store, std::slice::from_ref(record))
+                            .await?
+                    }
+                }
             }
+            None => append_group(&self.auditor, &self.store, std::slice::from_ref(record)).await?,
         }
         Ok(())
     }
@@ -123,5 +203,19 @@ impl CallRecorder for AuditRecorder {
             "tool call"
         );
         Box::pin(self.append(record, tx))
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            // Closing the queue lets the writer drain it and stop.
+            if let Ok(mut sender) = self.reads.lock() {
+                sender.take();
+            }
+            if let Some(writer) = self.writer.lock().await.take()
+                && let Err(error) = writer.await
+            {
+                tracing::error!(%error, "the audit writer stopped abnormally");
+            }
+        })
     }
 }

@@ -60,10 +60,11 @@ impl Runtime {
         options: RuntimeOptions,
     ) -> Result<Runtime, audit::Error> {
         let auditor = audit::Auditor::open(&store).await?;
+        auditor.register_actor(&store, &actor.name).await?;
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 server,
-                recorder: Arc::new(AuditRecorder::new(auditor.clone(), store.clone())),
+                recorder: Arc::new(AuditRecorder::start(auditor.clone(), store.clone())),
                 auditor,
                 store,
                 actor,
@@ -72,6 +73,11 @@ impl Runtime {
                 started: Instant::now(),
             }),
         })
+    }
+
+    /// Writes the audit entries still queued; call once when the server stops serving.
+    pub async fn shutdown(&self) {
+        self.inner.recorder.shutdown().await;
     }
 
     /// Confirmation and budget settings.

@@ -58,6 +58,7 @@ pub struct HttpApp {
     router: axum::Router,
     cancel: CancellationToken,
     servers: Vec<&'static str>,
+    runtimes: Vec<Runtime>,
 }
 
 impl Default for HttpApp {
@@ -72,11 +73,13 @@ impl HttpApp {
             router: axum::Router::new(),
             cancel: CancellationToken::new(),
             servers: Vec::new(),
+            runtimes: Vec::new(),
         }
     }
 
     /// Mounts a team's MCP endpoint at `path` (e.g. `/mcp` or `/sales/mcp`).
     pub fn mount<T: TeamServer>(mut self, path: &str, runtime: Runtime) -> HttpApp {
+        let runtime_for_shutdown = runtime.clone();
         let mut hosts = vec![
             "localhost".to_string(),
             "127.0.0.1".to_string(),
@@ -102,6 +105,7 @@ impl HttpApp {
             );
         self.router = self.router.nest_service(path, service);
         self.servers.push(T::NAME);
+        self.runtimes.push(runtime_for_shutdown);
         self
     }
 
@@ -132,13 +136,16 @@ impl HttpApp {
             .map_err(|source| TransportError::Bind { addr: bind, source })?;
         tracing::info!(address = %local, "serving MCP over streamable HTTP");
         let cancel = self.cancel.clone();
-        axum::serve(listener, router)
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 cancel.cancel();
             })
-            .await
-            .map_err(|error| TransportError::Session(error.to_string()))
+            .await;
+        for runtime in &self.runtimes {
+            runtime.shutdown().await;
+        }
+        served.map_err(|error| TransportError::Session(error.to_string()))
     }
 }
 
