@@ -70,22 +70,25 @@ async fn build_chain(store: &store::Store, entries: usize) -> anyhow::Result<()>
     let auditor = audit::Auditor::open(store).await?;
     let mut written = 0;
     while written < entries {
-        let mut tx = store.begin_write().await?;
-        for _ in 0..10_000.min(entries - written) {
-            let arguments = arguments(written);
-            let entry = audit::NewEntry {
-                server: ["sales", "marketing", "cs"][written % 3],
+        let count = 10_000.min(entries - written);
+        let arguments: Vec<serde_json::Value> = (written..written + count).map(arguments).collect();
+        let group: Vec<audit::NewEntry<'_>> = arguments
+            .iter()
+            .enumerate()
+            .map(|(i, arguments)| audit::NewEntry {
+                server: ["sales", "marketing", "cs"][(written + i) % 3],
                 actor_name: "bench@example.com",
                 tool: "get_lead",
                 kind: "read",
-                arguments: &arguments,
+                arguments,
                 outcome: "ok",
                 detail: "",
-            };
-            auditor.append(&mut tx, entry).await?;
-            written += 1;
-        }
+            })
+            .collect();
+        let mut tx = store.begin_write().await?;
+        auditor.append_all(&mut tx, &group).await?;
         tx.commit().await?;
+        written += count;
     }
     Ok(())
 }

@@ -72,6 +72,21 @@ impl Auditor {
 
     /// Appends one entry in `tx` and returns it. The caller commits.
     pub async fn append(&self, tx: &mut WriteTx, new: NewEntry<'_>) -> Result<AuditEntry> {
+        let mut appended = self.append_all(tx, &[new]).await?;
+        appended
+            .pop()
+            .ok_or(crate::Error::Store(store::Error::Internal(
+                "append to the audit log",
+            )))
+    }
+
+    /// Appends entries in order in `tx`, reading the head once and inserting many rows per
+    /// statement (a group commit). The caller commits.
+    pub async fn append_all(
+        &self,
+        tx: &mut WriteTx,
+        entries: &[NewEntry<'_>],
+    ) -> Result<Vec<AuditEntry>> {
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(POSTGRES_APPEND_LOCK)
@@ -79,66 +94,90 @@ impl Auditor {
                 .await
                 .map_err(db_error("lock the audit log"))?;
         }
-        let actor = self.actor_ref(tx, new.actor_name).await?;
         let head =
             sqlx::query("SELECT seq, hash, occurred_at FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut **tx)
                 .await
                 .map_err(db_error("read the audit head"))?;
-        let (seq, prev_hash, previous_time) = match head {
-            Some(row) => {
-                let seq: i64 = row
-                    .try_get("seq")
-                    .map_err(db_error("read the audit head"))?;
-                let hash: String = row
-                    .try_get("hash")
-                    .map_err(db_error("read the audit head"))?;
-                let time: String = row
-                    .try_get("occurred_at")
-                    .map_err(db_error("read the audit head"))?;
-                (seq + 1, hash, Some(time))
+        let (mut seq, mut prev_hash, mut previous_time) = match head {
+            Some(row) => (
+                row.try_get::<i64, _>("seq")
+                    .map_err(db_error("read the audit head"))?,
+                row.try_get::<String, _>("hash")
+                    .map_err(db_error("read the audit head"))?,
+                Some(
+                    row.try_get::<String, _>("occurred_at")
+                        .map_err(db_error("read the audit head"))?,
+                ),
+            ),
+            None => (0, GENESIS_HASH.to_string(), None),
+        };
+        let mut appended = Vec::with_capacity(entries.len());
+        for new in entries {
+            let actor = self.actor_ref(tx, new.actor_name).await?;
+            let now = store::clock::now();
+            // Time never goes backwards in the chain, even if the clock does.
+            let occurred_at = match previous_time.take() {
+                Some(previous) if previous > now => previous,
+                _ => now,
+            };
+            seq += 1;
+            let mut entry = AuditEntry {
+                seq,
+                occurred_at,
+                server: new.server.to_string(),
+                actor,
+                tool: new.tool.to_string(),
+                kind: new.kind.to_string(),
+                args_digest: crate::canonical::arguments_digest(new.arguments),
+                outcome: new.outcome.to_string(),
+                detail: new.detail.chars().take(200).collect(),
+                prev_hash: std::mem::take(&mut prev_hash),
+                hash: String::new(),
+            };
+            entry.hash = entry.computed_hash();
+            prev_hash = entry.hash.clone();
+            previous_time = Some(entry.occurred_at.clone());
+            appended.push(entry);
+        }
+        // 40 rows (440 bound values) per statement: large enough to amortise a statement,
+        // small enough for SQLite's parameter handling to stay fast.
+        for chunk in appended.chunks(40) {
+            let mut sql = String::from(
+                "INSERT INTO audit_log (seq, occurred_at, server, actor, tool, kind, args_digest, outcome, detail, prev_hash, hash) VALUES ",
+            );
+            for row in 0..chunk.len() {
+                let base = row * 11;
+                let placeholders: Vec<String> =
+                    (1..=11).map(|k| format!("${}", base + k)).collect();
+                if row > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                sql.push_str(&placeholders.join(", "));
+                sql.push(')');
             }
-            None => (1, GENESIS_HASH.to_string(), None),
-        };
-        let now = store::clock::now();
-        // Time never goes backwards in the chain, even if the clock does.
-        let occurred_at = match previous_time {
-            Some(previous) if previous > now => previous,
-            _ => now,
-        };
-        let mut entry = AuditEntry {
-            seq,
-            occurred_at,
-            server: new.server.to_string(),
-            actor,
-            tool: new.tool.to_string(),
-            kind: new.kind.to_string(),
-            args_digest: crate::canonical::arguments_digest(new.arguments),
-            outcome: new.outcome.to_string(),
-            detail: new.detail.chars().take(200).collect(),
-            prev_hash,
-            hash: String::new(),
-        };
-        entry.hash = entry.computed_hash();
-        sqlx::query(
-            "INSERT INTO audit_log (seq, occurred_at, server, actor, tool, kind, args_digest, outcome, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(entry.seq)
-        .bind(&entry.occurred_at)
-        .bind(&entry.server)
-        .bind(&entry.actor)
-        .bind(&entry.tool)
-        .bind(&entry.kind)
-        .bind(&entry.args_digest)
-        .bind(&entry.outcome)
-        .bind(&entry.detail)
-        .bind(&entry.prev_hash)
-        .bind(&entry.hash)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error("append to the audit log"))?;
-        Ok(entry)
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for entry in chunk {
+                query = query
+                    .bind(entry.seq)
+                    .bind(entry.occurred_at.as_str())
+                    .bind(entry.server.as_str())
+                    .bind(entry.actor.as_str())
+                    .bind(entry.tool.as_str())
+                    .bind(entry.kind.as_str())
+                    .bind(entry.args_digest.as_str())
+                    .bind(entry.outcome.as_str())
+                    .bind(entry.detail.as_str())
+                    .bind(entry.prev_hash.as_str())
+                    .bind(entry.hash.as_str());
+            }
+            query
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error("append to the audit log"))?;
+        }
+        Ok(appended)
     }
 
     /// The pseudonym of an actor: `u_` and 24 hex digits of SHA-256 over the store's salt and

@@ -103,12 +103,11 @@ async fn append_group(
     group: &[CallRecord],
 ) -> Result<(), store::Error> {
     let mut tx = store.begin_write().await?;
-    for record in group {
-        auditor
-            .append(&mut tx, entry_of(record))
-            .await
-            .map_err(as_store_error)?;
-    }
+    let entries: Vec<audit::NewEntry<'_>> = group.iter().map(entry_of).collect();
+    auditor
+        .append_all(&mut tx, &entries)
+        .await
+        .map_err(as_store_error)?;
     tx.commit().await.map_err(|error| {
         tracing::error!(%error, "audit group commit failed");
         store::Error::Internal("commit audit entries")
