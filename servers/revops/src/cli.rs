@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mcp_runtime::transport::HttpApp;
-use mcp_runtime::{Actor, Runtime, RuntimeOptions, TeamServer};
+use mcp_runtime::{Actor, Runtime, TeamServer};
 
 use crate::team::{DatabaseOptions, ServerOptions, open_store, run_to_exit_code, serve_team};
 
@@ -39,6 +39,11 @@ pub enum Command {
     },
     /// Start the three servers on a temporary database and walk through what they do.
     Demo,
+    /// HTTP bearer tokens for the policy file.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// The audit log: verify, checkpoint, query, export.
     Audit {
         #[command(subcommand)]
@@ -65,6 +70,20 @@ pub enum DbCommand {
     Status {
         #[command(flatten)]
         database: DatabaseOptions,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a bearer token for an actor: prints the token (give it to the actor, once) and the
+    /// entry to add under "http_tokens" in the policy file, which stores only its digest.
+    New {
+        /// Who the token stands for, e.g. dana@example.com.
+        #[arg(long)]
+        actor: String,
+        /// viewer, rep, manager or admin.
+        #[arg(long)]
+        role: mcp_runtime::Role,
     },
 }
 
@@ -108,6 +127,20 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Audit { .. } => Ok(()),
+        Command::Token {
+            command: TokenCommand::New { actor, role },
+        } => {
+            let token = mcp_runtime::policy::new_token();
+            let entry = serde_json::json!({
+                "actor": actor,
+                "role": role,
+                "token_sha256": mcp_runtime::policy::token_digest(&token),
+            });
+            println!("token (give it to {actor}; it is not stored anywhere): {token}");
+            println!("add to \"http_tokens\" in the policy file ($REVOPS_POLICY_FILE):");
+            println!("{}", serde_json::to_string_pretty(&entry)?);
+            Ok(())
+        }
         Command::Db { command } => run_db(command).await,
         Command::Serve { team, options } => match team {
             TeamChoice::Sales => serve_team::<sales::SalesServer>(&options).await,
@@ -159,10 +192,7 @@ async fn runtime_of<T: TeamServer>(
     actor: &Actor,
     options: &ServerOptions,
 ) -> anyhow::Result<Runtime> {
-    let options = RuntimeOptions {
-        read_only: options.read_only,
-        gates: mcp_runtime::gates::Gates::from_env().map_err(anyhow::Error::msg)?,
-    };
+    let options = crate::team::runtime_options(options.read_only)?;
     Ok(Runtime::open(T::NAME, store.clone(), actor.clone(), options).await?)
 }
 

@@ -72,20 +72,24 @@ pub async fn open_store(database: &DatabaseOptions) -> anyhow::Result<store::Sto
     Ok(store)
 }
 
+/// The pipeline's settings from the environment: read-only mode, the gates
+/// (`REVOPS_CONFIRM_TTL_SECONDS`, `REVOPS_MONTHLY_SPEND_CAP_MINOR`) and the policy file
+/// (`REVOPS_POLICY_FILE`). A setting that does not parse stops the server with its reason.
+pub fn runtime_options(read_only: bool) -> anyhow::Result<RuntimeOptions> {
+    Ok(RuntimeOptions {
+        read_only,
+        gates: mcp_runtime::gates::Gates::from_env().map_err(anyhow::Error::msg)?,
+        policy: std::sync::Arc::new(
+            mcp_runtime::policy::Policy::from_env().map_err(anyhow::Error::msg)?,
+        ),
+    })
+}
+
 /// Builds the runtime of team `T` from the options and the environment.
 pub async fn runtime_for<T: TeamServer>(options: &ServerOptions) -> anyhow::Result<Runtime> {
     let store = open_store(&options.database).await?;
     let actor = Actor::from_env().map_err(anyhow::Error::msg)?;
-    Ok(Runtime::open(
-        T::NAME,
-        store,
-        actor,
-        RuntimeOptions {
-            read_only: options.read_only,
-            gates: mcp_runtime::gates::Gates::from_env().map_err(anyhow::Error::msg)?,
-        },
-    )
-    .await?)
+    Ok(Runtime::open(T::NAME, store, actor, runtime_options(options.read_only)?).await?)
 }
 
 /// Runs team `T` with the given options until its client goes away (stdio) or a signal

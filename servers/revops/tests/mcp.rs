@@ -903,3 +903,120 @@ async fn spend_over_a_cap_is_refused_with_the_headroom_and_a_retry_spends_once()
     );
     marketing.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_policy_file_names_each_tools_role_and_denies_the_tools_it_does_not_name() {
+    let db = seeded_sqlite().await;
+    let folder = tempfile::tempdir().unwrap();
+    let policy = folder.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"tools": {"server_info": "viewer", "get_lead": "viewer", "log_activity": "manager", "audit_query": "viewer"}}"#,
+    )
+    .unwrap();
+    let policy_path = policy.display().to_string();
+    let mut env = server_env(&db, "rep");
+    env.push(("REVOPS_POLICY_FILE", &policy_path));
+    let sales = client::spawn_stdio(&binary("revops-sales"), &env, &Handshake::claude_desktop())
+        .await
+        .unwrap();
+    client::call_ok(&sales, "get_lead", json!({"lead_id": "lead_000001"}))
+        .await
+        .unwrap();
+    let unnamed = client::call(&sales, "list_leads", json!({})).await.unwrap();
+    assert!(
+        client::text_of(&unnamed).contains("not named in the policy file"),
+        "{}",
+        client::text_of(&unnamed)
+    );
+    let above = client::call(
+        &sales,
+        "log_activity",
+        json!({"kind": "note", "subject": "x", "account_id": "acc_000001"}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        client::text_of(&above).contains("needs the manager role"),
+        "{}",
+        client::text_of(&above)
+    );
+    sales.cancel().await.unwrap();
+
+    std::fs::write(&policy, r#"{"tools": {"get_lead": "superuser"}}"#).unwrap();
+    let broken =
+        client::spawn_stdio(&binary("revops-sales"), &env, &Handshake::claude_desktop()).await;
+    assert!(
+        broken.is_err(),
+        "a policy file that does not parse stops the server"
+    );
+}
+
+#[tokio::test]
+async fn over_http_each_bearer_token_acts_as_its_own_actor_and_role() {
+    let db = seeded_sqlite().await;
+    let folder = tempfile::tempdir().unwrap();
+    let policy = folder.path().join("policy.json");
+    let digest = |token: &str| mcp_runtime::policy::token_digest(token);
+    std::fs::write(
+        &policy,
+        json!({"http_tokens": [
+            {"actor": "dana@example.com", "role": "rep", "token_sha256": digest("rvt_dana")},
+            {"actor": "vic@example.com", "role": "viewer", "token_sha256": digest("rvt_vic")},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let policy_path = policy.display().to_string();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut env = server_env(&db, "admin");
+    env.push(("REVOPS_POLICY_FILE", &policy_path));
+    let _server = start_http(
+        &binary("revops-cs"),
+        &["--transport", "http", "--bind", &bind],
+        &env,
+        port,
+    )
+    .await;
+    let url = format!("http://{bind}/mcp");
+
+    assert!(
+        client::connect_http(&url, Some("rvt_wrong"), &Handshake::claude_desktop())
+            .await
+            .is_err()
+    );
+    let dana = client::connect_http(&url, Some("rvt_dana"), &Handshake::claude_desktop())
+        .await
+        .unwrap();
+    let vic = client::connect_http(&url, Some("rvt_vic"), &Handshake::claude_desktop())
+        .await
+        .unwrap();
+    let touch = json!({"account_id": "acc_000001", "subject": "Renewal call"});
+    client::call_ok(&dana, "log_touchpoint", touch.clone())
+        .await
+        .unwrap();
+    let denied = client::call(&vic, "log_touchpoint", touch).await.unwrap();
+    assert!(
+        client::text_of(&denied).contains("vic@example.com may not call log_touchpoint"),
+        "{}",
+        client::text_of(&denied)
+    );
+
+    let trail = client::call_ok(&vic, "audit_query", json!({"tool": "log_touchpoint"}))
+        .await
+        .unwrap();
+    let who: Vec<(&str, &str)> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        who,
+        [("dana@example.com", "ok"), ("vic@example.com", "denied")]
+    );
+    for session in [dana, vic] {
+        session.cancel().await.unwrap();
+    }
+}

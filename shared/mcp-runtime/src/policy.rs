@@ -1,11 +1,19 @@
 //! What a tool is (read, write, destructive), read from its MCP annotations, and which roles
 //! may call it. Annotations are data: the pipeline, read-only mode and the audit record all
 //! read the kind from them, so a tool cannot claim one thing and be treated as another.
+//!
+//! Without a policy file, a role may call tools of the kinds it allows (viewer: read; rep:
+//! also write; manager: also destructive). A policy file (`REVOPS_POLICY_FILE`, JSON) can
+//! name the least role of each tool, and then every tool it does not name is denied; it also
+//! holds the HTTP bearer tokens, as SHA-256 digests, with the actor and role of each.
+
+use std::collections::BTreeMap;
 
 use rmcp::model::Tool;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::identity::Role;
+use crate::identity::{Actor, Role};
 
 /// How much a tool can change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -48,14 +56,179 @@ impl ToolKind {
     }
 }
 
-/// True when `role` may call a tool of `kind`.
+/// True when `role` may call a tool of `kind` under the default (kind-based) policy.
 pub fn role_may_call(role: Role, kind: ToolKind) -> bool {
     role >= kind.least_role()
+}
+
+/// The variable naming the policy file.
+pub const POLICY_FILE_VAR: &str = "REVOPS_POLICY_FILE";
+
+/// Who may call what, and who the HTTP bearer tokens belong to.
+///
+/// ```json
+/// {
+///   "tools": { "get_lead": "viewer", "log_activity": "rep", "delete_campaign": "manager" },
+///   "http_tokens": [ { "actor": "dana@example.com", "role": "rep", "token_sha256": "9f86d0…" } ]
+/// }
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// The least role of each tool. When present, a tool it does not name is denied.
+    #[serde(default)]
+    pub tools: Option<BTreeMap<String, Role>>,
+    /// HTTP bearer tokens, stored as SHA-256 digests (hex), never in the clear.
+    #[serde(default)]
+    pub http_tokens: Vec<HttpToken>,
+}
+
+/// One HTTP bearer token and whom it stands for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpToken {
+    pub actor: String,
+    pub role: Role,
+    /// SHA-256 of the token, hex (`revops token new` prints both).
+    pub token_sha256: String,
+}
+
+/// A fresh bearer token: `rvt_` and 64 hex digits from the operating system's CSPRNG-seeded
+/// generator (256 bits).
+pub fn new_token() -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    let bytes: Vec<u8> = (0..32).map(|_| rng.random()).collect();
+    format!("rvt_{}", hex::encode(bytes))
+}
+
+/// SHA-256 of a bearer token, hex: what a policy file stores.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Policy {
+    /// The policy file named by `REVOPS_POLICY_FILE`, or the default policy.
+    pub fn from_env() -> Result<Policy, String> {
+        match std::env::var(POLICY_FILE_VAR) {
+            Ok(path) if !path.trim().is_empty() => Policy::load(std::path::Path::new(path.trim())),
+            _ => Ok(Policy::default()),
+        }
+    }
+
+    /// Reads a policy file; a file that does not parse is an error, never a silent default.
+    pub fn load(path: &std::path::Path) -> Result<Policy, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read the policy file {}: {error}", path.display()))?;
+        let policy: Policy = serde_json::from_str(&text)
+            .map_err(|error| format!("the policy file {} is not valid: {error}", path.display()))?;
+        for token in &policy.http_tokens {
+            if token.token_sha256.len() != 64
+                || !token.token_sha256.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return Err(format!(
+                    "the policy file {}: the token of {} must be a SHA-256 digest (64 hex digits), not the token itself",
+                    path.display(),
+                    token.actor
+                ));
+            }
+        }
+        Ok(policy)
+    }
+
+    /// `None` when `role` may call `tool` (of `kind`); otherwise why not.
+    pub fn refusal(&self, tool: &str, kind: ToolKind, role: Role) -> Option<String> {
+        let least = match &self.tools {
+            Some(map) => match map.get(tool) {
+                Some(least) => *least,
+                None => {
+                    return Some(format!(
+                        "{tool} is not named in the policy file, so it is denied to every role; an admin can add it under \"tools\" in {POLICY_FILE_VAR}"
+                    ));
+                }
+            },
+            None => kind.least_role(),
+        };
+        (role < least).then(|| {
+            format!("{tool} needs the {least} role and the role {role} is not enough; ask an admin for the {least} role")
+        })
+    }
+
+    /// The actor a bearer token stands for, if the policy knows it.
+    pub fn actor_for_token(&self, token: &str) -> Option<Actor> {
+        let digest = token_digest(token);
+        self.http_tokens
+            .iter()
+            .find(|t| {
+                constant_time_eq(
+                    t.token_sha256.to_ascii_lowercase().as_bytes(),
+                    digest.as_bytes(),
+                )
+            })
+            .map(|t| Actor {
+                name: t.actor.clone(),
+                role: t.role,
+            })
+    }
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal a token.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut difference = a.len() ^ b.len();
+    for (i, byte) in a.iter().enumerate() {
+        difference |= usize::from(byte ^ b.get(i % b.len().max(1)).copied().unwrap_or(0));
+    }
+    difference == 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_with_a_tool_map_denies_every_tool_it_does_not_name() {
+        let policy: Policy =
+            serde_json::from_str(r#"{"tools": {"get_lead": "viewer", "log_activity": "manager"}}"#)
+                .unwrap();
+        assert_eq!(
+            policy.refusal("get_lead", ToolKind::Read, Role::Viewer),
+            None
+        );
+        assert!(
+            policy
+                .refusal("log_activity", ToolKind::Write, Role::Rep)
+                .unwrap()
+                .contains("needs the manager role")
+        );
+        assert!(
+            policy
+                .refusal("list_leads", ToolKind::Read, Role::Admin)
+                .unwrap()
+                .contains("not named in the policy file")
+        );
+        let default = Policy::default();
+        assert_eq!(
+            default.refusal("list_leads", ToolKind::Read, Role::Viewer),
+            None
+        );
+        assert!(
+            default
+                .refusal("delete_campaign", ToolKind::Destructive, Role::Rep)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_token_maps_to_its_actor_only_by_its_digest() {
+        let json = format!(
+            r#"{{"http_tokens": [{{"actor": "dana", "role": "rep", "token_sha256": "{}"}}]}}"#,
+            token_digest("s3cret")
+        );
+        let policy: Policy = serde_json::from_str(&json).unwrap();
+        assert_eq!(policy.actor_for_token("s3cret").unwrap().name, "dana");
+        assert!(policy.actor_for_token("s3cret ").is_none());
+        assert!(policy.actor_for_token(&token_digest("s3cret")).is_none());
+    }
 
     #[test]
     fn a_viewer_may_only_read_and_a_rep_may_not_destroy() {

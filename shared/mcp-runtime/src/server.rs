@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use crate::errors::ToolResult;
 use crate::gates::{CONFIRM_TOKEN_ARG, Gates};
 use crate::identity::Actor;
-use crate::policy::{ToolKind, role_may_call};
+use crate::policy::ToolKind;
 use crate::recorder::{AuditRecorder, CallRecord, CallRecorder, Outcome};
 use crate::scope::CallScope;
 
@@ -30,6 +30,8 @@ pub struct RuntimeOptions {
     pub read_only: bool,
     /// Confirmation and budget settings.
     pub gates: Gates,
+    /// Who may call what; the HTTP bearer tokens.
+    pub policy: Arc<crate::policy::Policy>,
 }
 
 /// What every team server shares: the store, the session's actor, the pipeline's gates and
@@ -359,8 +361,12 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
             _ => None,
         };
 
-        // 1. who
-        let actor = runtime.actor().clone();
+        // 1. who: the bearer token's actor over HTTP, else the configured actor.
+        let actor = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Actor>().cloned())
+            .unwrap_or_else(|| runtime.actor().clone());
         let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
         let mut record = CallRecord {
             server: T::NAME,
@@ -374,19 +380,12 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         };
 
         // 2. may they
-        if !role_may_call(actor.role, kind) {
-            let reason = format!(
-                "{} may not call {}: it is a {} tool and the role {} may call only {}; ask an admin for the {} role",
-                actor.name,
-                tool.name,
-                kind.as_str(),
-                actor.role,
-                match actor.role {
-                    crate::Role::Viewer => "read tools",
-                    _ => "read and write tools",
-                },
-                kind.least_role()
-            );
+        if let Some(reason) = runtime
+            .options()
+            .policy
+            .refusal(&tool.name, kind, actor.role)
+        {
+            let reason = format!("{} may not call {}: {reason}", actor.name, tool.name);
             return Ok(self.refuse(record, Outcome::Denied, reason).await);
         }
 

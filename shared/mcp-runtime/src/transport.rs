@@ -17,6 +17,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use crate::policy::{Policy, constant_time_eq};
 use crate::server::{McpServer, Runtime, TeamServer};
 
 /// The variable holding the bearer token HTTP clients must present.
@@ -110,18 +111,42 @@ impl HttpApp {
     }
 
     /// Listens on `bind` until Ctrl-C (or SIGTERM); prints nothing to stdout.
+    ///
+    /// Authentication: the policy file's bearer tokens when it has any (each request acts as
+    /// its token's actor), else `REVOPS_HTTP_TOKEN` (requests act as the configured actor),
+    /// else none, which is allowed on loopback only.
     pub async fn serve(self, bind: SocketAddr) -> Result<(), TransportError> {
-        let token = std::env::var(HTTP_TOKEN_VAR)
+        let policy = self
+            .runtimes
+            .first()
+            .map(|r| r.options().policy.clone())
+            .unwrap_or_default();
+        let shared_token = std::env::var(HTTP_TOKEN_VAR)
             .ok()
             .filter(|t| !t.trim().is_empty());
-        if token.is_none() && !bind.ip().is_loopback() {
+        let auth = if !policy.http_tokens.is_empty() {
+            if let Some(runtime) = self.runtimes.first() {
+                for token in &policy.http_tokens {
+                    // Register names now, so appends in the hot path need not.
+                    let _ = runtime
+                        .auditor()
+                        .register_actor(runtime.store(), &token.actor)
+                        .await;
+                }
+            }
+            Auth::Policy(policy)
+        } else if let Some(token) = shared_token {
+            Auth::SharedToken(Arc::new(token))
+        } else if bind.ip().is_loopback() {
+            Auth::None
+        } else {
             return Err(TransportError::PublicWithoutToken(bind));
-        }
+        };
         let servers = self.servers.clone();
         let router = self
             .router
             .layer(axum::middleware::from_fn_with_state(
-                token.map(Arc::new),
+                Arc::new(auth),
                 require_bearer,
             ))
             .route(
@@ -149,43 +174,55 @@ impl HttpApp {
     }
 }
 
+/// How HTTP requests authenticate.
+enum Auth {
+    /// Loopback only: no token.
+    None,
+    /// One shared token; requests act as the configured actor.
+    SharedToken(Arc<String>),
+    /// Tokens from the policy file; each request acts as its token's actor.
+    Policy(Arc<Policy>),
+}
+
 async fn healthz(servers: Vec<&'static str>) -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok", "servers": servers }))
 }
 
 async fn require_bearer(
-    State(token): State<Option<Arc<String>>>,
-    request: Request,
+    State(auth): State<Arc<Auth>>,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(expected) = token else {
-        return next.run(request).await;
-    };
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    match presented {
-        Some(presented) if constant_time_eq(presented.as_bytes(), expected.as_bytes()) => {
-            next.run(request).await
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let allowed = match (auth.as_ref(), presented) {
+        (Auth::None, _) => true,
+        (Auth::SharedToken(expected), Some(presented)) => {
+            constant_time_eq(presented.as_bytes(), expected.as_bytes())
         }
-        _ => (
+        (Auth::Policy(policy), Some(presented)) => match policy.actor_for_token(&presented) {
+            Some(actor) => {
+                request.extensions_mut().insert(actor);
+                true
+            }
+            None => false,
+        },
+        (_, None) => false,
+    };
+    if allowed {
+        next.run(request).await
+    } else {
+        (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
             "a valid bearer token is required (Authorization: Bearer <token>)",
         )
-            .into_response(),
+            .into_response()
     }
-}
-
-/// Compares without stopping at the first difference, so timing does not reveal the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut difference = a.len() ^ b.len();
-    for (i, byte) in a.iter().enumerate() {
-        difference |= usize::from(byte ^ b.get(i % b.len().max(1)).copied().unwrap_or(0));
-    }
-    difference == 0
 }
 
 async fn shutdown_signal() {
@@ -213,7 +250,7 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use crate::policy::constant_time_eq;
 
     #[test]
     fn tokens_match_only_when_equal() {
