@@ -60,12 +60,19 @@ pub async fn run() -> anyhow::Result<()> {
         ("REVOPS_ACTOR", "dana@demo"),
         ("REVOPS_LOG", "warn"),
     ];
+    // Marketing runs as a manager, so the demo can show the confirmation gate.
+    let manager_env = [
+        ("REVOPS_DATABASE_URL", url.as_str()),
+        ("REVOPS_ACTOR", "mira@demo"),
+        ("REVOPS_ROLE", "manager"),
+        ("REVOPS_LOG", "warn"),
+    ];
     let handshake = Handshake::claude_desktop();
     let sales =
         client::spawn_stdio(&client::sibling_binary("revops-sales")?, &env, &handshake).await?;
     let marketing = client::spawn_stdio(
         &client::sibling_binary("revops-marketing")?,
-        &env,
+        &manager_env,
         &handshake,
     )
     .await?;
@@ -120,6 +127,36 @@ pub async fn run() -> anyhow::Result<()> {
     for session in [sales, marketing, cs] {
         session.cancel().await.ok();
     }
+
+    step("Compliance: \"prove what the assistant did, and that nobody edited the record\"");
+    let store = store::Store::open(&store::DatabaseLocation::parse(&url)?).await?;
+    match audit::verify::verify_store(&store, vec![], 8192).await? {
+        Ok(summary) => println!(
+            "audit chain intact: {} entries from the three servers, head {}…, every call above is in it",
+            summary.entries,
+            &summary.head_hash[..16]
+        ),
+        Err(broken) => anyhow::bail!(
+            "the audit chain is broken at seq {}: {}",
+            broken.seq,
+            broken.explanation
+        ),
+    }
+    let denied = audit::query::find(
+        &store,
+        &audit::query::AuditFilter {
+            outcome: Some("denied".into()),
+            ..Default::default()
+        },
+        0,
+        10,
+    )
+    .await?;
+    println!(
+        "denied calls on record: {} (e.g. a replayed confirmation token)",
+        denied.len()
+    );
+    store.close().await;
     step("Done: three servers shared one SQLite file; the temporary database is removed");
     Ok(())
 }
@@ -174,6 +211,38 @@ async fn sales_steps(sales: &Session) -> anyhow::Result<()> {
 }
 
 async fn marketing_steps(marketing: &Session) -> anyhow::Result<()> {
+    step("Marketing: deleting a campaign needs a confirmation (acting as a manager)");
+    let preview = client::call_ok(
+        marketing,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000001"}),
+    )
+    .await?;
+    let result = &preview["result"];
+    println!(
+        "first call: status {}, nothing changed; it would remove {} ledger entries ({} spent) and {} touches, and {} leads would lose attribution",
+        preview["status"],
+        result["ledger_entries"],
+        money(&result["spent_minor"]),
+        result["touches"],
+        result["leads_losing_attribution"]
+    );
+    let token = preview["confirmation"]["confirm_token"].clone();
+    let done = client::call_ok(
+        marketing,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000001", "confirm_token": token}),
+    )
+    .await?;
+    println!("second call with the token: status {}", done["status"]);
+    let replay = client::call(
+        marketing,
+        "delete_campaign",
+        json!({"campaign_id": "cmp_000001", "confirm_token": token}),
+    )
+    .await?;
+    println!("the same token again -> {}", client::text_of(&replay));
+
     step("Marketing: \"what are our active campaigns spending?\"");
     let page = client::call_ok(
         marketing,
@@ -189,6 +258,20 @@ async fn marketing_steps(marketing: &Session) -> anyhow::Result<()> {
             money(&campaign["spent_minor"]),
             money(&campaign["budget_lifetime_minor"]),
             campaign["leads"]
+        );
+    }
+    if let Some(active) = page["items"].as_array().and_then(|items| items.first()) {
+        let id = active["id"].as_str().unwrap_or("cmp_000001");
+        step("Marketing: \"spend past the cap\" is refused, with the headroom left");
+        let over = client::call(
+            marketing,
+            "record_spend",
+            json!({"campaign_id": id, "amount_minor": 999_999_999, "spend_date": "2026-11-21", "request_id": "demo-spend-1"}),
+        )
+        .await?;
+        println!(
+            "record_spend of $9,999,999.99 on {id} -> {}",
+            client::text_of(&over)
         );
     }
     Ok(())
