@@ -151,7 +151,6 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let mut export = std::io::BufWriter::new(std::fs::File::create(&export_path)?);
     let mut hashed_bytes: u64 = 0;
     let mut after = 0;
-    let mut encoded = Vec::new();
     loop {
         let batch = audit::query::entries_after(&store, after, 50_000).await?;
         let Some(last) = batch.last() else { break };
@@ -159,22 +158,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         for entry in &batch {
             serde_json::to_writer(&mut export, entry)?;
             std::io::Write::write_all(&mut export, b"\n")?;
-            for field in [
-                &entry.occurred_at,
-                &entry.server,
-                &entry.actor,
-                &entry.tool,
-                &entry.kind,
-                &entry.args_digest,
-                &entry.outcome,
-                &entry.detail,
-                &entry.prev_hash,
-            ] {
-                encoded.extend_from_slice(&(field.len() as u64).to_be_bytes());
-                encoded.extend_from_slice(field.as_bytes());
-            }
-            hashed_bytes += 8 * 11 + 15 + encoded.len() as u64;
-            encoded.clear();
+            hashed_bytes += entry.hashed_len() as u64;
         }
     }
     std::io::Write::flush(&mut export)?;
