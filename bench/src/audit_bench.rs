@@ -38,6 +38,7 @@ async fn append_rate(
     total: usize,
 ) -> anyhow::Result<(f64, Duration)> {
     let auditor = audit::Auditor::open(store).await?;
+    auditor.register_actor(store, "bench@example.com").await?;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for writer in 0..writers {
