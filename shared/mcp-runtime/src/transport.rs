@@ -43,14 +43,21 @@ pub enum TransportError {
 
 /// Serves one team over stdio until the client disconnects.
 pub async fn serve_stdio<T: TeamServer>(runtime: Runtime) -> Result<(), TransportError> {
-    let service = McpServer::<T>::new(runtime)
+    let service = McpServer::<T>::new(runtime.clone())
         .serve(rmcp::transport::stdio_pipes())
         .await
         .map_err(|error| TransportError::Session(error.to_string()))?;
-    service
-        .waiting()
-        .await
-        .map_err(|error| TransportError::Session(error.to_string()))?;
+    // SIGTERM or Ctrl-C end the session like a closed stdin, so queued audit entries are
+    // written before the process exits.
+    let cancel = service.cancellation_token();
+    let signals = tokio::spawn(async move {
+        shutdown_signal().await;
+        cancel.cancel();
+    });
+    let ended = service.waiting().await;
+    signals.abort();
+    runtime.shutdown().await;
+    ended.map_err(|error| TransportError::Session(error.to_string()))?;
     Ok(())
 }
 
