@@ -36,9 +36,7 @@ impl TeamServer for CsServer {
     fn new(runtime: Runtime) -> CsServer {
         CsServer {
             runtime,
-            tools: CsServer::tool_router()
-                .with_route(mcp_runtime::info::server_info_route())
-                .with_route(mcp_runtime::audit_tool::audit_query_route()),
+            tools: CsServer::tool_router() + mcp_runtime::info::shared_tools(),
         }
     }
 

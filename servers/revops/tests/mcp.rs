@@ -60,6 +60,21 @@ async fn each_server_answers_claude_desktops_handshake_with_tools_resources_and_
                 "{} declares its output schema",
                 tool.name
             );
+            if annotations.destructive_hint == Some(true) {
+                // Destructive tools are gated: they take a confirm_token and answer a preview.
+                let input = serde_json::to_value(&*tool.input_schema).unwrap();
+                assert!(
+                    input["properties"]["confirm_token"].is_object(),
+                    "{} is gated",
+                    tool.name
+                );
+                let output = serde_json::to_value(tool.output_schema.as_deref().unwrap()).unwrap();
+                assert!(
+                    output["properties"]["confirmation"].is_object(),
+                    "{} previews",
+                    tool.name
+                );
+            }
         }
 
         let resources = session.list_all_resources().await.unwrap();

@@ -38,9 +38,7 @@ impl TeamServer for SalesServer {
     fn new(runtime: Runtime) -> SalesServer {
         SalesServer {
             runtime,
-            tools: SalesServer::tool_router()
-                .with_route(mcp_runtime::info::server_info_route())
-                .with_route(mcp_runtime::audit_tool::audit_query_route()),
+            tools: SalesServer::tool_router() + mcp_runtime::info::shared_tools(),
         }
     }
 
