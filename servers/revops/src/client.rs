@@ -2,7 +2,7 @@
 //! stdio, or connect to one over streamable HTTP. The demo, the integration tests and the
 //! bench all drive the real binaries through this one helper.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 use anyhow::{Context, anyhow};
@@ -75,10 +75,23 @@ pub async fn spawn_stdio(
 ) -> anyhow::Result<Session> {
     let mut command = tokio::process::Command::new(binary);
     command.envs(env.iter().copied());
+    spawn_command(command, handshake).await
+}
+
+/// Spawns `command` (a server speaking MCP on its stdin and stdout) and opens a session.
+pub async fn spawn_command(
+    command: tokio::process::Command,
+    handshake: &Handshake,
+) -> anyhow::Result<Session> {
+    let program = command
+        .as_std()
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
     let (transport, _) = TokioChildProcess::builder(command)
         .stderr(Stdio::inherit())
         .spawn()
-        .with_context(|| format!("starting {}", binary.display()))?;
+        .with_context(|| format!("starting {program}"))?;
     open(transport, handshake).await
 }
 
@@ -153,26 +166,4 @@ pub async fn read_json(session: &Session, uri: &str) -> anyhow::Result<serde_jso
         return Err(anyhow!("{uri} returned no text"));
     };
     serde_json::from_str(text).with_context(|| format!("{uri} is not JSON"))
-}
-
-/// The path of a sibling binary of the running executable (e.g. `revops-sales` next to
-/// `revops`), also when the running executable is a test in `target/*/deps`.
-pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating the running executable")?;
-    let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
-    let mut dir = exe.parent().map(Path::to_path_buf);
-    while let Some(candidate_dir) = dir {
-        let candidate = candidate_dir.join(&file);
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-        dir = candidate_dir
-            .parent()
-            .map(Path::to_path_buf)
-            .filter(|d| d.ends_with("debug") || d.ends_with("release") || d.join(&file).is_file());
-    }
-    Err(anyhow!(
-        "cannot find {file} next to {}; build it with `cargo build --bins`",
-        exe.display()
-    ))
 }

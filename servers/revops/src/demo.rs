@@ -23,6 +23,18 @@ fn money(minor: &Value) -> String {
     format!("${}{digits}{grouped}", if whole < 0 { "-" } else { "" })
 }
 
+/// Starts one team's server as a child process over stdio: this same executable running
+/// `revops serve TEAM`, the code path of `revops-TEAM`, so the demo needs no other binary.
+async fn spawn_team(
+    team: &str,
+    env: &[(&str, &str)],
+    handshake: &Handshake,
+) -> anyhow::Result<Session> {
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    command.args(["serve", team]).envs(env.iter().copied());
+    client::spawn_command(command, handshake).await
+}
+
 fn step(title: &str) {
     println!("\n== {title}");
 }
@@ -53,7 +65,7 @@ pub async fn run() -> anyhow::Result<()> {
     );
 
     step(
-        "Starting revops-sales, revops-marketing and revops-cs as Claude Desktop would (stdio, protocol 2025-06-18)",
+        "Starting the sales, marketing and customer-success servers as Claude Desktop would (stdio, protocol 2025-06-18)",
     );
     let env = [
         ("REVOPS_DATABASE_URL", url.as_str()),
@@ -68,15 +80,9 @@ pub async fn run() -> anyhow::Result<()> {
         ("REVOPS_LOG", "warn"),
     ];
     let handshake = Handshake::claude_desktop();
-    let sales =
-        client::spawn_stdio(&client::sibling_binary("revops-sales")?, &env, &handshake).await?;
-    let marketing = client::spawn_stdio(
-        &client::sibling_binary("revops-marketing")?,
-        &manager_env,
-        &handshake,
-    )
-    .await?;
-    let cs = client::spawn_stdio(&client::sibling_binary("revops-cs")?, &env, &handshake).await?;
+    let sales = spawn_team("sales", &env, &handshake).await?;
+    let marketing = spawn_team("marketing", &manager_env, &handshake).await?;
+    let cs = spawn_team("cs", &env, &handshake).await?;
     for (name, session) in [("sales", &sales), ("marketing", &marketing), ("cs", &cs)] {
         let tools = session.list_all_tools().await?;
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
