@@ -14,9 +14,9 @@ use mcp_runtime::{Actor, Runtime, TeamServer};
 
 use crate::team::{DatabaseOptions, ServerOptions, open_store, run_to_exit_code, serve_team};
 
-/// Operate the RevOps MCP suite: database, servers, demo.
+/// Operate the RevOps MCP suite: database, servers, demo, audit trail, HTTP tokens.
 #[derive(Debug, Parser)]
-#[command(name = "revops", version, about, long_about = None)]
+#[command(name = "revops", version, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -56,7 +56,7 @@ impl DatabaseOptions {
 
 /// The command line of `revops-sales`, `revops-marketing` and `revops-cs`.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, long_about = None)]
 pub struct ServerCli {
     #[command(flatten)]
     pub options: ServerOptions,
@@ -111,7 +111,17 @@ pub async fn serve_team<T: TeamServer>(options: &ServerOptions) -> anyhow::Resul
 /// The whole `main` of a team server binary.
 pub fn main_for<T: TeamServer>() -> ExitCode {
     mcp_runtime::logging::init();
-    let cli = ServerCli::parse();
+    let about = format!(
+        "The RevOps {} MCP server: stdio for Claude Desktop by default, streamable HTTP with --transport http.",
+        mcp_runtime::info::team_title(T::NAME)
+    );
+    let matches = <ServerCli as clap::CommandFactory>::command()
+        .about(about)
+        .get_matches();
+    let cli = match <ServerCli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     run_to_exit_code(serve_team::<T>(&cli.options))
 }
 
