@@ -4,23 +4,26 @@
 //! `#[tool_router]`; it implements [`TeamServer`] and is wrapped in [`McpServer`], which is
 //! the only `ServerHandler` in the suite. Every `tools/call` therefore passes the same steps:
 //!
-//! 1. **who**: the [`Actor`] of the session ([`identity`]);
-//! 2. **may they**: the role's permission for the tool's [`ToolKind`] ([`policy`]);
+//! 1. **who**: the [`Actor`] of the session, or of the HTTP request's bearer token
+//!    ([`identity`], [`transport`]);
+//! 2. **may they**: the [`policy::Policy`] for the tool and its [`ToolKind`] ([`policy`]);
 //! 3. **is it well-formed**: typed parameters (rmcp + serde + schemars), then domain checks
 //!    in the tool, reported as [`ToolError`]s that say what to change;
-//! 4. **gates**: [`gates::Gates`] (confirmation for destructive tools; budget and rate gates
-//!    are added by the trust layer);
+//! 4. **gates**: a destructive tool's first call runs as a rolled-back preview and answers
+//!    with a confirmation token; only a second call with that token acts ([`gates`]); spend
+//!    goes through `guard::budget`;
 //! 5. **do it**: the tool, inside one store write transaction for anything that writes
 //!    ([`CallScope::transaction`]);
-//! 6. **record it**: a [`recorder::CallRecord`] handed to the [`recorder::CallRecorder`], in
-//!    the same transaction as the change it records;
+//! 6. **record it**: a [`recorder::CallRecord`] appended to the hash-chained audit log in the
+//!    same transaction as the change it records (successful reads in group commits);
 //! 7. **answer**: `structuredContent` matching the tool's output schema, plus text.
 //!
 //! # Layout
 //! - [`server`]: [`TeamServer`], [`McpServer`] and the pipeline itself.
 //! - [`identity`], [`policy`], [`gates`], [`recorder`], [`scope`]: the pipeline's steps.
 //! - [`errors`]: [`ToolError`], the one way a tool reports a failure.
-//! - [`info`]: the `server_info` tool every server shares; [`audit_tool`]: `audit_query`.
+//! - [`info`]: the tools every server shares ([`info::shared_tools`]): `server_info`, and
+//!   `audit_query` from [`audit_tool`].
 //! - [`transport`]: stdio and streamable HTTP (`/mcp`, `/healthz`), one or several servers.
 //! - [`logging`]: `tracing` to stderr, never stdout.
 //!
