@@ -1041,3 +1041,64 @@ async fn over_http_each_bearer_token_acts_as_its_own_actor_and_role() {
         session.cancel().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_server_signs_a_checkpoint_every_n_entries_and_the_chain_verifies_against_them() {
+    let db = seeded_sqlite().await;
+    let folder = tempfile::tempdir().unwrap();
+    let checkpoints = folder.path().join("checkpoints");
+    let key = folder.path().join("checkpoint.key");
+    let (checkpoints_text, key_text) =
+        (checkpoints.display().to_string(), key.display().to_string());
+    let mut env = server_env(&db, "rep");
+    env.extend([
+        ("REVOPS_CHECKPOINT_EVERY", "5"),
+        ("REVOPS_CHECKPOINT_DIR", checkpoints_text.as_str()),
+        ("REVOPS_CHECKPOINT_KEY_FILE", key_text.as_str()),
+    ]);
+    let sales = client::spawn_stdio(&binary("revops-sales"), &env, &Handshake::claude_desktop())
+        .await
+        .unwrap();
+    for n in 1..=12 {
+        client::call_ok(
+            &sales,
+            "get_lead",
+            json!({"lead_id": format!("lead_{n:06}")}),
+        )
+        .await
+        .unwrap();
+        // One call at a time, so each read is its own group.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    sales.cancel().await.unwrap();
+
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for _ in 0..50 {
+        files = std::fs::read_dir(&checkpoints)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        if files.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    files.sort();
+    assert_eq!(files.len(), 2, "checkpoints at seq 5 and 10: {files:?}");
+    let mut args = vec![
+        "audit".to_string(),
+        "verify".into(),
+        "--json".into(),
+        "--database-url".into(),
+        db.url.clone(),
+    ];
+    for file in &files {
+        args.extend(["--checkpoint".to_string(), file.display().to_string()]);
+    }
+    let verify = std::process::Command::new(binary("revops"))
+        .args(&args)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert!(verify.status.success(), "{report}");
+    assert_eq!(report["summary"]["checkpoints_matched"], 2, "{report}");
+}

@@ -101,24 +101,70 @@ async fn append_group(
     auditor: &audit::Auditor,
     store: &store::Store,
     group: &[CallRecord],
-) -> Result<(), store::Error> {
+) -> Result<Option<audit::AuditEntry>, store::Error> {
     let mut tx = store.begin_write().await?;
     let entries: Vec<audit::NewEntry<'_>> = group.iter().map(entry_of).collect();
-    auditor
+    let mut appended = auditor
         .append_all(&mut tx, &entries)
         .await
         .map_err(as_store_error)?;
     tx.commit().await.map_err(|error| {
         tracing::error!(%error, "audit group commit failed");
         store::Error::Internal("commit audit entries")
-    })
+    })?;
+    Ok(appended.pop())
+}
+
+/// Signed checkpoints written by the server itself every `every` entries, into `folder`
+/// (`REVOPS_CHECKPOINT_EVERY`, `REVOPS_CHECKPOINT_DIR`). Only committed entries are signed.
+#[derive(Clone)]
+pub struct CheckpointSchedule {
+    pub every: i64,
+    pub folder: std::path::PathBuf,
+    pub key: std::sync::Arc<audit::checkpoint::CheckpointKey>,
+}
+
+impl std::fmt::Debug for CheckpointSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckpointSchedule")
+            .field("every", &self.every)
+            .field("folder", &self.folder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckpointSchedule {
+    /// Writes a checkpoint of `head` when it has crossed a multiple of `every` since `last`.
+    fn maybe_sign(&self, head: &audit::AuditEntry, last_signed: &mut i64) {
+        if head.seq / self.every <= *last_signed / self.every {
+            return;
+        }
+        let checkpoint = self.key.sign(head.seq, &head.hash);
+        let path = self
+            .folder
+            .join(format!("checkpoint-{:012}.json", head.seq));
+        let written = std::fs::create_dir_all(&self.folder)
+            .and_then(|()| serde_json::to_vec_pretty(&checkpoint).map_err(std::io::Error::other))
+            .and_then(|bytes| std::fs::write(&path, bytes));
+        match written {
+            Ok(()) => {
+                *last_signed = head.seq;
+                tracing::info!(seq = head.seq, path = %path.display(), "audit checkpoint written");
+            }
+            Err(error) => {
+                tracing::error!(%error, path = %path.display(), "could not write an audit checkpoint")
+            }
+        }
+    }
 }
 
 async fn write_reads(
     auditor: audit::Auditor,
     store: store::Store,
+    checkpoints: Option<CheckpointSchedule>,
     mut queue: tokio::sync::mpsc::Receiver<CallRecord>,
 ) {
+    let mut last_signed = 0;
     while let Some(first) = queue.recv().await {
         let mut group = vec![first];
         while group.len() < GROUP_SIZE {
@@ -128,24 +174,43 @@ async fn write_reads(
             }
         }
         let mut attempt = 0;
-        while let Err(error) = append_group(&auditor, &store, &group).await {
-            attempt += 1;
-            if attempt == 5 {
-                for record in &group {
-                    tracing::error!(%error, server = record.server, tool = %record.tool, "a read could not be recorded in the audit log");
+        loop {
+            match append_group(&auditor, &store, &group).await {
+                Ok(head) => {
+                    if let (Some(schedule), Some(head)) = (&checkpoints, head) {
+                        schedule.maybe_sign(&head, &mut last_signed);
+                    }
+                    break;
                 }
-                break;
+                Err(error) => {
+                    attempt += 1;
+                    if attempt == 5 {
+                        for record in &group {
+                            tracing::error!(%error, server = record.server, tool = %record.tool, "a read could not be recorded in the audit log");
+                        }
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
         }
     }
 }
 
 impl AuditRecorder {
     /// Starts the recorder and its background writer (needs a tokio runtime).
-    pub fn start(auditor: audit::Auditor, store: store::Store) -> AuditRecorder {
+    pub fn start(
+        auditor: audit::Auditor,
+        store: store::Store,
+        checkpoints: Option<CheckpointSchedule>,
+    ) -> AuditRecorder {
         let (sender, receiver) = tokio::sync::mpsc::channel(READ_QUEUE);
-        let writer = tokio::spawn(write_reads(auditor.clone(), store.clone(), receiver));
+        let writer = tokio::spawn(write_reads(
+            auditor.clone(),
+            store.clone(),
+            checkpoints,
+            receiver,
+        ));
         AuditRecorder {
             auditor,
             store,
@@ -175,11 +240,13 @@ impl AuditRecorder {
                         .map_err(|_| store::Error::Internal("queue an audit entry"))?,
                     None => {
                         append_group(&self.auditor, &self.store, std::slice::from_ref(record))
-                            .await?
+                            .await?;
                     }
                 }
             }
-            None => append_group(&self.auditor, &self.store, std::slice::from_ref(record)).await?,
+            None => {
+                append_group(&self.auditor, &self.store, std::slice::from_ref(record)).await?;
+            }
         }
         Ok(())
     }

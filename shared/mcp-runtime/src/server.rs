@@ -32,6 +32,8 @@ pub struct RuntimeOptions {
     pub gates: Gates,
     /// Who may call what; the HTTP bearer tokens.
     pub policy: Arc<crate::policy::Policy>,
+    /// Sign an audit checkpoint every N entries, if set.
+    pub checkpoints: Option<crate::recorder::CheckpointSchedule>,
 }
 
 /// What every team server shares: the store, the session's actor, the pipeline's gates and
@@ -66,7 +68,11 @@ impl Runtime {
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 server,
-                recorder: Arc::new(AuditRecorder::start(auditor.clone(), store.clone())),
+                recorder: Arc::new(AuditRecorder::start(
+                    auditor.clone(),
+                    store.clone(),
+                    options.checkpoints.clone(),
+                )),
                 auditor,
                 store,
                 actor,
