@@ -82,40 +82,9 @@ pub fn runtime_options(read_only: bool) -> anyhow::Result<RuntimeOptions> {
         policy: std::sync::Arc::new(
             mcp_runtime::policy::Policy::from_env().map_err(anyhow::Error::msg)?,
         ),
-        checkpoints: checkpoint_schedule()?,
+        checkpoints: mcp_runtime::recorder::CheckpointSchedule::from_env()
+            .map_err(anyhow::Error::msg)?,
     })
-}
-
-/// `REVOPS_CHECKPOINT_EVERY=N`: the server signs an audit checkpoint every N entries into
-/// `REVOPS_CHECKPOINT_DIR` (default: `checkpoints` beside the default database), with the key
-/// of `revops audit checkpoint`.
-fn checkpoint_schedule() -> anyhow::Result<Option<mcp_runtime::recorder::CheckpointSchedule>> {
-    let Some(every) = std::env::var("REVOPS_CHECKPOINT_EVERY")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-    else {
-        return Ok(None);
-    };
-    let every: i64 = every
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| {
-            anyhow::anyhow!("REVOPS_CHECKPOINT_EVERY must be a whole number of entries, at least 1")
-        })?;
-    let folder = std::env::var("REVOPS_CHECKPOINT_DIR")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| store::location::default_sqlite_path().with_file_name("checkpoints"));
-    let key =
-        audit::checkpoint::CheckpointKey::load_or_create(&audit::checkpoint::default_key_path())?;
-    Ok(Some(mcp_runtime::recorder::CheckpointSchedule {
-        every,
-        folder,
-        key: std::sync::Arc::new(key),
-    }))
 }
 
 /// Builds the runtime of team `T` from the options and the environment.

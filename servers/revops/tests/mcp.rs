@@ -468,15 +468,13 @@ async fn three_server_processes_writing_to_one_sqlite_file_never_see_database_is
 #[tokio::test]
 async fn a_server_over_streamable_http_serves_mcp_clients_and_health() {
     let db = seeded_sqlite().await;
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let _server = start_http(
+    let server = start_http(
         &binary("revops-marketing"),
-        &["--transport", "http", "--bind", &bind],
+        &["--transport", "http"],
         &server_env(&db, "rep"),
-        port,
     )
     .await;
+    let bind = server.bind.clone();
     for handshake in [Handshake::claude_desktop(), Handshake::Discover] {
         let session = client::connect_http(&format!("http://{bind}/mcp"), None, &handshake)
             .await
@@ -498,17 +496,10 @@ async fn a_server_over_streamable_http_serves_mcp_clients_and_health() {
 #[tokio::test]
 async fn revops_serve_all_hosts_three_servers_behind_one_bearer_token() {
     let db = seeded_sqlite().await;
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
     let mut env = server_env(&db, "rep");
     env.push(("REVOPS_HTTP_TOKEN", "test-token-123"));
-    let _server = start_http(
-        &binary("revops"),
-        &["serve", "all", "--bind", &bind],
-        &env,
-        port,
-    )
-    .await;
+    let server = start_http(&binary("revops"), &["serve", "all"], &env).await;
+    let bind = server.bind.clone();
 
     let health: serde_json::Value = reqwest::get(format!("http://{bind}/healthz"))
         .await
@@ -804,17 +795,10 @@ async fn a_destructive_tool_previews_first_and_acts_only_with_its_own_fresh_toke
 #[tokio::test]
 async fn a_destructive_tool_cannot_act_on_a_first_call_over_http_either() {
     let db = seeded_sqlite().await;
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
     let mut env = server_env(&db, "admin");
     env.push(("REVOPS_CONFIRM_TTL_SECONDS", "1"));
-    let _server = start_http(
-        &binary("revops-marketing"),
-        &["--transport", "http", "--bind", &bind],
-        &env,
-        port,
-    )
-    .await;
+    let server = start_http(&binary("revops-marketing"), &["--transport", "http"], &env).await;
+    let bind = server.bind.clone();
     let session = client::connect_http(
         &format!("http://{bind}/mcp"),
         None,
@@ -989,17 +973,10 @@ async fn over_http_each_bearer_token_acts_as_its_own_actor_and_role() {
     )
     .unwrap();
     let policy_path = policy.display().to_string();
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
     let mut env = server_env(&db, "admin");
     env.push(("REVOPS_POLICY_FILE", &policy_path));
-    let _server = start_http(
-        &binary("revops-cs"),
-        &["--transport", "http", "--bind", &bind],
-        &env,
-        port,
-    )
-    .await;
+    let server = start_http(&binary("revops-cs"), &["--transport", "http"], &env).await;
+    let bind = server.bind.clone();
     let url = format!("http://{bind}/mcp");
 
     assert!(

@@ -134,6 +134,40 @@ impl std::fmt::Debug for CheckpointSchedule {
 }
 
 impl CheckpointSchedule {
+    /// `REVOPS_CHECKPOINT_EVERY=N`: sign a checkpoint every N entries into
+    /// `REVOPS_CHECKPOINT_DIR` (default: `checkpoints` beside the default database), with the
+    /// key of `revops audit checkpoint`. `None` when the variable is unset.
+    pub fn from_env() -> Result<Option<CheckpointSchedule>, String> {
+        let Some(every) = std::env::var("REVOPS_CHECKPOINT_EVERY")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let every: i64 = every
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or("REVOPS_CHECKPOINT_EVERY must be a whole number of entries, at least 1")?;
+        let folder = std::env::var("REVOPS_CHECKPOINT_DIR")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                store::location::default_sqlite_path().with_file_name("checkpoints")
+            });
+        let key = audit::checkpoint::CheckpointKey::load_or_create(
+            &audit::checkpoint::default_key_path(),
+        )
+        .map_err(|error| error.to_string())?;
+        Ok(Some(CheckpointSchedule {
+            every,
+            folder,
+            key: std::sync::Arc::new(key),
+        }))
+    }
+
     /// Writes a checkpoint of `head` when it has crossed a multiple of `every` since `last`.
     fn maybe_sign(&self, head: &audit::AuditEntry, last_signed: &mut i64) {
         if head.seq / self.every <= *last_signed / self.every {

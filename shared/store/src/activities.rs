@@ -1,7 +1,6 @@
 //! Activities: calls, emails, meetings, notes and customer-success touchpoints, logged
 //! against a lead or an account (and optionally a contact or opportunity).
 
-use crate::campaigns::require_exists;
 use crate::records::Activity;
 use crate::rows::{self, ACTIVITY_COLUMNS};
 use crate::{Error, Result, Store, WriteTx};
@@ -46,16 +45,16 @@ pub async fn log(
         ));
     }
     if let Some(id) = &activity.lead_id {
-        require_exists(tx, "leads", "lead", id).await?;
+        crate::require_exists(tx, "leads", "lead", id).await?;
     }
     if let Some(id) = &activity.account_id {
-        require_exists(tx, "accounts", "account", id).await?;
+        crate::require_exists(tx, "accounts", "account", id).await?;
     }
     if let Some(id) = &activity.contact_id {
-        require_exists(tx, "contacts", "contact", id).await?;
+        crate::require_exists(tx, "contacts", "contact", id).await?;
     }
     if let Some(id) = &activity.opportunity_id {
-        require_exists(tx, "opportunities", "opportunity", id).await?;
+        crate::require_exists(tx, "opportunities", "opportunity", id).await?;
     }
     let id = crate::ids::new_id("act");
     let created_at = crate::clock::now();

@@ -110,8 +110,8 @@ pub async fn record_touch(
             return Ok((id, false));
         }
     }
-    require_exists(tx, "campaigns", "campaign", &touch.campaign_id).await?;
-    require_exists(tx, "leads", "lead", &touch.lead_id).await?;
+    crate::require_exists(tx, "campaigns", "campaign", &touch.campaign_id).await?;
+    crate::require_exists(tx, "leads", "lead", &touch.lead_id).await?;
     let id = crate::ids::new_id("tch");
     sqlx::query(
         "INSERT INTO marketing_touches (id, request_key, campaign_id, lead_id, touch_type, occurred_at) \
@@ -127,28 +127,6 @@ pub async fn record_touch(
     .await
     .map_err(|error| Error::from_sqlx("record a touch", error))?;
     Ok((id, true))
-}
-
-/// Fails with [`Error::NotFound`] unless `table` has a row with this id.
-pub(crate) async fn require_exists(
-    tx: &mut crate::WriteTx,
-    table: &'static str,
-    entity: &'static str,
-    id: &str,
-) -> Result<()> {
-    let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");
-    let count: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(|error| Error::from_sqlx("check a reference", error))?;
-    if count == 0 {
-        return Err(Error::NotFound {
-            entity,
-            id: id.to_string(),
-        });
-    }
-    Ok(())
 }
 
 /// What deleting a campaign removes or detaches.

@@ -250,3 +250,25 @@ pub(crate) fn page<T>(
         next_cursor,
     }
 }
+
+/// Fails with [`Error::NotFound`] unless `table` has a row with this id.
+pub(crate) async fn require_exists(
+    tx: &mut WriteTx,
+    table: &'static str,
+    entity: &'static str,
+    id: &str,
+) -> Result<()> {
+    let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("check a reference", error))?;
+    if count == 0 {
+        return Err(Error::NotFound {
+            entity,
+            id: id.to_string(),
+        });
+    }
+    Ok(())
+}

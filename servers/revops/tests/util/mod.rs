@@ -1,5 +1,5 @@
 //! Shared helpers for the integration tests: a seeded database per test, the built server
-//! binaries, free ports, and a raw JSON-RPC line client for malformed-input tests.
+//! HTTP servers on free ports, and a raw JSON-RPC line client for malformed-input tests.
 
 #![allow(
     clippy::unwrap_used,
@@ -94,16 +94,7 @@ pub async fn stdio_session(binary_path: &std::path::Path, db: &SeededDatabase) -
     .unwrap()
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when dropped.
+/// A server process killed when dropped.
 pub struct ChildGuard(pub tokio::process::Child);
 
 impl Drop for ChildGuard {
@@ -112,32 +103,49 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Starts `binary args…` with `env` and waits until `http://127.0.0.1:port/healthz` answers.
+/// An HTTP server started for a test; stopped when dropped.
+pub struct HttpServer {
+    /// `127.0.0.1:PORT`, where it listens.
+    pub bind: String,
+    _child: ChildGuard,
+}
+
+/// Starts `binary args… --bind 127.0.0.1:PORT` (a free port) with `env` and waits until its
+/// `/healthz` answers.
 pub async fn start_http(
     binary_path: &std::path::Path,
     args: &[&str],
     env: &[(&str, &str)],
-    port: u16,
-) -> ChildGuard {
+) -> HttpServer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
     let child = tokio::process::Command::new(binary_path)
         .args(args)
+        .args(["--bind", &bind])
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let guard = ChildGuard(child);
-    let url = format!("http://127.0.0.1:{port}/healthz");
+    let server = HttpServer {
+        bind,
+        _child: ChildGuard(child),
+    };
+    let url = format!("http://{}/healthz", server.bind);
     for _ in 0..200 {
         if let Ok(response) = reqwest::get(&url).await
             && response.status().is_success()
         {
-            return guard;
+            return server;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("the HTTP server on port {port} did not become healthy");
+    panic!("the HTTP server on {} did not become healthy", server.bind);
 }
 
 /// A server process spoken to in raw JSON-RPC lines, for input no real client would send.
