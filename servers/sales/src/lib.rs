@@ -2,14 +2,33 @@
 //! about leads, accounts, opportunities and the pipeline, and the activities they log.
 //!
 //! # Layout
-//! - [`SalesServer`] (this file): the tools, one `#[tool]` method each, thin: check the
-//!   arguments, call the store, return a typed answer.
+//! Tools are thin: check the arguments, call the store and the `scoring` models, return a
+//! typed answer. One `#[tool_router]` per slice, joined in [`SalesServer::new`]:
+//! - this file: `get_account`, `get_lead`, `list_leads`, `log_activity`;
+//! - `scoring_tools`: `score_lead`, `rank_leads`, `explain_lead_score`, `qualify_lead`;
+//! - `lead_tools`: `create_lead`, `upsert_lead`, `update_lead_status`, `convert_lead`,
+//!   `match_account`, `create_contact`, `search_crm`, `delete_leads` (gated), `route_leads`
+//!   (rules in `routing`);
+//! - `pipeline_tools`: `create_opportunity`, `update_opportunity_stage`, `pipeline_summary`,
+//!   `forecast_revenue`, `deal_risk`, `win_probability`;
+//! - `activity_tools`: `create_task`, `list_tasks`;
 //! - `resources`: `crm://accounts/{account_id}`, `crm://leads/{lead_id}`,
-//!   `crm://opportunities/{opportunity_id}`, `crm://pipeline`.
+//!   `crm://opportunities/{opportunity_id}`, `crm://pipeline`, `models://lead_scorer/metadata`;
+//! - `prompts`: `weekly-lead-report`, `explain-low-score`, `deal-review`.
 //!
 //! Every call runs through `mcp_runtime`'s pipeline; this crate never talks to a transport.
+//! Every write is safe to retry (a request id, a natural key, or the record's state), and
+//! every score given is logged to the prediction log.
 
+mod activity_tools;
+mod lead_tools;
+mod pipeline_tools;
+mod prompts;
 mod resources;
+mod routing;
+mod scoring_tools;
+
+use std::sync::Arc;
 
 use mcp_runtime::errors::{choice_arg, id_arg, text_arg, timestamp_arg};
 use mcp_runtime::{CallScope, Runtime, TeamServer, ToolError, ToolResult};
@@ -18,27 +37,39 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
+use scoring::lead::LeadModel;
 use serde::{Deserialize, Serialize};
-use store::records::{Account, Activity, Contact, Lead, Opportunity, Page, StageTotal};
+use store::records::{Account, Activity, Contact, Lead, Opportunity, Page};
 
 /// The sales team's server.
 #[derive(Clone)]
 pub struct SalesServer {
     runtime: Runtime,
     tools: ToolRouter<SalesServer>,
+    /// The lead scoring model in use (the rule-based v1 until a trained one is activated).
+    lead_model: Arc<LeadModel>,
 }
 
 impl TeamServer for SalesServer {
     const NAME: &'static str = "sales";
-    const INSTRUCTIONS: &'static str = "RevOps Sales: the company's CRM for sales. Look up accounts (with contacts and deals), \
-        leads (with engagement signals), opportunities and the pipeline by stage; log calls, emails, meetings \
-        and notes. Money is in minor units (cents) with a currency code. Ids look like acc_000123, lead_000123, \
-        opp_000123. Listings are paged: pass next_cursor back as cursor.";
+    const INSTRUCTIONS: &'static str = "RevOps Sales: the company's CRM for sales. Score, rank, explain, qualify and route \
+        leads; create, update and convert them (a conversion makes the account, contact and deal at once); find \
+        accounts before creating duplicates; run the pipeline (deals, stages, forecast, risk, win probability); \
+        log activities and tasks. Scores come with the points each factor adds and the model version. Money is \
+        in minor units (cents) with a currency code. Ids look like acc_000123, lead_000123, opp_000123. Writes \
+        take a request_id so retries are safe; delete_leads previews first and needs a confirm_token. Listings \
+        are paged: pass next_cursor back as cursor.";
 
     fn new(runtime: Runtime) -> SalesServer {
         SalesServer {
             runtime,
-            tools: SalesServer::tool_router() + mcp_runtime::info::shared_tools(),
+            tools: SalesServer::tool_router()
+                + SalesServer::scoring_router()
+                + SalesServer::lead_router()
+                + SalesServer::pipeline_router()
+                + SalesServer::activity_router()
+                + mcp_runtime::info::shared_tools(),
+            lead_model: Arc::new(LeadModel::default_v1()),
         }
     }
 
@@ -59,7 +90,19 @@ impl TeamServer for SalesServer {
     }
 
     async fn read_resource(&self, uri: &str) -> ToolResult<Option<serde_json::Value>> {
-        resources::read(self.runtime.store(), uri).await
+        resources::read(self.runtime.store(), &self.lead_model, uri).await
+    }
+
+    fn prompts(&self) -> Vec<rmcp::model::Prompt> {
+        prompts::list()
+    }
+
+    async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: &serde_json::Map<String, serde_json::Value>,
+    ) -> ToolResult<Option<rmcp::model::GetPromptResult>> {
+        prompts::get(self.runtime.store(), name, arguments).await
     }
 }
 
@@ -110,27 +153,6 @@ pub struct ListLeadsParams {
     pub cursor: Option<String>,
 }
 
-/// Which part of the pipeline to total.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-pub struct PipelineParams {
-    /// Only deals owned by this rep; omit for the whole company.
-    #[serde(default)]
-    pub owner: Option<String>,
-}
-
-/// The pipeline by stage.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PipelineSummary {
-    /// Stages in funnel order.
-    pub stages: Vec<StageTotal>,
-    /// Open deals (not closed won or lost).
-    pub open_deals: i64,
-    /// Value of open deals, minor units.
-    pub open_amount_minor: i64,
-    /// Probability-weighted value of open deals, minor units.
-    pub open_weighted_amount_minor: i64,
-}
-
 /// An activity to log.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct LogActivityParams {
@@ -170,7 +192,10 @@ pub struct LoggedActivity {
     pub created: bool,
 }
 
-const LEAD_STATUSES: [&str; 6] = ["new", "working", "mql", "sql", "converted", "disqualified"];
+pub(crate) const LEAD_STATUSES: [&str; 6] =
+    ["new", "working", "mql", "sql", "converted", "disqualified"];
+
+pub(crate) const CONTACT_ROLES: [&str; 4] = ["decision_maker", "champion", "user", "billing"];
 
 #[tool_router(router = tool_router)]
 impl SalesServer {
@@ -276,46 +301,6 @@ impl SalesServer {
         )
         .await?;
         Ok(Json(page))
-    }
-
-    #[tool(
-        description = "The pipeline by stage (prospecting, qualification, proposal, negotiation, closed_won, \
-            closed_lost): deal count, total value and probability-weighted value in minor units, plus open \
-            totals. For one rep with owner, or the whole company without. Example: {\"owner\": \"Maya Patel\"}.",
-        annotations(
-            title = "Pipeline summary",
-            read_only_hint = true,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = false
-        )
-    )]
-    async fn pipeline_summary(
-        &self,
-        Parameters(params): Parameters<PipelineParams>,
-    ) -> Result<Json<PipelineSummary>, ToolError> {
-        let owner = params
-            .owner
-            .as_deref()
-            .map(|o| text_arg("owner", o, 120))
-            .transpose()?;
-        let stages =
-            store::opportunities::totals_by_stage(self.runtime.store(), owner.as_deref()).await?;
-        let open = stages.iter().filter(|s| !s.stage.starts_with("closed_"));
-        let (open_deals, open_amount_minor, open_weighted_amount_minor) =
-            open.fold((0, 0, 0), |acc, s| {
-                (
-                    acc.0 + s.deals,
-                    acc.1 + s.amount_minor,
-                    acc.2 + s.weighted_amount_minor,
-                )
-            });
-        Ok(Json(PipelineSummary {
-            stages,
-            open_deals,
-            open_amount_minor,
-            open_weighted_amount_minor,
-        }))
     }
 
     #[tool(

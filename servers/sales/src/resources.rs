@@ -12,6 +12,12 @@ pub(crate) fn fixed() -> Vec<Resource> {
                 "Deal count, value and weighted value per pipeline stage, company-wide.",
             )
             .with_mime_type("application/json"),
+        Resource::new("models://lead_scorer/metadata", "lead_scorer")
+            .with_title("Lead scoring model")
+            .with_description(
+                "The lead scoring model in use: name, version, when trained, weights, tier thresholds, industry fit table and feature importance.",
+            )
+            .with_mime_type("application/json"),
     ]
 }
 
@@ -32,12 +38,19 @@ pub(crate) fn templates() -> Vec<ResourceTemplate> {
     ]
 }
 
-pub(crate) async fn read(store: &store::Store, uri: &str) -> ToolResult<Option<serde_json::Value>> {
+pub(crate) async fn read(
+    store: &store::Store,
+    lead_model: &scoring::lead::LeadModel,
+    uri: &str,
+) -> ToolResult<Option<serde_json::Value>> {
     let to_json = |value: serde_json::Result<serde_json::Value>| {
         value.map_err(|error| {
             mcp_runtime::ToolError::Unavailable(format!("cannot encode the record: {error}"))
         })
     };
+    if uri == "models://lead_scorer/metadata" {
+        return Ok(Some(to_json(serde_json::to_value(lead_model.metadata()))?));
+    }
     if uri == "crm://pipeline" {
         let stages = store::opportunities::totals_by_stage(store, None).await?;
         return Ok(Some(to_json(serde_json::to_value(stages))?));

@@ -122,6 +122,111 @@ pub fn timestamp_arg(field: &'static str, value: &str) -> ToolResult<String> {
         })
 }
 
+/// Checks a free-text argument that must say something ([`text_arg`], and not empty).
+pub fn required_text(field: &'static str, value: &str, max_chars: usize) -> ToolResult<String> {
+    let text = text_arg(field, value, max_chars)?;
+    if text.is_empty() {
+        Err(ToolError::invalid(field, "is empty; give a value"))
+    } else {
+        Ok(text)
+    }
+}
+
+/// [`text_arg`] for an optional argument; an empty string counts as absent.
+pub fn optional_text(
+    field: &'static str,
+    value: Option<&str>,
+    max_chars: usize,
+) -> ToolResult<Option<String>> {
+    match value {
+        Some(value) => text_arg(field, value, max_chars).map(|t| (!t.is_empty()).then_some(t)),
+        None => Ok(None),
+    }
+}
+
+/// [`id_arg`] for an optional argument.
+pub fn optional_id(
+    field: &'static str,
+    prefix: &str,
+    value: Option<&str>,
+) -> ToolResult<Option<String>> {
+    value.map(|v| id_arg(field, prefix, v)).transpose()
+}
+
+/// Checks a calendar date argument (`YYYY-MM-DD`, years 2000-2100: a date outside them is
+/// a typo, not a plan).
+pub fn date_arg(field: &'static str, value: &str) -> ToolResult<String> {
+    use chrono::Datelike;
+    match store::clock::parse_date(value.trim()) {
+        Some(date) if (2000..=2100).contains(&date.year()) => Ok(store::clock::format_date(date)),
+        Some(_) => Err(ToolError::invalid(
+            field,
+            "must be between 2000-01-01 and 2100-12-31",
+        )),
+        None => Err(ToolError::invalid(
+            field,
+            "is not a date; use YYYY-MM-DD, e.g. 2026-12-31",
+        )),
+    }
+}
+
+/// Checks an email address: one `@`, a dotted domain, no spaces, at most 254 characters.
+/// Returns it trimmed and lower-cased.
+pub fn email_arg(field: &'static str, value: &str) -> ToolResult<String> {
+    let email = text_arg(field, value, 254)?.to_lowercase();
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if valid {
+        Ok(email)
+    } else {
+        Err(ToolError::invalid(
+            field,
+            "is not an email address; use e.g. dana@acme.example",
+        ))
+    }
+}
+
+/// The largest amount of money a tool accepts, in minor units (100 billion in major units).
+pub const MAX_AMOUNT_MINOR: i64 = 10_000_000_000_000;
+
+/// Checks an amount of money in minor units: not negative, not absurd.
+pub fn amount_arg(field: &'static str, value: i64) -> ToolResult<i64> {
+    if value < 0 {
+        Err(ToolError::invalid(
+            field,
+            format!("is {value}; amounts cannot be negative"),
+        ))
+    } else if value > MAX_AMOUNT_MINOR {
+        Err(ToolError::invalid(
+            field,
+            format!("is {value}; the largest amount accepted is {MAX_AMOUNT_MINOR} minor units"),
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
+/// Checks a count or size against a range.
+pub fn range_arg(field: &'static str, value: i64, min: i64, max: i64) -> ToolResult<i64> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ToolError::invalid(
+            field,
+            format!("is {value}; it must be between {min} and {max}"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +240,35 @@ mod tests {
         assert!(error.to_string().contains("limit is 100"), "{error}");
         let error = id_arg("account_id", "acc", "acc_1' OR 1=1 --").unwrap_err();
         assert!(error.to_string().contains("not a acc id"), "{error}");
+    }
+
+    #[test]
+    fn dates_emails_and_amounts_out_of_range_say_what_is_allowed() {
+        assert_eq!(date_arg("close_date", "2026-12-31").unwrap(), "2026-12-31");
+        assert!(
+            date_arg("close_date", "1900-01-01")
+                .unwrap_err()
+                .to_string()
+                .contains("between 2000")
+        );
+        assert!(
+            date_arg("close_date", "31/12/2026")
+                .unwrap_err()
+                .to_string()
+                .contains("YYYY-MM-DD")
+        );
+        assert_eq!(
+            email_arg("email", " Dana@Acme.Example ").unwrap(),
+            "dana@acme.example"
+        );
+        assert!(email_arg("email", "dana at acme").is_err());
+        assert!(email_arg("email", "dana@acme").is_err());
+        assert!(
+            amount_arg("amount_minor", -1)
+                .unwrap_err()
+                .to_string()
+                .contains("negative")
+        );
+        assert!(range_arg("employee_count", -5, 0, 10).is_err());
     }
 }

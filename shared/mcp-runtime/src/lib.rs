@@ -21,6 +21,7 @@
 //! # Layout
 //! - [`server`]: [`TeamServer`], [`McpServer`] and the pipeline itself.
 //! - [`identity`], [`policy`], [`gates`], [`recorder`], [`scope`]: the pipeline's steps.
+//! - [`predictions`]: the background writer of the prediction log (every score a tool gives).
 //! - [`errors`]: [`ToolError`], the one way a tool reports a failure.
 //! - [`info`]: the tools every server shares ([`info::shared_tools`]): `server_info`, and
 //!   `audit_query` from [`audit_tool`].
@@ -40,6 +41,7 @@ pub mod identity;
 pub mod info;
 pub mod logging;
 pub mod policy;
+pub mod predictions;
 pub mod recorder;
 pub mod scope;
 pub mod server;

@@ -3,7 +3,8 @@
 //! read the kind from them, so a tool cannot claim one thing and be treated as another.
 //!
 //! Without a policy file, a role may call tools of the kinds it allows (viewer: read; rep:
-//! also write; manager: also destructive). A policy file (`REVOPS_POLICY_FILE`, JSON) can
+//! also write; manager: also destructive), and only an admin may call the credential tools
+//! ([`ADMIN_TOOLS`]). A policy file (`REVOPS_POLICY_FILE`, JSON) can
 //! name the least role of each tool, and then every tool it does not name is denied; it also
 //! holds the HTTP bearer tokens, as SHA-256 digests, with the actor and role of each.
 
@@ -53,6 +54,19 @@ impl ToolKind {
             ToolKind::Write => Role::Rep,
             ToolKind::Destructive => Role::Manager,
         }
+    }
+}
+
+/// Tools only an admin may call under the default policy, whatever their kind: they touch
+/// credentials.
+pub const ADMIN_TOOLS: [&str; 2] = ["list_credentials", "delete_credential"];
+
+/// The least role of a tool under the default policy: by its kind, admin for [`ADMIN_TOOLS`].
+pub fn default_least_role(tool: &str, kind: ToolKind) -> Role {
+    if ADMIN_TOOLS.contains(&tool) {
+        Role::Admin
+    } else {
+        kind.least_role()
     }
 }
 
@@ -147,7 +161,7 @@ impl Policy {
                     ));
                 }
             },
-            None => kind.least_role(),
+            None => default_least_role(tool, kind),
         };
         (role < least).then(|| {
             format!("{tool} needs the {least} role and the role {role} is not enough; ask an admin for the {least} role")

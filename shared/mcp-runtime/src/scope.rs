@@ -14,6 +14,30 @@ pub struct CallScope {
     pub actor: Actor,
     pub store: store::Store,
     transaction: Option<Arc<Mutex<Option<store::WriteTx>>>>,
+    progress: Option<Progress>,
+}
+
+/// Where progress notifications of a long call go: the caller's progress token, when it
+/// sent one.
+#[derive(Clone)]
+pub struct Progress {
+    peer: rmcp::Peer<rmcp::RoleServer>,
+    token: rmcp::model::ProgressToken,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress").finish_non_exhaustive()
+    }
+}
+
+impl Progress {
+    pub(crate) fn new(
+        peer: rmcp::Peer<rmcp::RoleServer>,
+        token: rmcp::model::ProgressToken,
+    ) -> Progress {
+        Progress { peer, token }
+    }
 }
 
 impl CallScope {
@@ -21,11 +45,35 @@ impl CallScope {
         actor: Actor,
         store: store::Store,
         transaction: Option<Arc<Mutex<Option<store::WriteTx>>>>,
+        progress: Option<Progress>,
     ) -> CallScope {
         CallScope {
             actor,
             store,
             transaction,
+            progress,
+        }
+    }
+
+    /// True when the caller asked for progress notifications.
+    pub fn wants_progress(&self) -> bool {
+        self.progress.is_some()
+    }
+
+    /// Tells the caller how far a long call has got, if it asked to be told. A caller that
+    /// has gone away is not an error: the work goes on.
+    pub async fn report_progress(&self, done: u64, total: Option<u64>, message: &str) {
+        let Some(progress) = &self.progress else {
+            return;
+        };
+        let mut param =
+            rmcp::model::ProgressNotificationParam::new(progress.token.clone(), done as f64)
+                .with_message(message);
+        if let Some(total) = total {
+            param = param.with_total(total as f64);
+        }
+        if let Err(error) = progress.peer.notify_progress(param).await {
+            tracing::debug!(%error, "could not send a progress notification");
         }
     }
 

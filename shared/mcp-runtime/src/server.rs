@@ -7,9 +7,10 @@ use std::time::Instant;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    Prompt, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
     ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
@@ -51,6 +52,7 @@ struct RuntimeInner {
     options: RuntimeOptions,
     gates: Gates,
     recorder: Arc<dyn CallRecorder>,
+    predictions: crate::predictions::PredictionLog,
     auditor: audit::Auditor,
     started: Instant,
 }
@@ -73,6 +75,7 @@ impl Runtime {
                     store.clone(),
                     options.checkpoints.clone(),
                 )),
+                predictions: crate::predictions::PredictionLog::start(store.clone()),
                 auditor,
                 store,
                 actor,
@@ -83,9 +86,16 @@ impl Runtime {
         })
     }
 
-    /// Writes the audit entries still queued; call once when the server stops serving.
+    /// Writes the audit entries and predictions still queued; call once when the server
+    /// stops serving.
     pub async fn shutdown(&self) {
         self.inner.recorder.shutdown().await;
+        self.inner.predictions.shutdown().await;
+    }
+
+    /// The prediction log: every score a tool gives goes here.
+    pub fn predictions(&self) -> &crate::predictions::PredictionLog {
+        &self.inner.predictions
     }
 
     /// Confirmation and budget settings.
@@ -147,6 +157,21 @@ pub trait TeamServer: Clone + Send + Sync + 'static {
         &self,
         uri: &str,
     ) -> impl Future<Output = ToolResult<Option<serde_json::Value>>> + Send;
+
+    /// Prompt templates (`prompts/list`).
+    fn prompts(&self) -> Vec<Prompt> {
+        Vec::new()
+    }
+
+    /// Fills in a prompt; `Ok(None)` when the name is not one of this server's prompts.
+    fn get_prompt(
+        &self,
+        name: &str,
+        arguments: &serde_json::Map<String, serde_json::Value>,
+    ) -> impl Future<Output = ToolResult<Option<GetPromptResult>>> + Send {
+        let _ = (name, arguments);
+        std::future::ready(Ok(None))
+    }
 }
 
 /// The rmcp handler for a [`TeamServer`]: the tool-call pipeline, written once.
@@ -298,6 +323,7 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_prompts()
                 .build(),
         )
         .with_server_info(
@@ -434,9 +460,16 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         }
 
         let slot = tx.map(|tx| Arc::new(Mutex::new(Some(tx))));
-        context
-            .extensions
-            .insert(CallScope::new(actor, runtime.store().clone(), slot.clone()));
+        let progress = context
+            .meta
+            .get_progress_token()
+            .map(|token| crate::scope::Progress::new(context.peer.clone(), token));
+        context.extensions.insert(CallScope::new(
+            actor,
+            runtime.store().clone(),
+            slot.clone(),
+            progress,
+        ));
         let mut result = self
             .team
             .tools()
@@ -503,6 +536,44 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
             }
         }
         result
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(self.team.prompts()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let arguments = request.arguments.unwrap_or_default();
+        match self.team.get_prompt(&request.name, &arguments).await {
+            Ok(Some(prompt)) => Ok(prompt.into()),
+            Ok(None) => {
+                let shown: String = request
+                    .name
+                    .chars()
+                    .take(64)
+                    .filter(|c| !c.is_control())
+                    .collect();
+                Err(McpError::invalid_params(
+                    format!(
+                        "no prompt {shown:?} on this server; prompts/list names the prompts it offers"
+                    ),
+                    None,
+                ))
+            }
+            Err(error @ crate::ToolError::NotFound(_))
+            | Err(error @ crate::ToolError::InvalidArgument { .. }) => {
+                Err(McpError::invalid_params(error.to_string(), None))
+            }
+            Err(error) => Err(McpError::internal_error(error.to_string(), None)),
+        }
     }
 
     async fn list_resources(

@@ -3,7 +3,7 @@
 use crate::filter::{Conditions, page_size};
 use crate::records::{Account, Contact, Page};
 use crate::rows::{self, ACCOUNT_COLUMNS, CONTACT_COLUMNS};
-use crate::{Error, Result, Store};
+use crate::{Error, Result, Store, WriteTx};
 use sqlx::AssertSqlSafe;
 
 /// Which accounts to list; every field narrows the list when set.
@@ -112,4 +112,354 @@ pub async fn totals_by_lifecycle(
             })
         })
         .collect()
+}
+
+/// An account to create (from a converted lead, or by hand).
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: String,
+    pub domain: Option<String>,
+    pub industry: String,
+    pub employee_count: i64,
+    pub country: String,
+    pub owner: Option<String>,
+    /// trial (the default for a prospect that has not bought yet), active, at_risk or churned.
+    pub lifecycle_stage: String,
+}
+
+/// The segment a company of this size belongs to.
+pub fn segment_for(employee_count: i64) -> &'static str {
+    match employee_count {
+        ..=199 => "smb",
+        200..=999 => "mid_market",
+        _ => "enterprise",
+    }
+}
+
+/// Creates an account; a second account with the same domain is refused, naming the first.
+pub async fn create(tx: &mut WriteTx, account: &NewAccount) -> Result<Account> {
+    if let Some(domain) = &account.domain
+        && let Some(existing) = by_domain_in(tx, domain).await?
+    {
+        return Err(Error::Conflict(format!(
+            "account {} already has the domain {domain}; use it instead of creating a duplicate",
+            existing.id
+        )));
+    }
+    let id = crate::ids::new_id("acc");
+    let now = crate::clock::now();
+    sqlx::query(
+        "INSERT INTO accounts (id, name, domain, industry, employee_count, country, plan_tier, lifecycle_stage, \
+         segment, mrr_minor, currency, seats_purchased, owner, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'starter', $7, $8, 0, 'USD', 0, $9, $10, $10)",
+    )
+    .bind(&id)
+    .bind(&account.name)
+    .bind(account.domain.as_deref())
+    .bind(&account.industry)
+    .bind(account.employee_count)
+    .bind(&account.country)
+    .bind(&account.lifecycle_stage)
+    .bind(segment_for(account.employee_count))
+    .bind(account.owner.as_deref())
+    .bind(&now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| Error::from_sqlx("create an account", error))?;
+    get_in(tx, &id).await
+}
+
+/// The account with this id, read inside a write transaction.
+pub async fn get_in(tx: &mut WriteTx, id: &str) -> Result<Account> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("read an account", error))?;
+    match row {
+        Some(row) => rows::account(&row),
+        None => Err(Error::NotFound {
+            entity: "account",
+            id: id.to_string(),
+        }),
+    }
+}
+
+/// The account with this domain (case-insensitive), read inside a write transaction.
+pub async fn by_domain_in(tx: &mut WriteTx, domain: &str) -> Result<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE LOWER(domain) = LOWER($1)");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(domain)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("find an account by domain", error))?;
+    row.as_ref().map(rows::account).transpose()
+}
+
+/// How an existing account matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// Same web domain: almost certainly the same company.
+    Domain,
+    /// Same name once case, punctuation and legal suffixes are ignored.
+    Name,
+    /// A similar name (trigram similarity at or above the threshold).
+    SimilarName,
+}
+
+/// An existing account that may be the company asked about.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct AccountMatch {
+    pub account_id: String,
+    pub name: String,
+    pub domain: Option<String>,
+    pub owner: Option<String>,
+    pub lifecycle_stage: String,
+    pub match_kind: MatchKind,
+    /// 0-1; 1 for a domain or exact-name match.
+    pub similarity: f64,
+}
+
+/// Accounts that may be the company with this domain and/or name, best first (at most
+/// `limit`). Names are compared after dropping case, punctuation and legal suffixes
+/// ("Acme, Inc." = "ACME"), then by trigram similarity (at least `min_similarity`).
+pub async fn find_matches(
+    store: &Store,
+    domain: Option<&str>,
+    name: Option<&str>,
+    min_similarity: f64,
+    limit: usize,
+) -> Result<Vec<AccountMatch>> {
+    use futures::TryStreamExt;
+    let wanted_domain = domain.map(normalise_domain);
+    let wanted_name = name.map(normalise_company_name);
+    let wanted_grams = wanted_name.as_deref().map(trigrams);
+    let mut rows = sqlx::query("SELECT id, name, domain, owner, lifecycle_stage FROM accounts")
+        .fetch(store.pool());
+    let mut found: Vec<AccountMatch> = Vec::new();
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(|error| Error::from_sqlx("match accounts", error))?
+    {
+        let account_domain: Option<String> = rows::get(&row, "domain")?;
+        let account_name: String = rows::get(&row, "name")?;
+        let by_domain = matches!((&wanted_domain, &account_domain), (Some(w), Some(d)) if !w.is_empty() && *w == normalise_domain(d));
+        let (kind, similarity) = if by_domain {
+            (MatchKind::Domain, 1.0)
+        } else if let (Some(wanted), Some(grams)) = (&wanted_name, &wanted_grams) {
+            let normalised = normalise_company_name(&account_name);
+            if !wanted.is_empty() && normalised == *wanted {
+                (MatchKind::Name, 1.0)
+            } else {
+                let similarity = jaccard(grams, &trigrams(&normalised));
+                if similarity < min_similarity {
+                    continue;
+                }
+                (MatchKind::SimilarName, similarity)
+            }
+        } else {
+            continue;
+        };
+        found.push(AccountMatch {
+            account_id: rows::get(&row, "id")?,
+            name: account_name,
+            domain: account_domain,
+            owner: rows::get(&row, "owner")?,
+            lifecycle_stage: rows::get(&row, "lifecycle_stage")?,
+            match_kind: kind,
+            similarity: (similarity * 1000.0).round() / 1000.0,
+        });
+    }
+    found.sort_by(|a, b| {
+        (a.match_kind as u8)
+            .cmp(&(b.match_kind as u8))
+            .then(b.similarity.total_cmp(&a.similarity))
+            .then(a.account_id.cmp(&b.account_id))
+    });
+    found.truncate(limit);
+    Ok(found)
+}
+
+/// `https://www.Acme.example/` → `acme.example`.
+pub fn normalise_domain(domain: &str) -> String {
+    let lower = domain.trim().to_ascii_lowercase();
+    let without_scheme = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+        .unwrap_or(&lower);
+    let host = without_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    host.strip_prefix("www.").unwrap_or(host).to_string()
+}
+
+/// "Acme Software, Inc." → "acme software": lower case, letters and digits, legal suffixes
+/// dropped.
+pub fn normalise_company_name(name: &str) -> String {
+    const SUFFIXES: [&str; 14] = [
+        "inc",
+        "incorporated",
+        "llc",
+        "ltd",
+        "limited",
+        "gmbh",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "plc",
+        "sa",
+        "ag",
+        "bv",
+    ];
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    let keep = words
+        .iter()
+        .rposition(|word| !SUFFIXES.contains(word))
+        .map_or(0, |last| last + 1);
+    words[..keep].join(" ")
+}
+
+fn trigrams(text: &str) -> Vec<[char; 3]> {
+    let padded: Vec<char> = format!("  {text} ").chars().collect();
+    let mut grams: Vec<[char; 3]> = padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+fn jaccard(a: &[[char; 3]], b: &[[char; 3]]) -> f64 {
+    let (mut i, mut j, mut shared) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let union = a.len() + b.len() - shared;
+    if union == 0 {
+        0.0
+    } else {
+        shared as f64 / union as f64
+    }
+}
+
+/// A contact to create at an account.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub account_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub title: Option<String>,
+    /// decision_maker, champion, user or billing.
+    pub role: String,
+}
+
+/// Creates a contact once per `request_key` (a retry returns the first and `false`); an
+/// email already on file is refused, naming the contact that has it.
+pub async fn create_contact(
+    tx: &mut WriteTx,
+    contact: &NewContact,
+    request_key: Option<&str>,
+) -> Result<(Contact, bool)> {
+    if let Some(key) = request_key
+        && let Some(existing) = contact_where(tx, "request_key", key).await?
+    {
+        return Ok((existing, false));
+    }
+    if let Some(existing) = contact_where(tx, "LOWER(email)", &contact.email.to_lowercase()).await?
+    {
+        return Err(Error::Conflict(format!(
+            "contact {} at account {} already has this email",
+            existing.id, existing.account_id
+        )));
+    }
+    crate::require_exists(tx, "accounts", "account", &contact.account_id).await?;
+    let id = crate::ids::new_id("con");
+    let now = crate::clock::now();
+    sqlx::query(
+        "INSERT INTO contacts (id, account_id, first_name, last_name, email, phone, title, role, created_at, updated_at, request_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+    )
+    .bind(&id)
+    .bind(&contact.account_id)
+    .bind(&contact.first_name)
+    .bind(&contact.last_name)
+    .bind(&contact.email)
+    .bind(contact.phone.as_deref())
+    .bind(contact.title.as_deref())
+    .bind(&contact.role)
+    .bind(&now)
+    .bind(request_key)
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| Error::from_sqlx("create a contact", error))?;
+    let created = contact_where(tx, "id", &id)
+        .await?
+        .ok_or(Error::Internal("read a new contact"))?;
+    Ok((created, true))
+}
+
+/// The contact with this email (case-insensitive), read inside a write transaction.
+pub async fn contact_by_email_in(tx: &mut WriteTx, email: &str) -> Result<Option<Contact>> {
+    contact_where(tx, "LOWER(email)", &email.to_lowercase()).await
+}
+
+async fn contact_where(
+    tx: &mut WriteTx,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<Contact>> {
+    let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE {column} = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(value)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("read a contact", error))?;
+    row.as_ref().map(rows::contact).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn company_names_match_without_case_punctuation_or_legal_suffix() {
+        assert_eq!(
+            normalise_company_name("Acme Software, Inc."),
+            "acme software"
+        );
+        assert_eq!(normalise_company_name("ACME SOFTWARE"), "acme software");
+        assert_eq!(
+            normalise_domain("https://www.Acme.example/pricing"),
+            "acme.example"
+        );
+        let close = jaccard(
+            &trigrams("northwind traders"),
+            &trigrams("northwind trader"),
+        );
+        let far = jaccard(
+            &trigrams("northwind traders"),
+            &trigrams("blue harbor labs"),
+        );
+        assert!(close > 0.7 && far < 0.2, "{close} {far}");
+    }
 }

@@ -10,7 +10,8 @@
 //! - [`ids`]: prefixed record ids (`acc_…`, `lead_…`).
 //! - [`records`]: the plain domain types the repositories return.
 //! - [`accounts`], [`leads`], [`opportunities`], [`campaigns`], [`support`], [`activities`],
-//!   [`overview`]: repositories, one module per slice of the domain.
+//!   [`overview`], [`credentials`], [`tasks`], [`predictions`], [`search`]: repositories, one
+//!   module per slice of the domain.
 //!
 //! # Invariants
 //! - SQL and driver errors never leave this crate as text a tool caller could see:
@@ -24,6 +25,7 @@ pub mod accounts;
 pub mod activities;
 pub mod campaigns;
 pub mod clock;
+pub mod credentials;
 mod error;
 mod filter;
 pub mod ids;
@@ -31,9 +33,12 @@ pub mod leads;
 pub mod location;
 pub mod opportunities;
 pub mod overview;
+pub mod predictions;
 pub mod records;
 mod rows;
+pub mod search;
 pub mod support;
+pub mod tasks;
 pub mod test_support;
 
 use sqlx::AssertSqlSafe;

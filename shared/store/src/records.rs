@@ -221,3 +221,37 @@ pub struct Page<T> {
     /// Present when more items follow.
     pub next_cursor: Option<String>,
 }
+
+/// One change of a deal's stage, amount or close date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StageChange {
+    pub id: String,
+    pub opportunity_id: String,
+    /// None when the deal was created.
+    pub from_stage: Option<String>,
+    pub to_stage: String,
+    pub previous_amount_minor: Option<i64>,
+    pub amount_minor: i64,
+    pub previous_close_date: Option<String>,
+    pub close_date: String,
+    pub changed_by: String,
+    pub changed_at: String,
+    pub note: Option<String>,
+}
+
+/// A follow-up someone has to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Task {
+    pub id: String,
+    pub title: String,
+    /// open, done or cancelled.
+    pub status: String,
+    pub owner: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub due_on: Option<String>,
+    pub lead_id: Option<String>,
+    pub account_id: Option<String>,
+    pub opportunity_id: Option<String>,
+    pub created_at: String,
+    pub completed_at: Option<String>,
+}

@@ -77,18 +77,23 @@ pub(crate) fn lead(row: &AnyRow) -> Result<Lead> {
         status: get(row, "status")?,
         owner: get(row, "owner")?,
         campaign_id: get(row, "campaign_id")?,
-        signals: LeadSignals {
-            website_visits_30d: get(row, "website_visits_30d")?,
-            demo_requested: flag(row, "demo_requested")?,
-            whitepaper_downloads: get(row, "whitepaper_downloads")?,
-            email_engagement_score: get(row, "email_engagement_score")?,
-            linkedin_engagement: get(row, "linkedin_engagement")?,
-            free_trial_started: flag(row, "free_trial_started")?,
-        },
+        signals: signals(row)?,
         converted_account_id: get(row, "converted_account_id")?,
         converted_at: get(row, "converted_at")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
+    })
+}
+
+/// A lead's engagement signals from a row holding their columns.
+pub(crate) fn signals(row: &AnyRow) -> Result<LeadSignals> {
+    Ok(LeadSignals {
+        website_visits_30d: get(row, "website_visits_30d")?,
+        demo_requested: flag(row, "demo_requested")?,
+        whitepaper_downloads: get(row, "whitepaper_downloads")?,
+        email_engagement_score: get(row, "email_engagement_score")?,
+        linkedin_engagement: get(row, "linkedin_engagement")?,
+        free_trial_started: flag(row, "free_trial_started")?,
     })
 }
 
@@ -184,5 +189,40 @@ pub(crate) fn activity(row: &AnyRow) -> Result<Activity> {
         actor: get(row, "actor")?,
         occurred_at: get(row, "occurred_at")?,
         created_at: get(row, "created_at")?,
+    })
+}
+
+pub(crate) const STAGE_CHANGE_COLUMNS: &str = "id, opportunity_id, from_stage, to_stage, previous_amount_minor, amount_minor, previous_close_date, close_date, changed_by, changed_at, note";
+
+pub(crate) fn stage_change(row: &AnyRow) -> Result<StageChange> {
+    Ok(StageChange {
+        id: get(row, "id")?,
+        opportunity_id: get(row, "opportunity_id")?,
+        from_stage: get(row, "from_stage")?,
+        to_stage: get(row, "to_stage")?,
+        previous_amount_minor: get(row, "previous_amount_minor")?,
+        amount_minor: get(row, "amount_minor")?,
+        previous_close_date: get(row, "previous_close_date")?,
+        close_date: get(row, "close_date")?,
+        changed_by: get(row, "changed_by")?,
+        changed_at: get(row, "changed_at")?,
+        note: get(row, "note")?,
+    })
+}
+
+pub(crate) const TASK_COLUMNS: &str = "id, title, status, owner, due_on, lead_id, account_id, opportunity_id, created_at, completed_at";
+
+pub(crate) fn task(row: &AnyRow) -> Result<Task> {
+    Ok(Task {
+        id: get(row, "id")?,
+        title: get(row, "title")?,
+        status: get(row, "status")?,
+        owner: get(row, "owner")?,
+        due_on: get(row, "due_on")?,
+        lead_id: get(row, "lead_id")?,
+        account_id: get(row, "account_id")?,
+        opportunity_id: get(row, "opportunity_id")?,
+        created_at: get(row, "created_at")?,
+        completed_at: get(row, "completed_at")?,
     })
 }
