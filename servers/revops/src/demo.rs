@@ -182,25 +182,87 @@ async fn sales_steps(sales: &Session) -> anyhow::Result<()> {
         view["opportunities"].as_array().map_or(0, Vec::len),
     );
     let pipeline = client::call_ok(sales, "pipeline_summary", json!({})).await?;
-    for stage in pipeline["stages"].as_array().into_iter().flatten() {
+    for stage in pipeline["groups"].as_array().into_iter().flatten() {
         println!(
             "  {:<14} {:>4} deals {:>14}  weighted {:>14}",
-            stage["stage"].as_str().unwrap_or("?"),
+            stage["key"].as_str().unwrap_or("?"),
             stage["deals"],
             money(&stage["amount_minor"]),
             money(&stage["weighted_amount_minor"])
         );
     }
-    let mqls = client::call_ok(sales, "list_leads", json!({"status": "mql", "limit": 3})).await?;
-    for lead in mqls["items"].as_array().into_iter().flatten() {
-        let signals = &lead["signals"];
+    step("Sales: \"which of my leads should I call today, and why?\"");
+    let ranked = client::call_ok(
+        sales,
+        "rank_leads",
+        json!({"status": "working", "limit": 3}),
+    )
+    .await?;
+    println!(
+        "{} working leads: {} hot, {} warm, {} cold (model {} v{})",
+        ranked["matched"],
+        ranked["tiers"]["hot"],
+        ranked["tiers"]["warm"],
+        ranked["tiers"]["cold"],
+        ranked["model"]["name"].as_str().unwrap_or("?"),
+        ranked["model"]["version"]
+    );
+    for lead in ranked["items"].as_array().into_iter().flatten() {
         println!(
-            "  MQL {} at {}: {} visits, demo requested {}, email engagement {}",
-            lead["id"].as_str().unwrap_or("?"),
+            "  #{} {} at {}: score {} ({}), strongest factor {}",
+            lead["rank"],
+            lead["lead_id"].as_str().unwrap_or("?"),
             lead["company_name"].as_str().unwrap_or("?"),
-            signals["website_visits_30d"],
-            signals["demo_requested"],
-            signals["email_engagement_score"]
+            lead["score"],
+            lead["tier"].as_str().unwrap_or("?"),
+            lead["strongest_factor"].as_str().unwrap_or("?")
+        );
+    }
+    if let Some(top) = ranked["items"][0]["lead_id"].as_str() {
+        let explained =
+            client::call_ok(sales, "explain_lead_score", json!({"lead_id": top})).await?;
+        println!(
+            "  why: {}",
+            explained["explanation"].as_str().unwrap_or("?")
+        );
+        for better in explained["improvements"].as_array().into_iter().flatten() {
+            println!(
+                "  to raise it: {} (+{} to {})",
+                better["change"].as_str().unwrap_or("?"),
+                better["gain"],
+                better["score_after"]
+            );
+        }
+    }
+    step("Sales: \"what will we close this quarter?\"");
+    let forecast = client::call_ok(sales, "forecast_revenue", json!({})).await?;
+    println!(
+        "{}: closed won {}, commit {}, best case {}, pipeline {}, expected {}",
+        forecast["period"].as_str().unwrap_or("?"),
+        money(&forecast["closed_won_minor"]),
+        money(&forecast["commit_minor"]),
+        money(&forecast["best_case_minor"]),
+        money(&forecast["pipeline_minor"]),
+        money(&forecast["expected_minor"])
+    );
+    let risk = client::call_ok(sales, "deal_risk", json!({"limit": 2})).await?;
+    println!(
+        "deals at risk: {} of {} open",
+        risk["at_risk"], risk["checked"]
+    );
+    for deal in risk["deals"].as_array().into_iter().flatten() {
+        let reasons: Vec<&str> = deal["risks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["detail"].as_str())
+            .collect();
+        println!(
+            "  {} ({}, {}): {}",
+            deal["name"].as_str().unwrap_or("?"),
+            deal["stage"].as_str().unwrap_or("?"),
+            money(&deal["amount_minor"]),
+            reasons.join("; ")
         );
     }
     let call = json!({"kind": "call", "subject": "Discovery call: wants SSO and a pilot", "account_id": "acc_000001", "request_id": "demo-call-1"});

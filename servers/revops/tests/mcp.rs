@@ -158,7 +158,7 @@ async fn read_tools_answer_with_structured_content_from_the_store() {
     let pipeline = client::call_ok(&sales, "pipeline_summary", json!({}))
         .await
         .unwrap();
-    let deals: i64 = pipeline["stages"]
+    let deals: i64 = pipeline["groups"]
         .as_array()
         .unwrap()
         .iter()
@@ -199,7 +199,7 @@ async fn bad_arguments_get_errors_that_say_what_to_change_and_the_server_keeps_s
     let sales = stdio_session(&binary("revops-sales"), &db).await;
     let cases = [
         ("get_lead", json!({}), "lead_id"),
-        ("get_lead", json!({"lead_id": 42}), "invalid type"),
+        ("get_lead", json!({"lead_id": 42}), "invalid lead_id: expected a string"),
         (
             "get_lead",
             json!({"lead_id": "lead_999999"}),

@@ -22,7 +22,8 @@
 //! - [`server`]: [`TeamServer`], [`McpServer`] and the pipeline itself.
 //! - [`identity`], [`policy`], [`gates`], [`recorder`], [`scope`]: the pipeline's steps.
 //! - [`predictions`]: the background writer of the prediction log (every score a tool gives).
-//! - [`errors`]: [`ToolError`], the one way a tool reports a failure.
+//! - [`errors`]: [`ToolError`], the one way a tool reports a failure; [`shape`]: arguments
+//!   checked against the tool's input schema, naming the field that is wrong.
 //! - [`info`]: the tools every server shares ([`info::shared_tools`]): `server_info`, and
 //!   `audit_query` from [`audit_tool`].
 //! - [`transport`]: stdio and streamable HTTP (`/mcp`, `/healthz`), one or several servers.
@@ -45,6 +46,7 @@ pub mod predictions;
 pub mod recorder;
 pub mod scope;
 pub mod server;
+pub mod shape;
 pub mod transport;
 
 pub use errors::{ToolError, ToolResult};

@@ -421,8 +421,20 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
             return Ok(self.refuse(record, Outcome::Denied, reason).await);
         }
 
-        // 3. is it well-formed: parameters are parsed by the tool router below (a type error
-        //    becomes an `isError` result naming the field); domain checks are in the tool.
+        // 3. is it well-formed: the top level against the tool's input schema (naming the
+        //    field), then the typed parameters in the tool router, then the tool's own checks.
+        let empty = serde_json::Map::new();
+        if let Some(problem) = crate::shape::problem(
+            &tool.input_schema,
+            request.arguments.as_ref().unwrap_or(&empty),
+        ) {
+            record.outcome = Outcome::Error;
+            record.detail = problem.detail;
+            if let Err(error) = self.record(&record, None).await {
+                tracing::error!(%error, tool = %record.tool, "could not record a refused call");
+            }
+            return Ok(CallToolResult::error(vec![ContentBlock::text(problem.message)]).into());
+        }
 
         // 5. do it, in one write transaction for anything that writes
         let mut tx = if kind == ToolKind::Read {

@@ -520,7 +520,11 @@ mod tests {
             breaker.try_acquire().unwrap().success();
             breaker.try_acquire().unwrap().failure();
         }
-        assert_eq!(breaker.state(), BreakerState::Closed, "8 calls: below the minimum");
+        assert_eq!(
+            breaker.state(),
+            BreakerState::Closed,
+            "8 calls: below the minimum"
+        );
         breaker.try_acquire().unwrap().success();
         breaker.try_acquire().unwrap().failure();
         let rejection = breaker.try_acquire().unwrap_err();

@@ -56,7 +56,10 @@ pub(crate) fn bump(counter: &AtomicU64) {
 
 impl Stats {
     pub(crate) fn set_last_error(&self, message: String) {
-        let mut last = self.last_error.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut last = self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *last = Some((message, Utc::now()));
     }
 

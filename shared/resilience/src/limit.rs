@@ -204,7 +204,8 @@ impl RateLimits {
         let Some(((limit, limiter), key)) = keyed else {
             return Ok(());
         };
-        if self.checks.fetch_add(1, Ordering::Relaxed) % HOUSEKEEPING_EVERY == HOUSEKEEPING_EVERY - 1
+        if self.checks.fetch_add(1, Ordering::Relaxed) % HOUSEKEEPING_EVERY
+            == HOUSEKEEPING_EVERY - 1
         {
             self.housekeeping();
         }

@@ -365,7 +365,10 @@ enum Failure {
     Open(Rejection),
     Limited(Denied),
     Timeout,
-    Transport { detail: String, transient: bool },
+    Transport {
+        detail: String,
+        transient: bool,
+    },
     Status {
         status: StatusCode,
         retry_after: Option<Duration>,
@@ -503,7 +506,12 @@ impl Inner {
             }
             Ok(Ok(response)) => {
                 let status = response.status;
-                tracing::trace!(attempt, elapsed_ms, status = status.as_u16(), "attempt answered");
+                tracing::trace!(
+                    attempt,
+                    elapsed_ms,
+                    status = status.as_u16(),
+                    "attempt answered"
+                );
                 if status == StatusCode::TOO_MANY_REQUESTS {
                     drop(permit);
                     bump(&self.stats.rate_limit_hits);
@@ -678,11 +686,21 @@ fn describe(error: &reqwest::Error) -> String {
 /// A request on its way: a `reqwest::RequestBuilder` plus the options this crate needs.
 /// Finish with [`Call::send`].
 #[must_use = "a call does nothing until it is sent"]
-#[derive(Debug)]
 pub struct Call {
     upstream: Upstream,
     builder: RequestBuilder,
     options: CallOptions,
+}
+
+impl fmt::Debug for Call {
+    // Not the request builder's: it prints the URL with its query string (which may hold an
+    // API key) and every header not marked sensitive.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("upstream", &self.upstream.name())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Call {
@@ -761,10 +779,13 @@ impl Call {
     /// the upstream, 4xx included (see [`Response::error_for_status`]); `Err` means the
     /// call got no usable answer.
     pub async fn send(self) -> Result<Response, Error> {
-        let request = self.builder.build().map_err(|error| Error::InvalidRequest {
-            upstream: self.upstream.name().to_owned(),
-            detail: describe(&error),
-        })?;
+        let request = self
+            .builder
+            .build()
+            .map_err(|error| Error::InvalidRequest {
+                upstream: self.upstream.name().to_owned(),
+                detail: describe(&error),
+            })?;
         self.upstream.execute(request, self.options).await
     }
 }
@@ -853,11 +874,7 @@ impl Response {
             };
             Error::Decode {
                 upstream: self.upstream.to_string(),
-                detail: format!(
-                    "{what} at line {} column {}",
-                    error.line(),
-                    error.column()
-                ),
+                detail: format!("{what} at line {} column {}", error.line(), error.column()),
             }
         })
     }

@@ -156,6 +156,13 @@ async fn trace_logs_errors_and_health_never_contain_tokens_keys_or_bodies() {
             .unwrap_err(),
     );
 
+    let call = api
+        .get("/crm/v3/objects/contacts")
+        .bearer_auth(BEARER)
+        .header("X-Api-Key", QUERY_KEY)
+        .query(&[("api_key", QUERY_KEY)]);
+    assert_no_secret("a call's Debug", &format!("{call:?}"));
+
     let logs = captured.text();
     // The capture really saw the calls: retries, the breaker opening, paths, refusals.
     for expected in [

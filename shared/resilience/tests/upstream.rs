@@ -10,8 +10,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use resilience::{
-    BreakerConfig, BreakerState, Error, LimitMode, LimitScope, OpenReason, RateLimit,
-    RetryPolicy, ScopeLimits, StatusCode, Timeouts, Upstream, UpstreamConfig, UpstreamHealth,
+    BreakerConfig, BreakerState, Error, LimitMode, LimitScope, OpenReason, RateLimit, RetryPolicy,
+    ScopeLimits, StatusCode, Timeouts, Upstream, UpstreamConfig, UpstreamHealth,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -81,20 +81,30 @@ async fn a_429_with_retry_after_in_seconds_is_waited_out_then_retried() {
 
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.attempts(), 2);
-    assert!(response.waited() >= Duration::from_secs(1), "{:?}", response.waited());
+    assert!(
+        response.waited() >= Duration::from_secs(1),
+        "{:?}",
+        response.waited()
+    );
     assert_eq!(received(&server).await, 2);
     let health = api.health();
     assert_eq!(health.retries, 1);
     assert_eq!(health.rate_limit_hits, 1);
     assert_eq!(health.breaker, BreakerState::Closed);
-    assert_eq!(health.consecutive_failures, 0, "a 429 is not a breaker failure");
+    assert_eq!(
+        health.consecutive_failures, 0,
+        "a 429 is not a breaker failure"
+    );
 }
 
 #[tokio::test]
 async fn a_429_with_retry_after_as_an_http_date_is_waited_out_then_retried() {
     let server = MockServer::start().await;
     // The next-but-one whole second: between one and two seconds away.
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let at = UNIX_EPOCH + Duration::from_secs(now + 2);
     fail_first(
         &server,
@@ -119,8 +129,7 @@ async fn a_429_with_retry_after_as_an_http_date_is_waited_out_then_retried() {
 }
 
 #[tokio::test]
-async fn a_retry_after_beyond_the_time_budget_is_not_waited_for_and_the_error_says_when_to_retry()
-{
+async fn a_retry_after_beyond_the_time_budget_is_not_waited_for_and_the_error_says_when_to_retry() {
     let server = MockServer::start().await;
     Mock::given(path("/contacts"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
@@ -205,7 +214,10 @@ async fn retries_stop_at_the_maximum_number_of_attempts_and_the_error_says_so() 
     let health = api.health();
     assert_eq!(health.failed_calls, 1);
     assert_eq!(health.consecutive_failures, 3);
-    assert_eq!(health.last_error.as_deref(), Some(error.to_string().as_str()));
+    assert_eq!(
+        health.last_error.as_deref(),
+        Some(error.to_string().as_str())
+    );
 }
 
 #[tokio::test]
@@ -299,7 +311,10 @@ async fn a_400_is_not_retried_and_comes_back_as_the_upstreams_answer() {
     );
     let health = api.health();
     assert_eq!(health.retries, 0);
-    assert_eq!(health.consecutive_failures, 0, "a 4xx means the upstream works");
+    assert_eq!(
+        health.consecutive_failures, 0,
+        "a 4xx means the upstream works"
+    );
 }
 
 #[tokio::test]
@@ -327,7 +342,11 @@ async fn a_post_without_an_idempotency_key_is_sent_once_only() {
         ),
         "{error:?}"
     );
-    assert!(error.to_string().contains("was not retried, because it is a write"));
+    assert!(
+        error
+            .to_string()
+            .contains("was not retried, because it is a write")
+    );
     assert_eq!(received(&server).await, 1);
 }
 
@@ -404,7 +423,11 @@ async fn the_breaker_opens_after_five_failures_fails_fast_then_a_probe_closes_it
 
     for n in 1..=4 {
         api.get("/deals").send().await.unwrap_err();
-        assert_eq!(api.health().breaker, BreakerState::Closed, "after {n} failures");
+        assert_eq!(
+            api.health().breaker,
+            BreakerState::Closed,
+            "after {n} failures"
+        );
     }
     api.get("/deals").send().await.unwrap_err();
     let health = api.health();
@@ -522,7 +545,12 @@ async fn the_rate_limiter_refuses_with_the_time_to_retry_and_sends_nothing() {
     let api = upstream(one_per_minute_per_lead(&server, LimitMode::Refuse));
 
     api.get("/contacts").lead("lead_1").send().await.unwrap();
-    let error = api.get("/contacts").lead("lead_1").send().await.unwrap_err();
+    let error = api
+        .get("/contacts")
+        .lead("lead_1")
+        .send()
+        .await
+        .unwrap_err();
 
     let Error::RateLimited {
         scope, retry_after, ..
@@ -579,7 +607,12 @@ async fn waiting_mode_refuses_when_the_next_slot_is_beyond_the_longest_wait() {
     ));
 
     api.get("/contacts").lead("lead_1").send().await.unwrap();
-    let error = api.get("/contacts").lead("lead_1").send().await.unwrap_err();
+    let error = api
+        .get("/contacts")
+        .lead("lead_1")
+        .send()
+        .await
+        .unwrap_err();
 
     assert!(error.retry_after().unwrap() > Duration::from_secs(50));
     assert_eq!(received(&server).await, 1);
@@ -690,7 +723,10 @@ async fn the_health_snapshot_is_json_with_a_schema() {
     let back: UpstreamHealth = serde_json::from_value(value).unwrap();
     assert_eq!(back, api.health());
     let schema = serde_json::to_value(schemars::schema_for!(UpstreamHealth)).unwrap();
-    assert!(schema["properties"]["rate_limit_hits"].is_object(), "{schema}");
+    assert!(
+        schema["properties"]["rate_limit_hits"].is_object(),
+        "{schema}"
+    );
 }
 
 /// A local port with nothing listening on it.

@@ -34,7 +34,9 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{ModelRef, check_model_ref, normalise_into, normalised, plural, thousands};
+use crate::{
+    ModelRef, check_model_ref, is_word_byte, normalise_into, normalised, plural, thousands,
+};
 
 /// The name the rule-based lead model is stored under.
 pub const MODEL_NAME: &str = "lead_scorer";
@@ -587,6 +589,13 @@ const FEATURES: [(&str, &str); 4] = [
     ("buying_intent", "Buying intent"),
 ];
 
+/// An industry name already read against one model's industry table (see
+/// [`LeadModel::resolve_industry`]). Only meaningful for the model that resolved it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResolvedIndustry {
+    entry: Option<usize>,
+}
+
 /// The industry a name was read as, and its fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndustryMatch<'a> {
@@ -603,9 +612,90 @@ pub struct LeadModel {
     model: ModelRef,
     params: LeadModelParams,
     trained_at: Option<String>,
-    /// Normalised industry names and aliases, sorted, with the index of their table entry:
-    /// binary search over byte slices keeps the fast path allocation-free.
-    industry_keys: Vec<(Box<[u8]>, usize)>,
+    industries: IndustryIndex,
+}
+
+/// Normalised industry names and aliases with the index of their table entry, in an
+/// open-addressing hash table: one hash of the (stack-normalised) name and usually one
+/// probe, so the ranking path neither allocates nor walks the table.
+#[derive(Debug, Clone)]
+struct IndustryIndex {
+    slots: Vec<Option<IndustrySlot>>,
+    mask: usize,
+}
+
+#[derive(Debug, Clone)]
+struct IndustrySlot {
+    hash: u64,
+    key: Box<[u8]>,
+    entry: usize,
+}
+
+/// FNV-1a: tiny, fast on short keys and, unlike std's hasher, the same on every run.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(FNV_OFFSET, |h, &b| fnv_step(h, b))
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv_step(hash: u64, byte: u8) -> u64 {
+    (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+impl IndustryIndex {
+    fn build(table: &[IndustryFit]) -> IndustryIndex {
+        let keys: Vec<(Vec<u8>, usize)> = table
+            .iter()
+            .enumerate()
+            .flat_map(|(i, entry)| {
+                std::iter::once(&entry.industry)
+                    .chain(entry.aliases.iter())
+                    .map(move |name| (normalised(name), i))
+            })
+            .filter(|(key, _)| !key.is_empty() && key.len() <= MAX_INDUSTRY_KEY)
+            .collect();
+        // At most half full, so probe chains stay short.
+        let size = (keys.len() * 2).next_power_of_two().max(16);
+        let mask = size - 1;
+        let mut slots: Vec<Option<IndustrySlot>> = vec![None; size];
+        for (key, entry) in keys {
+            let hash = fnv1a(&key);
+            let mut at = (hash as usize) & mask;
+            loop {
+                match &slots[at] {
+                    // Duplicates across entries are refused by `check_params`; keep the
+                    // first so lookups are deterministic either way.
+                    Some(slot) if slot.key.as_ref() == key.as_slice() => break,
+                    Some(_) => at = (at + 1) & mask,
+                    None => {
+                        slots[at] = Some(IndustrySlot {
+                            hash,
+                            key: key.into_boxed_slice(),
+                            entry,
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        IndustryIndex { slots, mask }
+    }
+
+    fn get(&self, key: &[u8]) -> Option<usize> {
+        self.get_hashed(key, fnv1a(key))
+    }
+
+    fn get_hashed(&self, key: &[u8], hash: u64) -> Option<usize> {
+        let mut at = (hash as usize) & self.mask;
+        // The table is at most half full, so an empty slot always ends the probe.
+        while let Some(slot) = &self.slots[at] {
+            if slot.hash == hash && slot.key.as_ref() == key {
+                return Some(slot.entry);
+            }
+            at = (at + 1) & self.mask;
+        }
+        None
+    }
 }
 
 /// The fractional points of each feature, before apportionment, and what they came from.
@@ -654,24 +744,12 @@ impl LeadModel {
     }
 
     fn build(model: ModelRef, params: LeadModelParams) -> LeadModel {
-        let mut industry_keys: Vec<(Box<[u8]>, usize)> = Vec::new();
-        for (i, entry) in params.industry_fit.iter().enumerate() {
-            for name in std::iter::once(&entry.industry).chain(entry.aliases.iter()) {
-                let key = normalised(name);
-                if !key.is_empty() && key.len() <= MAX_INDUSTRY_KEY {
-                    industry_keys.push((key.into_boxed_slice(), i));
-                }
-            }
-        }
-        industry_keys.sort();
-        // Duplicates within one entry are harmless; across entries `check_params` refuses
-        // them. Keep the first so lookups are deterministic either way.
-        industry_keys.dedup_by(|a, b| a.0 == b.0);
+        let industries = IndustryIndex::build(&params.industry_fit);
         LeadModel {
             model,
             params,
             trained_at: None,
-            industry_keys,
+            industries,
         }
     }
 
@@ -729,6 +807,28 @@ impl LeadModel {
         signals: &LeadSignals,
     ) -> (u32, Tier) {
         let parts = self.parts(profile_industry, employee_count, signals);
+        let score = round_score(parts.total());
+        (score, self.params.thresholds.tier(score))
+    }
+
+    /// Reads an industry name against this model's table once, for
+    /// [`LeadModel::score_value_resolved`]: when ranking many leads, resolve each distinct
+    /// industry once and skip the name matching per lead.
+    pub fn resolve_industry(&self, industry: &str) -> ResolvedIndustry {
+        ResolvedIndustry {
+            entry: self.industry_index(industry),
+        }
+    }
+
+    /// [`LeadModel::score_value`] with the industry already resolved by this model: the
+    /// same score and tier, without reading the name again.
+    pub fn score_value_resolved(
+        &self,
+        industry: ResolvedIndustry,
+        employee_count: u32,
+        signals: &LeadSignals,
+    ) -> (u32, Tier) {
+        let parts = self.parts_resolved(industry.entry, employee_count, signals);
         let score = round_score(parts.total());
         (score, self.params.thresholds.tier(score))
     }
@@ -902,10 +1002,18 @@ impl LeadModel {
     }
 
     fn parts(&self, industry: &str, employee_count: u32, s: &LeadSignals) -> Parts {
+        self.parts_resolved(self.industry_index(industry), employee_count, s)
+    }
+
+    fn parts_resolved(
+        &self,
+        industry: Option<usize>,
+        employee_count: u32,
+        s: &LeadSignals,
+    ) -> Parts {
         let p = &self.params;
         let w = &p.weights;
         let band = self.band_index(employee_count);
-        let industry = self.industry_index(industry);
         let size_fit = p.size_bands.get(band).map_or(0, |b| b.fit_percent);
         let industry_fit = industry
             .and_then(|i| p.industry_fit.get(i))
@@ -945,39 +1053,43 @@ impl LeadModel {
         // One byte more than the longest key: a name that fills it cannot match anything
         // whole, and it never matches a key by truncation.
         let mut buf = [0u8; MAX_INDUSTRY_KEY + 1];
-        let n = normalise_into(industry, &mut buf);
+        // Normalise and hash in one pass: this is most of the fast path's work.
+        let mut n = 0;
+        let mut hash = FNV_OFFSET;
+        for &b in industry.as_bytes() {
+            if is_word_byte(b) {
+                if n == buf.len() {
+                    break;
+                }
+                let b = b.to_ascii_lowercase();
+                buf[n] = b;
+                n += 1;
+                hash = fnv_step(hash, b);
+            }
+        }
         if n <= MAX_INDUSTRY_KEY
-            && let Some(i) = self.lookup(&buf[..n])
+            && let Some(i) = self.industries.get_hashed(&buf[..n], hash)
         {
             return Some(i);
         }
-        for word in industry.split(|c: char| !c.is_alphanumeric()) {
-            if word.is_empty() {
-                continue;
-            }
+        // Words are split on ASCII separators only, the same bytes normalising drops.
+        for word in industry.as_bytes().split(|&b| !is_word_byte(b)) {
             let n = normalise_into(word, &mut buf);
             if n == 0 || n > MAX_INDUSTRY_KEY {
                 continue;
             }
-            if let Some(i) = self.lookup(&buf[..n]) {
+            if let Some(i) = self.industries.get(&buf[..n]) {
                 return Some(i);
             }
             // "Banks", "Hospitals": try the singular.
             if n >= 4
                 && buf[n - 1] == b's'
-                && let Some(i) = self.lookup(&buf[..n - 1])
+                && let Some(i) = self.industries.get(&buf[..n - 1])
             {
                 return Some(i);
             }
         }
         None
-    }
-
-    fn lookup(&self, key: &[u8]) -> Option<usize> {
-        self.industry_keys
-            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
-            .ok()
-            .map(|at| self.industry_keys[at].1)
     }
 
     fn size_detail(&self, employee_count: u32, band: usize) -> String {
@@ -1160,7 +1272,9 @@ fn explain(
             describe(s),
             describe(w)
         ),
-        _ => format!("{tier_word} lead at {score}/100: every factor scores alike."),
+        _ => format!(
+            "{tier_word} lead at {score}/100: every factor earns the same share of its points."
+        ),
     }
 }
 
@@ -1433,6 +1547,14 @@ mod tests {
                                         model.score_value(industry, employee_count, &signals),
                                         (s.score, s.tier),
                                         "{p:?}"
+                                    );
+                                    assert_eq!(
+                                        model.score_value_resolved(
+                                            model.resolve_industry(industry),
+                                            employee_count,
+                                            &signals
+                                        ),
+                                        (s.score, s.tier)
                                     );
                                     assert_eq!(s.tier, model.params().thresholds.tier(s.score));
                                     checked += 1;

@@ -70,15 +70,22 @@ pub(crate) fn check_model_ref(name: &str, version: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Lowercases ASCII letters and keeps only letters, digits and non-ASCII bytes, so
-/// "Health-Care", "health care" and "HEALTHCARE" compare equal.
-pub(crate) fn normalise_into(text: &str, buf: &mut [u8]) -> usize {
+/// Bytes that belong to a word when names are compared: ASCII letters and digits, and any
+/// non-ASCII byte (so accented names keep their letters).
+pub(crate) fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80
+}
+
+/// Lowercases ASCII letters and keeps only word bytes, so "Health-Care", "health care" and
+/// "HEALTHCARE" compare equal. Writes into `buf` and returns the length; stops when `buf`
+/// is full.
+pub(crate) fn normalise_into(text: &[u8], buf: &mut [u8]) -> usize {
     let mut len = 0;
-    for b in text.bytes() {
+    for &b in text {
         if len == buf.len() {
             break;
         }
-        if b.is_ascii_alphanumeric() || b >= 0x80 {
+        if is_word_byte(b) {
             buf[len] = b.to_ascii_lowercase();
             len += 1;
         }
@@ -86,10 +93,10 @@ pub(crate) fn normalise_into(text: &str, buf: &mut [u8]) -> usize {
     len
 }
 
-/// [`normalise_into`] into a fresh string, for building lookup tables.
+/// [`normalise_into`] into a fresh vector, for building lookup tables.
 pub(crate) fn normalised(text: &str) -> Vec<u8> {
     text.bytes()
-        .filter(|b| b.is_ascii_alphanumeric() || *b >= 0x80)
+        .filter(|&b| is_word_byte(b))
         .map(|b| b.to_ascii_lowercase())
         .collect()
 }
@@ -137,7 +144,7 @@ mod tests {
             b"professionalservices".to_vec()
         );
         let mut buf = [0u8; 4];
-        assert_eq!(normalise_into("Technology", &mut buf), 4);
+        assert_eq!(normalise_into(b"Technology", &mut buf), 4);
         assert_eq!(&buf, b"tech");
     }
 

@@ -522,7 +522,17 @@ impl QualificationModel {
                 "no title on record: find out the lead's role".to_owned(),
             ),
             Some(title) => {
-                let words = format!(" {} ", words_of(title));
+                let plain = words_of(title);
+                let words = format!(" {plain} ");
+                // Name the word that decided, unless it is the whole title ("CEO").
+                let because = |word: &str| {
+                    let word = word.trim();
+                    if word == plain {
+                        String::new()
+                    } else {
+                        format!(" ({word})")
+                    }
+                };
                 let found = |list: &[String]| {
                     list.iter().map(|w| words_of(w)).find(|w| {
                         !w.trim().is_empty() && words.contains(&format!(" {} ", w.trim()))
@@ -531,12 +541,12 @@ impl QualificationModel {
                 if let Some(word) = found(&p.junior_titles) {
                     (
                         Some(false),
-                        format!("title \"{title}\" ({}) is not a buying role", word.trim()),
+                        format!("title \"{title}\"{} is not a buying role", because(&word)),
                     )
                 } else if let Some(word) = found(&p.decision_maker_titles) {
                     (
                         Some(true),
-                        format!("title \"{title}\" ({}) can decide", word.trim()),
+                        format!("title \"{title}\"{} can decide", because(&word)),
                     )
                 } else {
                     (

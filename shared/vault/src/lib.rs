@@ -478,6 +478,10 @@ impl Vault {
                 resealed: done + 1,
                 total,
             })?;
+            // A yield point per credential: a long rotation shares the runtime's workers,
+            // and a caller cancelling the rotation (a shutdown) cuts it between two rows,
+            // never only after the commit was sent.
+            tokio::task::yield_now().await;
         }
         repo::insert_key(&mut tx, &record).await?;
         commit(tx, "commit the rotation").await?;

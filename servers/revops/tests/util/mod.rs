@@ -5,6 +5,7 @@
     clippy::unwrap_used,
     reason = "test helpers: a panic is how a test fails"
 )]
+#![allow(dead_code, reason = "each test file uses its own part of the helpers")]
 
 use std::path::PathBuf;
 use std::process::Stdio;

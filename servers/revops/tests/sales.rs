@@ -1,0 +1,802 @@
+//! The sales server through a real MCP client against the built binary, on SQLite and (when
+//! `REVOPS_TEST_POSTGRES_URL` is set) Postgres: every tool on the demo company, the
+//! behaviour issue 5 asks for, idempotency under retries, the delete_leads confirmation.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod util;
+
+use revops::client::{self, Handshake, Session};
+use serde_json::{Value, json};
+use util::*;
+
+/// Runs one scenario on SQLite and on Postgres, as two tests.
+macro_rules! on_both_backends {
+    ($scenario:ident) => {
+        mod $scenario {
+            use super::*;
+
+            #[tokio::test]
+            async fn on_sqlite() {
+                let db = seeded_sqlite().await;
+                super::$scenario(&db).await;
+            }
+
+            #[tokio::test]
+            async fn on_postgres() {
+                let name = concat!(stringify!($scenario), "_on_postgres");
+                let Some(db) = seeded_postgres(name).await else {
+                    return;
+                };
+                super::$scenario(&db).await;
+            }
+        }
+    };
+}
+
+async fn sales_as(db: &SeededDatabase, role: &str) -> Session {
+    client::spawn_stdio(
+        &binary("revops-sales"),
+        &server_env(db, role),
+        &Handshake::claude_desktop(),
+    )
+    .await
+    .unwrap()
+}
+
+/// The store's record counts, without the logs that every call adds to.
+async fn record_counts(session: &Session) -> Value {
+    let mut counts = client::call_ok(session, "server_info", json!({}))
+        .await
+        .unwrap()["record_counts"]
+        .clone();
+    let counts_map = counts.as_object_mut().unwrap();
+    counts_map.remove("audit_log");
+    counts_map.remove("predictions");
+    counts
+}
+
+async fn error_text(session: &Session, tool: &str, arguments: Value) -> String {
+    let result = client::call(session, tool, arguments.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "{tool} {arguments} should fail, got {:?}",
+        result.structured_content
+    );
+    client::text_of(&result)
+}
+
+fn attribution_sum(score: &Value) -> u64 {
+    score["attributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["points"].as_u64().unwrap())
+        .sum()
+}
+
+async fn predictions_logged(db: &SeededDatabase) -> i64 {
+    let store = store::Store::connect(&store::DatabaseLocation::parse(&db.url).unwrap())
+        .await
+        .unwrap();
+    let count = store::predictions::count_for(&store, "lead", "lead_000007")
+        .await
+        .unwrap();
+    store.close().await;
+    count
+}
+
+on_both_backends!(scores_are_explained_add_up_and_are_logged);
+async fn scores_are_explained_add_up_and_are_logged(db: &SeededDatabase) {
+    let sales = sales_as(db, "rep").await;
+    let hot = client::call_ok(
+        &sales,
+        "score_lead",
+        json!({"company_name": "Acme", "industry": "technology", "employee_count": 500,
+               "signals": {"website_visits_30d": 50, "demo_requested": true, "whitepaper_downloads": 3,
+                           "email_engagement_score": 90, "linkedin_engagement": 5, "free_trial_started": true}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hot["tier"], "hot", "{hot}");
+    assert_eq!(attribution_sum(&hot), hot["score"].as_u64().unwrap());
+    assert_eq!(hot["model"]["name"], "lead_scorer");
+    assert!(hot["explanation"].as_str().unwrap().len() > 20);
+
+    let cold = client::call_ok(
+        &sales,
+        "score_lead",
+        json!({"company_name": "Corner Shop", "industry": "retail", "employee_count": 5,
+               "signals": {"website_visits_30d": 2}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cold["tier"], "cold", "{cold}");
+    assert_eq!(attribution_sum(&cold), cold["score"].as_u64().unwrap());
+
+    let stored = client::call_ok(&sales, "score_lead", json!({"lead_id": "lead_000007"}))
+        .await
+        .unwrap();
+    assert_eq!(stored["lead_id"], "lead_000007");
+    assert_eq!(attribution_sum(&stored), stored["score"].as_u64().unwrap());
+
+    let explained = client::call_ok(
+        &sales,
+        "explain_lead_score",
+        json!({"lead_id": "lead_000007"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        explained["score"], stored["score"],
+        "the same lead scores the same"
+    );
+    let improvements = explained["improvements"].as_array().unwrap();
+    assert!(improvements.len() <= 3);
+    for better in improvements {
+        assert!(better["gain"].as_u64().unwrap() > 0);
+        assert!(better["score_after"].as_u64().unwrap() > stored["score"].as_u64().unwrap());
+    }
+
+    let qualified = client::call_ok(
+        &sales,
+        "qualify_lead",
+        json!({"lead_id": "lead_000007", "budget_confirmed": true, "timeline_days": 30}),
+    )
+    .await
+    .unwrap();
+    let criteria: Vec<&str> = qualified["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["criterion"].as_str().unwrap())
+        .collect();
+    for needed in ["fit", "intent", "budget", "authority", "timing"] {
+        assert!(criteria.contains(&needed), "{needed} in {criteria:?}");
+    }
+    assert!(qualified["suggested_action"].is_string());
+
+    sales.cancel().await.unwrap();
+    // Predictions are logged in the background and flushed when the server stops.
+    let mut logged = 0;
+    for _ in 0..50 {
+        logged = predictions_logged(db).await;
+        if logged >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        logged >= 3,
+        "every score of lead_000007 is logged, found {logged}"
+    );
+}
+
+on_both_backends!(ranking_pages_best_first_and_visits_every_lead_once);
+async fn ranking_pages_best_first_and_visits_every_lead_once(db: &SeededDatabase) {
+    let sales = sales_as(db, "viewer").await;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut previous_score = u64::MAX;
+    let mut cursor: Option<String> = None;
+    let mut rank = 0;
+    loop {
+        let mut args = json!({"limit": 200});
+        if let Some(cursor) = &cursor {
+            args["cursor"] = json!(cursor);
+        }
+        let page = client::call_ok(&sales, "rank_leads", args).await.unwrap();
+        assert_eq!(page["matched"], 500);
+        let tiers = &page["tiers"];
+        assert_eq!(
+            tiers["hot"].as_u64().unwrap()
+                + tiers["warm"].as_u64().unwrap()
+                + tiers["cold"].as_u64().unwrap(),
+            500
+        );
+        for lead in page["items"].as_array().unwrap() {
+            rank += 1;
+            assert_eq!(lead["rank"], rank);
+            let score = lead["score"].as_u64().unwrap();
+            assert!(score <= previous_score, "best first");
+            previous_score = score;
+            assert!(
+                seen.insert(lead["lead_id"].as_str().unwrap().to_string()),
+                "no lead twice"
+            );
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 500);
+
+    let nobody = client::call_ok(&sales, "rank_leads", json!({"owner": "Nobody Atall"}))
+        .await
+        .unwrap();
+    assert_eq!(nobody["matched"], 0);
+    assert!(nobody["items"].as_array().unwrap().is_empty());
+    assert!(
+        error_text(&sales, "rank_leads", json!({"cursor": "99:lead_1' OR 1=1"}))
+            .await
+            .contains("cursor")
+    );
+    sales.cancel().await.unwrap();
+}
+
+on_both_backends!(impossible_values_get_clear_errors_and_change_nothing);
+async fn impossible_values_get_clear_errors_and_change_nothing(db: &SeededDatabase) {
+    let sales = sales_as(db, "rep").await;
+    let before = record_counts(&sales).await;
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "score_lead",
+            json!({"industry": "retail", "employee_count": -5}),
+            "employee_count",
+        ),
+        (
+            "score_lead",
+            json!({"industry": "retail", "employee_count": 5, "signals": {"email_engagement_score": 150}}),
+            "email_engagement_score",
+        ),
+        (
+            "score_lead",
+            json!({"lead_id": "lead_000001", "industry": "retail"}),
+            "not both",
+        ),
+        ("score_lead", json!({}), "lead_id"),
+        (
+            "score_lead",
+            json!({"lead_id": "lead_999999"}),
+            "no lead has id",
+        ),
+        (
+            "create_opportunity",
+            json!({"account_id": "acc_000001", "name": "Old", "amount_minor": 100, "close_date": "1900-01-01"}),
+            "close_date",
+        ),
+        (
+            "create_opportunity",
+            json!({"account_id": "acc_000001", "name": "Neg", "amount_minor": -1, "close_date": "2027-01-01"}),
+            "negative",
+        ),
+        (
+            "create_opportunity",
+            json!({"account_id": "acc_999999", "name": "Ghost", "amount_minor": 1, "close_date": "2027-01-01"}),
+            "no account has id",
+        ),
+        (
+            "create_lead",
+            json!({"email": "not-an-email", "first_name": "A", "last_name": "B", "company_name": "C", "industry": "retail", "employee_count": 5, "country": "US"}),
+            "email",
+        ),
+        (
+            "create_lead",
+            json!({"email": "x@y.example", "first_name": "A\u{0007}", "last_name": "B", "company_name": "C", "industry": "retail", "employee_count": 5, "country": "US"}),
+            "control character",
+        ),
+        (
+            "create_lead",
+            json!({"email": "x@y.example", "first_name": "A", "last_name": "B", "company_name": "C", "industry": "retail", "employee_count": "five", "country": "US"}),
+            "employee_count",
+        ),
+        (
+            "update_lead_status",
+            json!({"lead_id": "lead_000001", "status": "converted"}),
+            "convert_lead",
+        ),
+        (
+            "update_opportunity_stage",
+            json!({"opportunity_id": "opp_000001"}),
+            "nothing to change",
+        ),
+        (
+            "search_crm",
+            json!({"text": "x".repeat(101)}),
+            "limit is 100",
+        ),
+        ("forecast_revenue", json!({"period": "2026-Q7"}), "period"),
+        (
+            "convert_lead",
+            json!({"lead_id": "lead_999999"}),
+            "no lead has id",
+        ),
+    ];
+    for (tool, args, expected) in cases {
+        let text = error_text(&sales, tool, args.clone()).await;
+        assert!(text.contains(expected), "{tool} {args}: {text}");
+    }
+    let hostile = client::call_ok(
+        &sales,
+        "search_crm",
+        json!({"text": "'; DROP TABLE leads; --"}),
+    )
+    .await
+    .unwrap();
+    assert!(hostile["items"].as_array().unwrap().is_empty());
+    let wildcard = client::call_ok(&sales, "search_crm", json!({"text": "%"}))
+        .await
+        .unwrap();
+    assert!(
+        wildcard["items"].as_array().unwrap().is_empty(),
+        "% is matched literally"
+    );
+    let after = record_counts(&sales).await;
+    assert_eq!(before, after, "no failed call changed anything");
+    sales.cancel().await.unwrap();
+}
+
+on_both_backends!(lead_writes_are_idempotent_and_conversion_is_all_or_nothing);
+async fn lead_writes_are_idempotent_and_conversion_is_all_or_nothing(db: &SeededDatabase) {
+    let sales = sales_as(db, "rep").await;
+    let new_lead = json!({"email": "Dana@Acme-Robotics.example", "first_name": "Dana", "last_name": "Reyes",
+        "company_name": "Acme Robotics", "domain": "acme-robotics.example", "industry": "technology",
+        "employee_count": 250, "country": "us", "title": "VP Operations", "source": "event", "request_id": "req-lead-1"});
+    let first = client::call_ok(&sales, "create_lead", new_lead.clone())
+        .await
+        .unwrap();
+    let retry = client::call_ok(&sales, "create_lead", new_lead.clone())
+        .await
+        .unwrap();
+    assert_eq!(first["created"], true);
+    assert_eq!(retry["created"], false);
+    assert_eq!(first["lead"]["id"], retry["lead"]["id"]);
+    assert_eq!(first["lead"]["email"], "dana@acme-robotics.example");
+    let lead_id = first["lead"]["id"].as_str().unwrap().to_string();
+    let mut duplicate = new_lead.clone();
+    duplicate["request_id"] = json!("req-lead-2");
+    assert!(
+        error_text(&sales, "create_lead", duplicate)
+            .await
+            .contains(&lead_id)
+    );
+
+    let mut upsert = new_lead.clone();
+    upsert.as_object_mut().unwrap().remove("request_id");
+    upsert["employee_count"] = json!(300);
+    let updated = client::call_ok(&sales, "upsert_lead", upsert.clone())
+        .await
+        .unwrap();
+    assert_eq!(updated["outcome"], "updated");
+    assert_eq!(updated["lead"]["employee_count"], 300);
+    let unchanged = client::call_ok(&sales, "upsert_lead", upsert)
+        .await
+        .unwrap();
+    assert_eq!(unchanged["outcome"], "unchanged");
+
+    let status = json!({"lead_id": lead_id, "status": "sql", "reason": "Budget confirmed"});
+    let moved = client::call_ok(&sales, "update_lead_status", status.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (moved["changed"].clone(), moved["previous_status"].clone()),
+        (json!(true), json!("new"))
+    );
+    let again = client::call_ok(&sales, "update_lead_status", status)
+        .await
+        .unwrap();
+    assert_eq!(again["changed"], false);
+
+    let matches = client::call_ok(
+        &sales,
+        "match_account",
+        json!({"company_name": "ACME Robotics, Inc."}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches["recommendation"]
+            .as_str()
+            .unwrap()
+            .contains("no existing account")
+    );
+
+    let counts_before = record_counts(&sales).await;
+    let converted = client::call_ok(
+        &sales,
+        "convert_lead",
+        json!({"lead_id": lead_id, "amount_minor": 2_400_000, "close_date": "2027-01-31"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(converted["account_created"], true);
+    assert_eq!(
+        converted["contact"]["role"], "decision_maker",
+        "a VP decides"
+    );
+    assert_eq!(converted["opportunity"]["amount_minor"], 2_400_000);
+    let account_id = converted["account"]["id"].as_str().unwrap().to_string();
+    let reconverted = client::call_ok(&sales, "convert_lead", json!({"lead_id": lead_id}))
+        .await
+        .unwrap();
+    assert_eq!(reconverted["already_converted"], true);
+    assert_eq!(reconverted["account"]["id"], account_id.as_str());
+    assert_eq!(
+        reconverted["opportunity"]["id"],
+        converted["opportunity"]["id"]
+    );
+    let counts_after = record_counts(&sales).await;
+    assert_eq!(
+        counts_after["accounts"].as_i64().unwrap(),
+        counts_before["accounts"].as_i64().unwrap() + 1
+    );
+
+    let by_domain = client::call_ok(
+        &sales,
+        "match_account",
+        json!({"domain": "https://www.acme-robotics.example/pricing"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_domain["matches"][0]["account_id"], account_id.as_str());
+    assert_eq!(by_domain["matches"][0]["match_kind"], "domain");
+
+    // A conversion that cannot finish leaves nothing behind: this lead's email is already a
+    // contact at the account just made, so converting it into a new account fails whole.
+    let clash = client::call_ok(&sales, "create_lead", json!({"email": "dana@acme-robotics.example.clash",
+        "first_name": "Dee", "last_name": "R", "company_name": "Clash Co", "domain": "clash.example",
+        "industry": "retail", "employee_count": 20, "country": "US"})).await.unwrap();
+    let clash_id = clash["lead"]["id"].as_str().unwrap().to_string();
+    client::call_ok(&sales, "create_contact", json!({"account_id": account_id, "first_name": "Dee",
+        "last_name": "R", "email": "dana@acme-robotics.example.clash", "request_id": "req-contact-1"})).await.unwrap();
+    let again = client::call_ok(&sales, "create_contact", json!({"account_id": account_id, "first_name": "Dee",
+        "last_name": "R", "email": "dana@acme-robotics.example.clash", "request_id": "req-contact-1"})).await.unwrap();
+    assert_eq!(again["created"], false);
+    let before_failed = record_counts(&sales).await;
+    let failed = error_text(&sales, "convert_lead", json!({"lead_id": clash_id})).await;
+    assert!(failed.contains("already belongs to contact"), "{failed}");
+    let after_failed = record_counts(&sales).await;
+    assert_eq!(before_failed, after_failed, "no account or deal half-made");
+    let still = client::call_ok(&sales, "get_lead", json!({"lead_id": clash_id}))
+        .await
+        .unwrap();
+    assert_eq!(still["status"], "new");
+
+    let found = client::call_ok(
+        &sales,
+        "search_crm",
+        json!({"text": "acme robotics", "kinds": ["account", "lead"]}),
+    )
+    .await
+    .unwrap();
+    let kinds: Vec<&str> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["account", "lead"]);
+    sales.cancel().await.unwrap();
+}
+
+on_both_backends!(deals_keep_their_history_and_the_forecast_explains_itself);
+async fn deals_keep_their_history_and_the_forecast_explains_itself(db: &SeededDatabase) {
+    let sales = sales_as(db, "rep").await;
+    let deal = json!({"account_id": "acc_000001", "name": "Expansion - 50 seats", "amount_minor": 1_200_000,
+        "close_date": "2026-12-15", "request_id": "req-opp-1"});
+    let opened = client::call_ok(&sales, "create_opportunity", deal.clone())
+        .await
+        .unwrap();
+    let retried = client::call_ok(&sales, "create_opportunity", deal)
+        .await
+        .unwrap();
+    assert_eq!(opened["opportunity"]["id"], retried["opportunity"]["id"]);
+    assert_eq!(retried["created"], false);
+    assert_eq!(opened["opportunity"]["stage"], "prospecting");
+    let id = opened["opportunity"]["id"].as_str().unwrap().to_string();
+
+    let change = json!({"opportunity_id": id, "stage": "proposal", "close_date": "2027-01-20", "note": "Pricing sent"});
+    let moved = client::call_ok(&sales, "update_opportunity_stage", change.clone())
+        .await
+        .unwrap();
+    assert_eq!(moved["changed"], true);
+    assert_eq!(moved["opportunity"]["probability"], 40);
+    let history = moved["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1]["from_stage"], "prospecting");
+    assert_eq!(history[1]["previous_close_date"], "2026-12-15");
+    let same = client::call_ok(&sales, "update_opportunity_stage", change)
+        .await
+        .unwrap();
+    assert_eq!(
+        same["changed"], false,
+        "the same change twice changes nothing"
+    );
+    client::call_ok(
+        &sales,
+        "update_opportunity_stage",
+        json!({"opportunity_id": id, "stage": "closed_won"}),
+    )
+    .await
+    .unwrap();
+    let reopen = error_text(
+        &sales,
+        "update_opportunity_stage",
+        json!({"opportunity_id": id, "stage": "proposal"}),
+    )
+    .await;
+    assert!(reopen.contains("final"), "{reopen}");
+
+    for group_by in ["stage", "owner", "close_month"] {
+        let summary = client::call_ok(&sales, "pipeline_summary", json!({"group_by": group_by}))
+            .await
+            .unwrap();
+        let deals: i64 = summary["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["deals"].as_i64().unwrap())
+            .sum();
+        assert!(deals > 300, "{group_by}");
+        let conversion = summary["stage_conversion"].as_array().unwrap();
+        assert_eq!(conversion.len(), 4);
+        for step in conversion {
+            assert!(step["reached_to"].as_i64().unwrap() <= step["reached_from"].as_i64().unwrap());
+        }
+    }
+
+    let forecast = client::call_ok(&sales, "forecast_revenue", json!({"period": "2026-Q4"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            forecast["from"].as_str().unwrap(),
+            forecast["to"].as_str().unwrap()
+        ),
+        ("2026-10-01", "2026-12-31")
+    );
+    let owners_expected: i64 = forecast["by_owner"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["expected_minor"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        owners_expected,
+        forecast["expected_minor"].as_i64().unwrap(),
+        "owners add up to the total"
+    );
+    assert!(
+        forecast["expected_minor"].as_i64().unwrap()
+            >= forecast["closed_won_minor"].as_i64().unwrap()
+    );
+    assert!(forecast["movers"].as_array().unwrap().len() <= 5);
+
+    let risk = client::call_ok(&sales, "deal_risk", json!({"limit": 5}))
+        .await
+        .unwrap();
+    assert!(risk["checked"].as_i64().unwrap() > 0);
+    for deal in risk["deals"].as_array().unwrap() {
+        assert!(!deal["risks"].as_array().unwrap().is_empty());
+    }
+    if let Some(cursor) = risk["next_cursor"].as_str() {
+        let next = client::call_ok(&sales, "deal_risk", json!({"limit": 5, "cursor": cursor}))
+            .await
+            .unwrap();
+        assert_ne!(
+            next["deals"][0]["opportunity_id"],
+            risk["deals"][0]["opportunity_id"]
+        );
+    }
+
+    let open = client::call_ok(
+        &sales,
+        "win_probability",
+        json!({"opportunity_id": "opp_000002"}),
+    )
+    .await
+    .unwrap();
+    let effects: i64 = open["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["effect"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        open["base_percent"].as_i64().unwrap() + effects,
+        open["percent"].as_i64().unwrap(),
+        "{open}"
+    );
+    sales.cancel().await.unwrap();
+}
+
+on_both_backends!(deleting_leads_previews_first_and_acts_only_with_the_token);
+async fn deleting_leads_previews_first_and_acts_only_with_the_token(db: &SeededDatabase) {
+    let rep = sales_as(db, "rep").await;
+    let denied = error_text(&rep, "delete_leads", json!({"lead_ids": ["lead_000010"]})).await;
+    assert!(denied.contains("manager"), "{denied}");
+    rep.cancel().await.unwrap();
+
+    let manager = sales_as(db, "manager").await;
+    let args = json!({"lead_ids": ["lead_000010", "lead_000011", "lead_000011"]});
+    let preview = client::call_ok(&manager, "delete_leads", args.clone())
+        .await
+        .unwrap();
+    assert_eq!(preview["status"], "preview");
+    assert_eq!(preview["result"]["deleted"], 2, "duplicates count once");
+    assert_eq!(preview["result"]["sample"].as_array().unwrap().len(), 2);
+    let token = preview["confirmation"]["confirm_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    client::call_ok(&manager, "get_lead", json!({"lead_id": "lead_000010"}))
+        .await
+        .unwrap();
+
+    let other = error_text(
+        &manager,
+        "delete_leads",
+        json!({"lead_ids": ["lead_000012"], "confirm_token": token}),
+    )
+    .await;
+    assert!(other.contains("arguments differ"), "{other}");
+    let mut confirmed = args.clone();
+    confirmed["confirm_token"] = json!(token);
+    let done = client::call_ok(&manager, "delete_leads", confirmed.clone())
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "done");
+    assert_eq!(done["result"]["deleted"], 2);
+    assert!(
+        error_text(&manager, "get_lead", json!({"lead_id": "lead_000010"}))
+            .await
+            .contains("no lead has id")
+    );
+    let replay = error_text(&manager, "delete_leads", confirmed).await;
+    assert!(
+        replay.contains("already been used") || replay.contains("used"),
+        "{replay}"
+    );
+
+    let nothing_named = error_text(&manager, "delete_leads", json!({})).await;
+    assert!(nothing_named.contains("filter"), "{nothing_named}");
+    let by_filter = client::call_ok(&manager, "delete_leads", json!({"status": "disqualified"}))
+        .await
+        .unwrap();
+    assert_eq!(by_filter["status"], "preview");
+    assert!(by_filter["result"]["deleted"].as_i64().unwrap() > 0);
+    manager.cancel().await.unwrap();
+}
+
+on_both_backends!(tasks_routing_prompts_and_resources_work_from_the_store);
+async fn tasks_routing_prompts_and_resources_work_from_the_store(db: &SeededDatabase) {
+    let sales = sales_as(db, "rep").await;
+    let task = json!({"title": "Send pricing", "due_on": "2026-11-28", "opportunity_id": "opp_000002", "request_id": "req-task-1"});
+    let created = client::call_ok(&sales, "create_task", task.clone())
+        .await
+        .unwrap();
+    let retried = client::call_ok(&sales, "create_task", task).await.unwrap();
+    assert_eq!(created["task"]["id"], retried["task"]["id"]);
+    assert_eq!(created["task"]["owner"], "test-user");
+    client::call_ok(
+        &sales,
+        "create_task",
+        json!({"title": "Call back", "due_on": "2026-11-22"}),
+    )
+    .await
+    .unwrap();
+    let listed = client::call_ok(
+        &sales,
+        "list_tasks",
+        json!({"owner": "test-user", "limit": 1}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed["items"][0]["title"], "Call back", "soonest first");
+    let next = client::call_ok(
+        &sales,
+        "list_tasks",
+        json!({"owner": "test-user", "limit": 1, "cursor": listed["next_cursor"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next["items"][0]["title"], "Send pricing");
+
+    // Routing: a new lead without an owner gets one by the rules, preview first.
+    let lead = client::call_ok(&sales, "create_lead", json!({"email": "kai@berlin-tools.example", "first_name": "Kai",
+        "last_name": "B", "company_name": "Berlin Tools", "industry": "manufacturing", "employee_count": 80, "country": "DE"}))
+        .await
+        .unwrap();
+    let lead_id = lead["lead"]["id"].as_str().unwrap().to_string();
+    let rules =
+        json!([{"name": "DACH", "countries": ["DE", "AT", "CH"], "owners": ["Jonas Weber"]}]);
+    let plan = client::call_ok(
+        &sales,
+        "route_leads",
+        json!({"lead_ids": [lead_id], "rules": rules}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(plan["applied"], false);
+    assert_eq!(plan["assignments"][0]["to_owner"], "Jonas Weber");
+    assert_eq!(plan["assignments"][0]["rule"], "DACH");
+    let unchanged = client::call_ok(&sales, "get_lead", json!({"lead_id": lead_id}))
+        .await
+        .unwrap();
+    assert!(unchanged["owner"].is_null(), "a preview assigns nobody");
+    client::call_ok(
+        &sales,
+        "route_leads",
+        json!({"lead_ids": [lead_id], "rules": rules, "apply": true}),
+    )
+    .await
+    .unwrap();
+    let owned = client::call_ok(&sales, "get_lead", json!({"lead_id": lead_id}))
+        .await
+        .unwrap();
+    assert_eq!(owned["owner"], "Jonas Weber");
+    let twice = client::call_ok(
+        &sales,
+        "route_leads",
+        json!({"lead_ids": [lead_id], "rules": rules, "apply": true}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        twice["assignments"].as_array().unwrap().is_empty(),
+        "an owned lead keeps its owner"
+    );
+
+    let prompts = sales.list_all_prompts().await.unwrap();
+    let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["weekly-lead-report", "explain-low-score", "deal-review"]
+    );
+    let report = sales
+        .get_prompt(
+            rmcp::model::GetPromptRequestParams::new("weekly-lead-report")
+                .with_arguments(json!({"week_number": "47"}).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert!(format!("{:?}", report.messages[0].content).contains("rank_leads"));
+    let unknown = sales
+        .get_prompt(
+            rmcp::model::GetPromptRequestParams::new("explain-low-score").with_arguments(
+                json!({"lead_id": "lead_999999"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await;
+    assert!(unknown.unwrap_err().to_string().contains("no lead has id"));
+
+    let metadata = client::read_json(&sales, "models://lead_scorer/metadata")
+        .await
+        .unwrap();
+    assert_eq!(metadata["model"]["version"], 1);
+    sales.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_tool_schema_of_every_server_is_as_snapshotted() {
+    let db = seeded_sqlite().await;
+    for (team, path) in server_binaries() {
+        let session = client::spawn_stdio(
+            &path,
+            &server_env(&db, "admin"),
+            &Handshake::claude_desktop(),
+        )
+        .await
+        .unwrap();
+        let mut tools = session.list_all_tools().await.unwrap();
+        tools.sort_by(|a, b| a.name.cmp(&b.name));
+        let schemas: Vec<Value> = tools
+            .iter()
+            .map(|tool| {
+                json!({
+                    "name": tool.name,
+                    "annotations": tool.annotations,
+                    "input": tool.input_schema,
+                    "output": tool.output_schema,
+                })
+            })
+            .collect();
+        insta::assert_json_snapshot!(format!("{team}_tools"), schemas);
+        session.cancel().await.unwrap();
+    }
+}
