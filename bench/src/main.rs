@@ -4,10 +4,12 @@
 //!
 //! Run: `cargo build --release --workspace && target/release/revops-bench`
 //! (`--calls N` and `--starts N` change the counts). `revops-bench audit [--postgres URL]`
-//! measures the audit log instead (see `audit_bench`).
+//! measures the audit log instead (see `audit_bench`); `revops-bench rank [--leads N]`
+//! measures `rank_leads` against a plain scan of the leads table (see `rank_bench`).
 #![allow(clippy::print_stdout, reason = "a benchmark command prints its report")]
 
 mod audit_bench;
+mod rank_bench;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -145,8 +147,10 @@ pub(crate) fn flag(args: &[String], name: &str, default: usize) -> usize {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("audit") {
-        return audit_bench::run(&args).await;
+    match args.get(1).map(String::as_str) {
+        Some("audit") => return audit_bench::run(&args).await,
+        Some("rank") => return rank_bench::run(&args).await,
+        _ => {}
     }
     let starts = flag(&args, "--starts", 20);
     let calls = flag(&args, "--calls", 10_000);
@@ -169,6 +173,19 @@ async fn main() -> anyhow::Result<()> {
             binary: sibling("revops-sales")?,
             tool: "get_lead",
             arguments: serde_json::json!({"lead_id": "lead_000042"}),
+        },
+        Subject {
+            name: "revops-sales",
+            binary: sibling("revops-sales")?,
+            tool: "score_lead",
+            arguments: serde_json::json!({"lead_id": "lead_000042"}),
+        },
+        Subject {
+            name: "revops-sales",
+            binary: sibling("revops-sales")?,
+            tool: "score_lead",
+            arguments: serde_json::json!({"company_name": "Acme", "industry": "technology", "employee_count": 500,
+                "signals": {"website_visits_30d": 50, "demo_requested": true, "email_engagement_score": 90}}),
         },
         Subject {
             name: "revops-marketing",

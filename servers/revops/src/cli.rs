@@ -14,7 +14,8 @@ use mcp_runtime::{Actor, Runtime, TeamServer};
 
 use crate::team::{DatabaseOptions, ServerOptions, open_store, run_to_exit_code, serve_team};
 
-/// Operate the RevOps MCP suite: database, servers, demo, audit trail, HTTP tokens.
+/// Operate the RevOps MCP suite: database, servers, demo, audit trail, HTTP tokens,
+/// credential vault.
 #[derive(Debug, Parser)]
 #[command(name = "revops", version, long_about = None)]
 pub struct Cli {
@@ -48,6 +49,11 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: crate::audit_cli::AuditCommand,
+    },
+    /// The credential vault: init, set, list, delete, rotate.
+    Vault {
+        #[command(subcommand)]
+        command: crate::vault_cli::VaultCommand,
     },
 }
 
@@ -121,12 +127,15 @@ pub fn main() -> ExitCode {
             }
         };
     }
+    if let Command::Vault { command } = cli.command {
+        return crate::vault_cli::run_blocking(command);
+    }
     run_to_exit_code(run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Audit { .. } => Ok(()),
+        Command::Audit { .. } | Command::Vault { .. } => Ok(()),
         Command::Token {
             command: TokenCommand::New { actor, role },
         } => {

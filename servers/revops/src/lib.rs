@@ -8,6 +8,7 @@
 //! - [`demo`]: `revops demo`, a narrated tour of the three servers on a temporary database.
 //! - [`cli`]: the `revops` operator CLI (`db`, `serve`, `demo`, `audit`).
 //! - [`audit_cli`]: `revops audit verify|checkpoint|query|export`.
+//! - [`vault_cli`]: `revops vault init|set|list|delete|rotate`.
 //!
 //! # Invariants
 //! - A team server writes nothing to stdout but protocol messages; logs go to stderr.
@@ -19,3 +20,4 @@ pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod team;
+pub mod vault_cli;

@@ -800,3 +800,108 @@ async fn every_tool_schema_of_every_server_is_as_snapshotted() {
         session.cancel().await.unwrap();
     }
 }
+
+/// A client that keeps the progress notifications it receives.
+#[derive(Clone)]
+struct ProgressWatcher {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>)>>>,
+}
+
+impl rmcp::ClientHandler for ProgressWatcher {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((params.progress, params.total));
+    }
+}
+
+#[tokio::test]
+async fn ranking_reports_progress_to_a_client_that_asks_for_it() {
+    use rmcp::ServiceExt;
+    let db = seeded_sqlite().await;
+    let mut command = tokio::process::Command::new(binary("revops-sales"));
+    command.envs(server_env(&db, "viewer"));
+    let watcher = ProgressWatcher {
+        seen: Default::default(),
+    };
+    let session = watcher
+        .clone()
+        .serve(rmcp::transport::TokioChildProcess::new(command).unwrap())
+        .await
+        .unwrap();
+    let mut request = rmcp::model::CallToolRequestParams::new("rank_leads")
+        .with_arguments(json!({"limit": 5}).as_object().unwrap().clone());
+    request.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(
+        rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(7)),
+    ));
+    let result = session.call_tool(request).await.unwrap();
+    assert_ne!(result.is_error, Some(true));
+    // Notifications travel ahead of the response on the same pipe.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let seen = watcher.seen.lock().unwrap().clone();
+    assert_eq!(seen.last(), Some(&(500.0, Some(500.0))), "{seen:?}");
+    session.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn only_an_admin_sees_credentials_and_never_their_values() {
+    let db = seeded_sqlite().await;
+    {
+        let store = store::Store::open(&store::DatabaseLocation::parse(&db.url).unwrap())
+            .await
+            .unwrap();
+        let vault = vault::Vault::init(&store, vault::MasterKey::generate().unwrap())
+            .await
+            .unwrap();
+        vault
+            .put(
+                "hubspot",
+                "private_app_token",
+                "pat-na1-s3cret-value".to_string().into(),
+            )
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let manager = sales_as(&db, "manager").await;
+    let denied = error_text(&manager, "list_credentials", json!({})).await;
+    assert!(denied.contains("admin"), "{denied}");
+    manager.cancel().await.unwrap();
+
+    let admin = sales_as(&db, "admin").await;
+    let listed = client::call(&admin, "list_credentials", json!({}))
+        .await
+        .unwrap();
+    let shown = serde_json::to_string(&listed).unwrap();
+    assert!(shown.contains("private_app_token"));
+    assert!(!shown.contains("s3cret"), "a value is never shown");
+    let args = json!({"provider": "hubspot", "name": "private_app_token"});
+    let preview = client::call_ok(&admin, "delete_credential", args.clone())
+        .await
+        .unwrap();
+    assert_eq!(preview["status"], "preview");
+    let mut confirmed = args;
+    confirmed["confirm_token"] = preview["confirmation"]["confirm_token"].clone();
+    let done = client::call_ok(&admin, "delete_credential", confirmed)
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "done");
+    let empty = client::call_ok(&admin, "list_credentials", json!({}))
+        .await
+        .unwrap();
+    assert!(empty["credentials"].as_array().unwrap().is_empty());
+    assert!(empty["hint"].as_str().unwrap().contains("revops vault set"));
+    let missing = error_text(
+        &admin,
+        "delete_credential",
+        json!({"provider": "hubspot", "name": "nope"}),
+    )
+    .await;
+    assert!(missing.contains("list_credentials"), "{missing}");
+    admin.cancel().await.unwrap();
+}

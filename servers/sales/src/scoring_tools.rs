@@ -469,6 +469,9 @@ impl SalesServer {
         };
         let (scanned, ()) = tokio::join!(scan, forward);
         let matched = scanned?;
+        scope
+            .report_progress(matched, Some(matched), "scored every matching lead")
+            .await;
 
         let mut keys = best.into_sorted_vec();
         let next_cursor = if keys.len() > limit {
@@ -547,7 +550,7 @@ impl SalesServer {
     }
 
     #[tool(
-        description = "Qualify a stored lead as mql, sql, opportunity or disqualified, with the reason for each \
+        description = "Qualify a stored lead as disqualified, nurture (not ready yet), mql, sql or opportunity, with the reason for each \
             criterion (fit, intent, budget, authority, timing; unknown where the CRM does not say) and the next \
             step. Changes nothing: set the status with update_lead_status, or convert with convert_lead. Give \
             budget_confirmed and timeline_days when the rep knows them. \

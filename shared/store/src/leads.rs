@@ -582,3 +582,21 @@ pub async fn unowned_open(store: &Store, limit: i64) -> Result<Vec<Lead>> {
         .map_err(|error| Error::from_sqlx("read unassigned leads", error))?;
     rows.iter().map(rows::lead).collect()
 }
+
+/// Reads every lead, every column decoded, and counts them: one plain scan of the table,
+/// the baseline `revops-bench rank` measures ranking against.
+pub async fn scan_all(store: &Store) -> Result<u64> {
+    use futures::TryStreamExt;
+    let sql = format!("SELECT {LEAD_COLUMNS} FROM leads");
+    let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(store.pool());
+    let mut seen = 0u64;
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(|error| Error::from_sqlx("scan leads", error))?
+    {
+        rows::lead(&row)?;
+        seen += 1;
+    }
+    Ok(seen)
+}

@@ -39,6 +39,8 @@ pub use key::{KdfParams, MasterKey};
 /// The secret types of this API, re-exported so callers use the same version.
 pub use secrecy::{self, ExposeSecret, SecretString};
 pub use store::credentials::KeyKind;
+/// Wiping buffers, re-exported for callers that read a secret before handing it over.
+pub use zeroize;
 
 /// The longest secret the vault stores (OAuth tokens are a few KiB at most).
 pub const MAX_SECRET_BYTES: usize = 64 * 1024;

@@ -45,19 +45,22 @@ pub fn spellings(secret: &str) -> Vec<String> {
     all
 }
 
+type CredentialRow = (
+    String,
+    String,
+    String,
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    String,
+    String,
+);
+type KeyRow = (i64, String, String, Option<String>, Option<String>);
+
 /// Every row of the vault's two tables, byte for byte, to show nothing changed.
 pub async fn snapshot(store: &Store) -> Vec<String> {
     let mut rows = Vec::new();
-    let credentials: Vec<(
-        String,
-        String,
-        String,
-        i64,
-        Vec<u8>,
-        Vec<u8>,
-        String,
-        String,
-    )> = sqlx::query_as(
+    let credentials: Vec<CredentialRow> = sqlx::query_as(
         "SELECT id, provider, name, key_version, nonce, ciphertext, created_at, updated_at \
              FROM credentials ORDER BY id",
     )
@@ -67,7 +70,7 @@ pub async fn snapshot(store: &Store) -> Vec<String> {
     for row in credentials {
         rows.push(format!("{row:?}"));
     }
-    let keys: Vec<(i64, String, String, Option<String>, Option<String>)> = sqlx::query_as(
+    let keys: Vec<KeyRow> = sqlx::query_as(
         "SELECT version, state, key_check, kdf_salt, retired_at FROM vault_keys ORDER BY version",
     )
     .fetch_all(store.pool())

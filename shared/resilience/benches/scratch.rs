@@ -1,0 +1,44 @@
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use resilience::{RetryPolicy, ScopeLimits, Upstream, UpstreamConfig};
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn median(v: &mut [f64]) -> f64 { v.sort_by(f64::total_cmp); v[v.len()/2] }
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let server = runtime.block_on(async {
+        let server = MockServer::builder().disable_request_recording().start().await;
+        Mock::given(path("/ping")).respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":true}"#)).mount(&server).await;
+        server
+    });
+    let url = format!("{}/ping", server.uri());
+    let bare = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap();
+    let none = ScopeLimits { per_lead: None, per_account: None, global: None };
+    let plain = Upstream::new(UpstreamConfig::new("Bench", server.uri()).with_limits(none).with_retry(RetryPolicy::none())).unwrap();
+    
+    let bare_call = || runtime.block_on(async { let r = bare.get(&url).send().await.unwrap(); black_box(r.bytes().await.unwrap()); });
+    let variants: Vec<(&str, Box<dyn Fn()>)> = vec![
+        ("bare_again", Box::new(|| runtime.block_on(async { let r = bare.get(&url).send().await.unwrap(); black_box(r.bytes().await.unwrap()); }))),
+        ("bare_timeout", Box::new(|| runtime.block_on(async { tokio::time::timeout(Duration::from_secs(30), async { let r = bare.get(&url).send().await.unwrap(); black_box(r.bytes().await.unwrap()); }).await.unwrap() }))),
+        ("bare_clone_execute_take", Box::new(|| runtime.block_on(async { let req = bare.get(&url).build().unwrap(); let mut r = bare.execute(req.try_clone().unwrap()).await.unwrap(); let h = std::mem::take(r.headers_mut()); black_box(h); black_box(Vec::from(r.bytes().await.unwrap())); }))),
+        ("plain_upstream", Box::new(|| runtime.block_on(async { black_box(plain.get("/ping").send().await.unwrap().into_bytes()); }))),
+        
+    ];
+    if let Ok(mode) = std::env::var("MODE") {
+        for _ in 0..60000 { if mode == "plain" { black_box(runtime.block_on(async { plain.get("/ping").send().await.unwrap().into_bytes() })); } else { bare_call(); } }
+        return;
+    }
+    for _ in 0..2000 { bare_call(); }
+    for (name, f) in &variants {
+        let mut d = Vec::new(); let mut b = Vec::new();
+        for i in 0..8000 {
+            let t0 = Instant::now();
+            if i % 2 == 0 { bare_call(); let t1 = Instant::now(); f(); let t2 = Instant::now(); b.push((t1-t0).as_secs_f64()*1e6); d.push(((t2-t1).as_secs_f64()-(t1-t0).as_secs_f64())*1e6); }
+            else { f(); let t1 = Instant::now(); bare_call(); let t2 = Instant::now(); b.push((t2-t1).as_secs_f64()*1e6); d.push(((t1-t0).as_secs_f64()-(t2-t1).as_secs_f64())*1e6); }
+        }
+        eprintln!("{name}: bare {:.1} µs, added {:.2} µs", median(&mut b), median(&mut d));
+    }
+}
