@@ -11,7 +11,7 @@ use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
 
-const LEAD_COLUMNS: &str = "external_id, first_name, last_name, company_name, domain, industry, employee_count, country, \
+const LEAD_COLUMNS: &str = "first_name, last_name, company_name, domain, industry, employee_count, country, \
     title, source, status, owner, campaign_id, website_visits_30d, demo_requested, whitepaper_downloads, \
     email_engagement_score, linkedin_engagement, free_trial_started, converted_account_id, converted_at, created_at, updated_at";
 

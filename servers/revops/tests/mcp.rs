@@ -1,6 +1,10 @@
 //! Integration tests: the built server binaries, driven by a real MCP client (rmcp) over
 //! stdio and streamable HTTP, on SQLite and (when `REVOPS_TEST_POSTGRES_URL` is set) Postgres.
 #![allow(clippy::unwrap_used, clippy::print_stdout, reason = "tests")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the tests probe the suite's own HTTP server directly, not an upstream"
+)]
 
 mod util;
 
@@ -199,7 +203,11 @@ async fn bad_arguments_get_errors_that_say_what_to_change_and_the_server_keeps_s
     let sales = stdio_session(&binary("revops-sales"), &db).await;
     let cases = [
         ("get_lead", json!({}), "lead_id"),
-        ("get_lead", json!({"lead_id": 42}), "invalid lead_id: expected a string"),
+        (
+            "get_lead",
+            json!({"lead_id": 42}),
+            "invalid lead_id: expected a string",
+        ),
         (
             "get_lead",
             json!({"lead_id": "lead_999999"}),

@@ -801,10 +801,13 @@ async fn every_tool_schema_of_every_server_is_as_snapshotted() {
     }
 }
 
+/// Progress notifications received: (progress, total).
+type SeenProgress = std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>)>>>;
+
 /// A client that keeps the progress notifications it receives.
 #[derive(Clone)]
 struct ProgressWatcher {
-    seen: std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>)>>>,
+    seen: SeenProgress,
 }
 
 impl rmcp::ClientHandler for ProgressWatcher {

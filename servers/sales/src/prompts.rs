@@ -46,8 +46,8 @@ pub(crate) fn list() -> Vec<Prompt> {
     ]
 }
 
-fn argument<'a>(
-    arguments: &'a serde_json::Map<String, serde_json::Value>,
+fn argument(
+    arguments: &serde_json::Map<String, serde_json::Value>,
     name: &'static str,
 ) -> ToolResult<Option<String>> {
     match arguments.get(name) {

@@ -195,8 +195,8 @@ impl CircuitBreaker {
         let mut transition = None;
         let result = {
             let mut inner = self.lock();
-            let now = Instant::now();
             if let State::Open { until, reason } = &inner.state {
+                let now = Instant::now();
                 if now < *until {
                     return Err(Rejection {
                         reason: reason.clone(),

@@ -343,7 +343,11 @@ impl Upstream {
             method = %request.method(),
             path = %request.url().path(),
         );
-        self.inner.run(request, options).instrument(span).await
+        // Boxed: the call's future is a few kilobytes, and moving it by value at each layer
+        // of wrapping costs more than one allocation.
+        Box::pin(self.inner.run(request, options))
+            .instrument(span)
+            .await
     }
 
     /// The upstream's health now, for a health tool.
@@ -484,7 +488,10 @@ impl Inner {
         let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
         bump(&self.stats.attempts);
         let began = Instant::now();
-        let result = tokio::time::timeout(self.timeouts.request, self.exchange(request)).await;
+        // Boxed so the attempt future stays small: `backon` moves it into its state on
+        // every attempt.
+        let exchange = Box::pin(self.exchange(request));
+        let result = tokio::time::timeout(self.timeouts.request, exchange).await;
         let elapsed_ms = millis(began.elapsed());
         match result {
             Err(_elapsed) => {
@@ -537,10 +544,8 @@ impl Inner {
     /// Pass every limit, in order, waiting where the mode allows. A scope passed before a
     /// wait is not checked again, so a wait does not spend it twice.
     async fn admit(&self, keys: &LimitKeys, mode: LimitMode) -> Result<(), Denied> {
-        let deadline = match mode {
-            LimitMode::Refuse => None,
-            LimitMode::Wait { max_wait } => Some(Instant::now() + max_wait),
-        };
+        // Read the clock only once a limit says no: most calls pass at once.
+        let mut deadline = None;
         let gates = 3 + self.quotas.len();
         let mut gate = 0;
         while gate < gates {
@@ -555,7 +560,14 @@ impl Inner {
                 continue;
             };
             bump(&self.stats.rate_limit_hits);
-            let within = deadline.is_some_and(|d| Instant::now() + denied.retry_after <= d);
+            let within = match mode {
+                LimitMode::Refuse => false,
+                LimitMode::Wait { max_wait } => {
+                    let now = Instant::now();
+                    let deadline = *deadline.get_or_insert(now + max_wait);
+                    now + denied.retry_after <= deadline
+                }
+            };
             if !within {
                 tracing::info!(
                     scope = %denied.scope,
@@ -571,7 +583,8 @@ impl Inner {
                 wait_ms = millis(denied.retry_after),
                 "rate limit reached: waiting for a slot"
             );
-            tokio::time::sleep(denied.retry_after).await;
+            // Boxed: a timer is large and only the rare waiting call needs one.
+            Box::pin(tokio::time::sleep(denied.retry_after)).await;
         }
         Ok(())
     }

@@ -97,11 +97,17 @@ impl KdfParams {
             field(stored.iterations),
             field(stored.parallelism),
         ) {
-            (Some(memory_kib), Some(iterations), Some(parallelism)) => Ok(KdfParams {
-                memory_kib,
-                iterations,
-                parallelism,
-            }),
+            (Some(memory_kib), Some(iterations), Some(parallelism))
+                if memory_kib <= Self::MAX_MEMORY_KIB
+                    && iterations <= Self::MAX_ITERATIONS
+                    && parallelism <= Self::MAX_PARALLELISM =>
+            {
+                Ok(KdfParams {
+                    memory_kib,
+                    iterations,
+                    parallelism,
+                })
+            }
             _ => Err(VaultError::Corrupt(
                 "a passphrase key version has Argon2id parameters out of range",
             )),
@@ -425,4 +431,59 @@ async fn derive(
         tracing::error!(%error, "the key derivation task failed");
         VaultError::Internal("derive the key from the passphrase")
     })?
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests: a panic is how a test fails")]
+
+    use super::*;
+
+    fn stored(memory_kib: i64, iterations: i64, parallelism: i64) -> StoredKdf {
+        StoredKdf {
+            kdf: KDF_NAME.into(),
+            memory_kib,
+            iterations,
+            parallelism,
+            salt: BASE64.encode([0u8; SALT_LEN]),
+        }
+    }
+
+    #[test]
+    fn stored_argon2id_parameters_out_of_range_are_refused_before_any_work() {
+        assert!(KdfParams::from_stored(&stored(65536, 3, 1)).is_ok());
+        for bad in [
+            stored(8 * 1024 * 1024, 3, 1),
+            stored(65536, 1000, 1),
+            stored(65536, 3, 64),
+            stored(0, 3, 1),
+            stored(-1, 3, 1),
+        ] {
+            assert!(matches!(
+                KdfParams::from_stored(&bad),
+                Err(VaultError::Corrupt(_))
+            ));
+        }
+        let mut other = stored(65536, 3, 1);
+        other.kdf = "scrypt".into();
+        assert!(matches!(
+            KdfParams::from_stored(&other),
+            Err(VaultError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn a_random_key_survives_its_base64_form_and_never_shows_in_debug() {
+        let key = MasterKey::generate().unwrap();
+        let text = key.to_base64().unwrap();
+        let again = MasterKey::from_base64(text.expose_secret()).unwrap();
+        let (Source::Key(a), Source::Key(b)) = (&key.0, &again.0) else {
+            panic!("random keys");
+        };
+        assert_eq!(a.expose_secret(), b.expose_secret());
+        assert!(!format!("{key:?}").contains(text.expose_secret()));
+        // Without padding, or with surrounding whitespace, as a secrets manager may store it.
+        let unpadded = text.expose_secret().trim_end_matches('=').to_string();
+        assert!(MasterKey::from_base64(&format!("  {unpadded}\n")).is_ok());
+    }
 }

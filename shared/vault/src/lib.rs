@@ -590,3 +590,26 @@ async fn commit(tx: WriteTx, action: &'static str) -> Result<(), VaultError> {
         VaultError::Store(store::Error::Internal(action))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send<T: Send>(_: T) {}
+
+    /// The sales server calls the vault from tool handlers that run on spawned tasks.
+    #[allow(
+        dead_code,
+        reason = "compiled, not run: the check is the type system's"
+    )]
+    fn the_vault_and_its_futures_can_cross_threads(vault: &Vault, store: &Store, tx: &mut WriteTx) {
+        fn shared<T: Send + Sync>() {}
+        shared::<Vault>();
+        send(vault.get("p", "n"));
+        send(vault.put("p", "n", SecretString::from("x")));
+        send(vault.rotate(MasterKey::passphrase(SecretString::from("x"))));
+        send(Vault::from_env(store));
+        send(list(store));
+        send(delete(tx, "p", "n"));
+    }
+}
