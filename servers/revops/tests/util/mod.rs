@@ -6,6 +6,10 @@
     reason = "test helpers: a panic is how a test fails"
 )]
 #![allow(dead_code, reason = "each test file uses its own part of the helpers")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the helpers probe the suite's own HTTP server directly, not an upstream"
+)]
 
 use std::path::PathBuf;
 use std::process::Stdio;
