@@ -1,7 +1,9 @@
 //! [`Upstream`]: a `reqwest::Client` for one API, with breaker, limits, timeout and retry
 //! applied to every request, and [`Call`], the request builder the connectors use.
 //!
-//! One call runs as a `backon` retry loop over attempts. Each attempt asks the breaker for a
+//! One call runs as a `backon` retry loop over attempts (a single attempt when it may not be
+//! retried: a write without an idempotency key, or `max_attempts` of 1, which also spares
+//! the copy of the request kept for retries). Each attempt asks the breaker for a
 //! permit (failing fast while open), passes the rate limits (waiting or refusing), sends the
 //! request and reads the whole body under one timeout, then classifies the answer:
 //!
@@ -421,38 +423,15 @@ impl Inner {
             || is_idempotent(request.method())
             || request.headers().contains_key(IDEMPOTENCY_KEY);
         let mode = options.limit_mode.unwrap_or(self.limit_mode);
-        let started = Instant::now();
-        let max_total = self.retry.max_total;
         let attempts = AtomicU32::new(0);
         let waited_ns = AtomicU64::new(0);
-
-        // Copies of references, so each attempt's future borrows from this frame rather
-        // than from the closure that `backon` calls repeatedly.
-        let (template, keys, attempts_ref) = (&request, &options.keys, &attempts);
-        let outcome = (move || async move {
-            let request = template.try_clone().ok_or(Failure::Unclonable)?;
-            self.attempt(request, keys, mode, attempts_ref).await
-        })
-        .retry(self.retry.backoff())
-        .when(move |failure: &Failure| idempotent && failure.is_transient())
-        .adjust(move |failure: &Failure, next: Option<Duration>| {
-            // `next` is None once the attempts are used up. A `Retry-After` is a floor: the
-            // upstream knows better than our backoff when it can take the call.
-            let delay = next?.max(failure.retry_after().unwrap_or_default());
-            (started.elapsed() + delay <= max_total).then_some(delay)
-        })
-        .notify(|failure: &Failure, delay: Duration| {
-            bump(&self.stats.retries);
-            let ns = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
-            waited_ns.fetch_add(ns, Ordering::Relaxed);
-            tracing::info!(
-                attempt = attempts.load(Ordering::Relaxed),
-                delay_ms = millis(delay),
-                cause = %failure,
-                "retrying outbound call"
-            );
-        })
-        .await;
+        let outcome = if idempotent && self.retry.max_attempts > 1 {
+            self.with_retries(&request, &options.keys, mode, &attempts, &waited_ns)
+                .await
+        } else {
+            // Sent once: no copy to keep for retries (and a streaming body works).
+            self.attempt(request, &options.keys, mode, &attempts).await
+        };
 
         let attempts = attempts.into_inner();
         match outcome {
@@ -474,6 +453,44 @@ impl Inner {
                 Err(error)
             }
         }
+    }
+
+    /// The `backon` loop: attempts on copies of `template` until one succeeds, a failure is
+    /// not transient, the attempts are used up or the next wait would overrun the budget.
+    async fn with_retries(
+        &self,
+        template: &Request,
+        keys: &LimitKeys,
+        mode: LimitMode,
+        attempts: &AtomicU32,
+        waited_ns: &AtomicU64,
+    ) -> Result<Response, Failure> {
+        let started = Instant::now();
+        let max_total = self.retry.max_total;
+        (move || async move {
+            let request = template.try_clone().ok_or(Failure::Unclonable)?;
+            self.attempt(request, keys, mode, attempts).await
+        })
+        .retry(self.retry.backoff())
+        .when(Failure::is_transient)
+        .adjust(move |failure: &Failure, next: Option<Duration>| {
+            // `next` is None once the attempts are used up. A `Retry-After` is a floor: the
+            // upstream knows better than our backoff when it can take the call.
+            let delay = next?.max(failure.retry_after().unwrap_or_default());
+            (started.elapsed() + delay <= max_total).then_some(delay)
+        })
+        .notify(|failure: &Failure, delay: Duration| {
+            bump(&self.stats.retries);
+            let ns = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+            waited_ns.fetch_add(ns, Ordering::Relaxed);
+            tracing::info!(
+                attempt = attempts.load(Ordering::Relaxed),
+                delay_ms = millis(delay),
+                cause = %failure,
+                "retrying outbound call"
+            );
+        })
+        .await
     }
 
     async fn attempt(
@@ -500,13 +517,20 @@ impl Inner {
                 Err(Failure::Timeout)
             }
             Ok(Err(error)) => {
-                permit.failure();
+                let transient = error.is_connect()
+                    || error.is_timeout()
+                    || error.is_request()
+                    || error.is_body();
+                // A redirect loop or a malformed request says nothing about the upstream's
+                // health, so only transient errors count against the breaker.
+                if transient {
+                    permit.failure();
+                } else {
+                    drop(permit);
+                }
                 let failure = Failure::Transport {
                     detail: describe(&error),
-                    transient: error.is_connect()
-                        || error.is_timeout()
-                        || error.is_request()
-                        || error.is_body(),
+                    transient,
                 };
                 tracing::trace!(attempt, elapsed_ms, cause = %failure, "attempt failed");
                 Err(failure)

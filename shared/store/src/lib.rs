@@ -38,6 +38,7 @@ pub mod records;
 mod rows;
 pub mod search;
 pub mod support;
+pub mod sync;
 pub mod tasks;
 pub mod test_support;
 

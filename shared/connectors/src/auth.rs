@@ -1,0 +1,310 @@
+//! The credentials of one CRM connection: a static token (HubSpot private app, an API key),
+//! or an OAuth 2.0 session with a refresh token, written once for every connector.
+//!
+//! An [`OAuthSession`] keeps its access token behind a `tokio::sync::Mutex`, and refreshes
+//! while holding it, so however many calls wait, one refresh is in flight per connection:
+//! the others wait on the lock and then use the token it produced. Each token has a
+//! generation; a call that got a 401 asks for a refresh *of the token it used*, so a 401 on
+//! a token already replaced does not refresh again.
+//!
+//! A refresh reads the client id, client secret and refresh token from the vault, posts the
+//! `refresh_token` grant (form-encoded) to the token endpoint, and, when the answer carries
+//! a new refresh token (rotation), saves it to the vault *before* the new access token is
+//! used: if the save fails, the new access token is dropped, so we never run on a grant whose
+//! refresh token is lost. The token request is sent once, never retried: with rotation a
+//! repeated grant may be refused, and the caller's own retry is the safe place.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use resilience::Upstream;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
+use vault::Vault;
+
+use crate::ConnectorError;
+
+/// Vault names of an OAuth connection's credentials (under the connector's provider).
+pub const CLIENT_ID: &str = "client_id";
+pub const CLIENT_SECRET: &str = "client_secret";
+pub const REFRESH_TOKEN: &str = "refresh_token";
+/// The last access token, kept with its expiry so another process can start with it.
+pub const ACCESS_TOKEN: &str = "access_token";
+
+/// Where and how an [`OAuthSession`] refreshes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSettings {
+    /// Shown in messages, e.g. `HubSpot`.
+    pub display_name: &'static str,
+    /// The vault provider holding the credentials, e.g. `hubspot`.
+    pub provider: &'static str,
+    /// The token endpoint: a path joined to the upstream's base URL, or an absolute URL.
+    pub token_url: String,
+    /// Refresh this long before the access token expires, so a call never starts with a
+    /// token about to lapse (default 60 s).
+    pub refresh_ahead: Duration,
+}
+
+/// An access token handed to one call, with the generation it belongs to.
+pub struct Grant {
+    token: Arc<SecretString>,
+    generation: u64,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("token", &"[REDACTED]")
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+impl Grant {
+    /// The token, for the `Authorization` header only.
+    pub fn secret(&self) -> &str {
+        self.token.expose_secret()
+    }
+}
+
+/// How a connection authenticates.
+#[derive(Clone)]
+pub enum Auth {
+    /// A token that does not expire by itself (HubSpot private app, an API key).
+    Static(Arc<SecretString>),
+    /// OAuth 2.0 with refresh.
+    OAuth(Arc<OAuthSession>),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Static(_) => f.write_str("Auth::Static([REDACTED])"),
+            Auth::OAuth(session) => f
+                .debug_tuple("Auth::OAuth")
+                .field(&session.settings.provider)
+                .finish(),
+        }
+    }
+}
+
+impl Auth {
+    /// The token for the next call, refreshed first when it is missing or about to expire.
+    pub async fn grant(&self) -> Result<Grant, ConnectorError> {
+        match self {
+            Auth::Static(token) => Ok(Grant {
+                token: Arc::clone(token),
+                generation: 0,
+            }),
+            Auth::OAuth(session) => session.grant().await,
+        }
+    }
+
+    /// After a 401 on `used`: a fresh token to retry with, or `None` when there is nothing to
+    /// refresh (a static token).
+    pub async fn after_unauthorized(&self, used: &Grant) -> Result<Option<Grant>, ConnectorError> {
+        match self {
+            Auth::Static(_) => Ok(None),
+            Auth::OAuth(session) => session.after_unauthorized(used).await.map(Some),
+        }
+    }
+}
+
+struct TokenState {
+    access: Option<Arc<SecretString>>,
+    /// `None`: expiry unknown (a token loaded from the vault); used until a 401.
+    expires_at: Option<Instant>,
+    generation: u64,
+}
+
+/// An OAuth 2.0 session: the current access token and the means to refresh it.
+pub struct OAuthSession {
+    settings: OAuthSettings,
+    vault: Arc<Vault>,
+    upstream: Upstream,
+    state: tokio::sync::Mutex<TokenState>,
+    refreshes: AtomicU64,
+}
+
+impl std::fmt::Debug for OAuthSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthSession")
+            .field("settings", &self.settings)
+            .field("refreshes", &self.refreshes.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token endpoint's answer. No `Debug`: it holds tokens.
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+impl OAuthSession {
+    /// A session sending its token requests through `upstream`. It starts with the access
+    /// token saved in the vault, if any (expiry unknown: used until the CRM answers 401).
+    pub async fn new(
+        settings: OAuthSettings,
+        vault: Arc<Vault>,
+        upstream: Upstream,
+    ) -> Result<OAuthSession, ConnectorError> {
+        let access = match vault.get(settings.provider, ACCESS_TOKEN).await {
+            Ok(token) => Some(Arc::new(token)),
+            Err(vault::VaultError::NotFound { .. }) => None,
+            Err(error) => return Err(error.into()),
+        };
+        Ok(OAuthSession {
+            settings,
+            vault,
+            upstream,
+            state: tokio::sync::Mutex::new(TokenState {
+                access,
+                expires_at: None,
+                generation: 0,
+            }),
+            refreshes: AtomicU64::new(0),
+        })
+    }
+
+    /// Refreshes done by this session (for health and tests).
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+
+    async fn grant(&self) -> Result<Grant, ConnectorError> {
+        let mut state = self.state.lock().await;
+        let fresh = match (&state.access, state.expires_at) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(_), Some(expires_at)) => {
+                Instant::now() + self.settings.refresh_ahead < expires_at
+            }
+        };
+        if !fresh {
+            self.refresh(&mut state).await?;
+        }
+        current(&state)
+    }
+
+    async fn after_unauthorized(&self, used: &Grant) -> Result<Grant, ConnectorError> {
+        let mut state = self.state.lock().await;
+        // Another call refreshed while this one waited: use its token.
+        if state.generation == used.generation && state.access.is_some() {
+            tracing::debug!(
+                provider = self.settings.provider,
+                "access token refused: refreshing"
+            );
+            self.refresh(&mut state).await?;
+        } else if state.access.is_none() {
+            self.refresh(&mut state).await?;
+        }
+        current(&state)
+    }
+
+    /// Called with the lock held: one refresh at a time per session.
+    async fn refresh(&self, state: &mut TokenState) -> Result<(), ConnectorError> {
+        let provider = self.settings.provider;
+        let client_id = self.credential(CLIENT_ID).await?;
+        let client_secret = self.credential(CLIENT_SECRET).await?;
+        let refresh_token = self.credential(REFRESH_TOKEN).await?;
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id.expose_secret()),
+            ("client_secret", client_secret.expose_secret()),
+            ("refresh_token", refresh_token.expose_secret()),
+        ];
+        let answer = self
+            .upstream
+            .post(&self.settings.token_url)
+            .form(&form)
+            .send()
+            .await?;
+        let status = answer.status();
+        if status.is_client_error() {
+            tracing::warn!(
+                provider,
+                status = status.as_u16(),
+                "the token endpoint refused the refresh"
+            );
+            return Err(ConnectorError::RefreshRefused {
+                provider: self.settings.display_name,
+                provider_key: provider,
+                status: status.as_u16(),
+            });
+        }
+        let answer: TokenAnswer = answer.error_for_status()?.json()?;
+        if answer.access_token.is_empty() {
+            return Err(ConnectorError::Invalid(format!(
+                "{}'s token endpoint answered without an access token",
+                self.settings.display_name
+            )));
+        }
+        let expires_in = answer.expires_in.map(Duration::from_secs);
+        // Rotation: the new refresh token is in the vault before the new access token is
+        // used, so a crash from here on never leaves us with only a spent refresh token.
+        if let Some(rotated) = answer.refresh_token
+            && !rotated.is_empty()
+            && rotated != refresh_token.expose_secret()
+        {
+            self.vault
+                .put(provider, REFRESH_TOKEN, SecretString::from(rotated))
+                .await?;
+            tracing::info!(provider, "rotated refresh token saved to the vault");
+        }
+        let access = SecretString::from(answer.access_token);
+        let wall_expiry = expires_in
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .map(|d| chrono::Utc::now() + d);
+        // Saved for other processes; a failure here costs them one refresh, nothing more.
+        if let Err(error) = self
+            .vault
+            .put_with_expiry(provider, ACCESS_TOKEN, access.clone(), wall_expiry)
+            .await
+        {
+            tracing::warn!(provider, %error, "could not save the new access token to the vault");
+        }
+        state.access = Some(Arc::new(access));
+        state.expires_at = expires_in.map(|d| Instant::now() + d);
+        state.generation += 1;
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            provider,
+            generation = state.generation,
+            expires_in_s = expires_in.map(|d| d.as_secs()),
+            "access token refreshed"
+        );
+        Ok(())
+    }
+
+    async fn credential(&self, name: &'static str) -> Result<SecretString, ConnectorError> {
+        match self.vault.get(self.settings.provider, name).await {
+            Ok(secret) => Ok(secret),
+            Err(vault::VaultError::NotFound { .. }) => Err(ConnectorError::NotConfigured {
+                provider: self.settings.display_name,
+                hint: format!(
+                    "the OAuth credential {name} is missing; store it with `revops vault set {} {name}`",
+                    self.settings.provider
+                ),
+            }),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+fn current(state: &TokenState) -> Result<Grant, ConnectorError> {
+    match &state.access {
+        Some(token) => Ok(Grant {
+            token: Arc::clone(token),
+            generation: state.generation,
+        }),
+        None => Err(ConnectorError::Invalid(
+            "no access token is available after a refresh".to_owned(),
+        )),
+    }
+}

@@ -1,0 +1,289 @@
+//! CRM sync state and the matching a sync needs: one `sync_cursors` row per provider and
+//! object kind (the paging cursor of the pass in progress, the time the last complete pass
+//! started, running counts, the last error), and how a remote record finds its local lead.
+//!
+//! A connector commits each pulled page's upserts and [`save_page`] in one write
+//! transaction, so the cursor never runs ahead of the data (a failure resumes from the last
+//! committed page) and never behind it (a page is not applied twice, and applying it twice
+//! would change nothing anyway, because upserts match the remote id).
+
+use sqlx::Row;
+
+use crate::{Error, Result, Store, WriteTx};
+
+/// The sync state of one provider and object kind.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct SyncCursor {
+    pub provider: String,
+    pub object_kind: String,
+    /// The CRM's paging cursor of the pass in progress; `None` when the next run starts a
+    /// new pass.
+    pub page_cursor: Option<String>,
+    /// The pass in progress asks for records modified at or after this time (`None`: all).
+    pub pass_since: Option<String>,
+    pub pass_started_at: Option<String>,
+    /// When the last complete pass started; the next pass asks for changes since then.
+    pub synced_through: Option<String>,
+    pub last_run_at: Option<String>,
+    pub last_success_at: Option<String>,
+    pub pages_synced: i64,
+    pub records_created: i64,
+    pub records_updated: i64,
+    pub records_unchanged: i64,
+    pub records_skipped: i64,
+    /// The message of the last failed run, cleared by the next complete pass.
+    pub last_error: Option<String>,
+    pub updated_at: String,
+}
+
+/// What one committed page did to the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct PageCounts {
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub skipped: i64,
+}
+
+const COLUMNS: &str = "provider, object_kind, page_cursor, pass_since, pass_started_at, synced_through, \
+     last_run_at, last_success_at, pages_synced, records_created, records_updated, records_unchanged, \
+     records_skipped, last_error, updated_at";
+
+fn cursor_row(row: &sqlx::any::AnyRow) -> Result<SyncCursor> {
+    let read = |error| Error::from_sqlx("read a sync cursor", error);
+    Ok(SyncCursor {
+        provider: row.try_get("provider").map_err(read)?,
+        object_kind: row.try_get("object_kind").map_err(read)?,
+        page_cursor: row.try_get("page_cursor").map_err(read)?,
+        pass_since: row.try_get("pass_since").map_err(read)?,
+        pass_started_at: row.try_get("pass_started_at").map_err(read)?,
+        synced_through: row.try_get("synced_through").map_err(read)?,
+        last_run_at: row.try_get("last_run_at").map_err(read)?,
+        last_success_at: row.try_get("last_success_at").map_err(read)?,
+        pages_synced: row.try_get("pages_synced").map_err(read)?,
+        records_created: row.try_get("records_created").map_err(read)?,
+        records_updated: row.try_get("records_updated").map_err(read)?,
+        records_unchanged: row.try_get("records_unchanged").map_err(read)?,
+        records_skipped: row.try_get("records_skipped").map_err(read)?,
+        last_error: row.try_get("last_error").map_err(read)?,
+        updated_at: row.try_get("updated_at").map_err(read)?,
+    })
+}
+
+/// The sync state of `provider` and `object_kind`, if a sync has ever run.
+pub async fn get(store: &Store, provider: &str, object_kind: &str) -> Result<Option<SyncCursor>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM sync_cursors WHERE provider = $1 AND object_kind = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(provider)
+        .bind(object_kind)
+        .fetch_optional(store.pool())
+        .await
+        .map_err(|error| Error::from_sqlx("read a sync cursor", error))?;
+    row.as_ref().map(cursor_row).transpose()
+}
+
+/// Every sync state, by provider and object kind.
+pub async fn list(store: &Store) -> Result<Vec<SyncCursor>> {
+    let sql = format!("SELECT {COLUMNS} FROM sync_cursors ORDER BY provider, object_kind");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(store.pool())
+        .await
+        .map_err(|error| Error::from_sqlx("list sync cursors", error))?;
+    rows.iter().map(cursor_row).collect()
+}
+
+async fn get_in(tx: &mut WriteTx, provider: &str, object_kind: &str) -> Result<SyncCursor> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM sync_cursors WHERE provider = $1 AND object_kind = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(provider)
+        .bind(object_kind)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("read a sync cursor", error))?;
+    match row {
+        Some(row) => cursor_row(&row),
+        None => Err(Error::NotFound {
+            entity: "sync cursor",
+            id: format!("{provider}/{object_kind}"),
+        }),
+    }
+}
+
+/// Marks the start of a run and returns where it starts: the pass in progress (its
+/// cursor), or a new pass asking for changes since the last complete one started.
+pub async fn start_run(tx: &mut WriteTx, provider: &str, object_kind: &str) -> Result<SyncCursor> {
+    let now = crate::clock::now();
+    sqlx::query(
+        "INSERT INTO sync_cursors (provider, object_kind, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (provider, object_kind) DO NOTHING",
+    )
+    .bind(provider)
+    .bind(object_kind)
+    .bind(&now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| Error::from_sqlx("create a sync cursor", error))?;
+    // A new pass only when none is in progress: a pass interrupted mid-way keeps its
+    // cursor and its `since`, so resuming it skips nothing.
+    sqlx::query(
+        "UPDATE sync_cursors SET pass_since = synced_through, pass_started_at = $3 \
+         WHERE provider = $1 AND object_kind = $2 AND page_cursor IS NULL",
+    )
+    .bind(provider)
+    .bind(object_kind)
+    .bind(&now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| Error::from_sqlx("start a sync pass", error))?;
+    sqlx::query(
+        "UPDATE sync_cursors SET last_run_at = $3, updated_at = $3 WHERE provider = $1 AND object_kind = $2",
+    )
+    .bind(provider)
+    .bind(object_kind)
+    .bind(&now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| Error::from_sqlx("start a sync run", error))?;
+    get_in(tx, provider, object_kind).await
+}
+
+/// Records a page inside the transaction holding its upserts: the cursor moves to `next`
+/// and the counts grow. `next == None` completes the pass: the next pass asks only for
+/// changes since this one started, and the last error is cleared.
+pub async fn save_page(
+    tx: &mut WriteTx,
+    provider: &str,
+    object_kind: &str,
+    next: Option<&str>,
+    counts: PageCounts,
+) -> Result<()> {
+    let now = crate::clock::now();
+    let done = next.is_none();
+    let sql = if done {
+        "UPDATE sync_cursors SET page_cursor = NULL, synced_through = COALESCE(pass_started_at, synced_through), \
+         pass_since = NULL, pass_started_at = NULL, last_success_at = $3, last_error = NULL, \
+         pages_synced = pages_synced + 1, records_created = records_created + $4, \
+         records_updated = records_updated + $5, records_unchanged = records_unchanged + $6, \
+         records_skipped = records_skipped + $7, updated_at = $3 \
+         WHERE provider = $1 AND object_kind = $2"
+    } else {
+        "UPDATE sync_cursors SET page_cursor = $8, pages_synced = pages_synced + 1, \
+         records_created = records_created + $4, records_updated = records_updated + $5, \
+         records_unchanged = records_unchanged + $6, records_skipped = records_skipped + $7, updated_at = $3 \
+         WHERE provider = $1 AND object_kind = $2"
+    };
+    let mut query = sqlx::query(sql)
+        .bind(provider)
+        .bind(object_kind)
+        .bind(&now)
+        .bind(counts.created)
+        .bind(counts.updated)
+        .bind(counts.unchanged)
+        .bind(counts.skipped);
+    if let Some(next) = next {
+        query = query.bind(next);
+    }
+    let result = query
+        .execute(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("save a sync cursor", error))?;
+    if result.rows_affected() == 0 {
+        return Err(Error::NotFound {
+            entity: "sync cursor",
+            id: format!("{provider}/{object_kind}"),
+        });
+    }
+    Ok(())
+}
+
+/// Records why a run failed (in a transaction of its own when the failed page's was
+/// rolled back). The cursor is left where the last committed page put it.
+pub async fn record_error(
+    tx: &mut WriteTx,
+    provider: &str,
+    object_kind: &str,
+    message: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE sync_cursors SET last_error = $3, updated_at = $4 WHERE provider = $1 AND object_kind = $2",
+    )
+    .bind(provider)
+    .bind(object_kind)
+    .bind(message)
+    .bind(crate::clock::now())
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| Error::from_sqlx("record a sync error", error))?;
+    Ok(())
+}
+
+/// Which local lead a remote record belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeadMatch {
+    /// A lead already carries this remote id.
+    ExternalId(String),
+    /// No lead carries the remote id, but one with the same email has none yet: the
+    /// record links to it (upsert by email).
+    Email(String),
+    /// The lead with this email is linked to another remote record (`external_id`).
+    EmailTaken {
+        lead_id: String,
+        external_id: String,
+    },
+    /// No lead matches: the record creates one.
+    New,
+}
+
+/// Finds the local lead of a remote record: by remote id first, then by email.
+pub async fn match_lead(tx: &mut WriteTx, external_id: &str, email: &str) -> Result<LeadMatch> {
+    let by_external: Option<String> =
+        sqlx::query_scalar("SELECT id FROM leads WHERE external_id = $1")
+            .bind(external_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(|error| Error::from_sqlx("match a lead by external id", error))?;
+    if let Some(id) = by_external {
+        return Ok(LeadMatch::ExternalId(id));
+    }
+    let by_email = sqlx::query("SELECT id, external_id FROM leads WHERE email = $1")
+        .bind(email)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("match a lead by email", error))?;
+    let Some(row) = by_email else {
+        return Ok(LeadMatch::New);
+    };
+    let read = |error| Error::from_sqlx("match a lead by email", error);
+    let lead_id: String = row.try_get("id").map_err(read)?;
+    let linked: Option<String> = row.try_get("external_id").map_err(read)?;
+    Ok(match linked {
+        None => LeadMatch::Email(lead_id),
+        Some(external_id) => LeadMatch::EmailTaken {
+            lead_id,
+            external_id,
+        },
+    })
+}
+
+/// Links a lead to its remote record after a push. Setting the id it already has changes
+/// nothing; an id another lead carries is a conflict.
+pub async fn set_lead_external_id(
+    tx: &mut WriteTx,
+    lead_id: &str,
+    external_id: &str,
+) -> Result<()> {
+    let current = crate::leads::get_in(tx, lead_id).await?;
+    if current.external_id.as_deref() == Some(external_id) {
+        return Ok(());
+    }
+    sqlx::query("UPDATE leads SET external_id = $2, updated_at = $3 WHERE id = $1")
+        .bind(lead_id)
+        .bind(external_id)
+        .bind(crate::clock::now())
+        .execute(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("link a lead to its CRM record", error))?;
+    Ok(())
+}
