@@ -908,3 +908,133 @@ async fn only_an_admin_sees_credentials_and_never_their_values() {
     assert!(missing.contains("list_credentials"), "{missing}");
     admin.cancel().await.unwrap();
 }
+
+/// A client whose user answers every confirmation question the same way.
+#[derive(Clone)]
+struct AnsweringUser {
+    action: rmcp::model::ElicitationAction,
+    questions: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl rmcp::ClientHandler for AnsweringUser {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        let mut capabilities = rmcp::model::ClientCapabilities::default();
+        capabilities.elicitation = Some(rmcp::model::ElicitationCapability::default());
+        let mut config = rmcp::model::ClientConfig::new(
+            capabilities,
+            rmcp::model::Implementation::new("asking-client", "1"),
+        );
+        config.protocol_version = rmcp::model::ProtocolVersion::V_2025_06_18;
+        config
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<rmcp::RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        if let rmcp::model::ElicitRequestParams::FormElicitationParams { message, .. } = request {
+            self.questions.lock().unwrap().push(message);
+        }
+        let mut answer = rmcp::model::ElicitResult::new(self.action.clone());
+        if self.action == rmcp::model::ElicitationAction::Accept {
+            answer.content = Some(json!({"confirm": true}));
+        }
+        Ok(answer)
+    }
+}
+
+async fn session_answering(
+    db: &SeededDatabase,
+    action: rmcp::model::ElicitationAction,
+) -> (
+    rmcp::service::RunningService<rmcp::RoleClient, AnsweringUser>,
+    AnsweringUser,
+) {
+    use rmcp::ServiceExt;
+    let mut command = tokio::process::Command::new(binary("revops-sales"));
+    command.envs(server_env(db, "manager"));
+    let user = AnsweringUser {
+        action,
+        questions: Default::default(),
+    };
+    let session = user
+        .clone()
+        .serve(rmcp::transport::TokioChildProcess::new(command).unwrap())
+        .await
+        .unwrap();
+    (session, user)
+}
+
+#[tokio::test]
+async fn a_client_that_can_ask_its_user_confirms_a_delete_through_the_protocol() {
+    let db = seeded_sqlite().await;
+    let (declining, user) = session_answering(&db, rmcp::model::ElicitationAction::Decline).await;
+    let args = json!({"lead_ids": ["lead_000020"]});
+    let refused = declining
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("delete_leads")
+                .with_arguments(args.as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.is_error, Some(true));
+    assert!(
+        client::text_of(&refused).contains("declined"),
+        "{}",
+        client::text_of(&refused)
+    );
+    let question = user.questions.lock().unwrap()[0].clone();
+    assert!(
+        question.contains("delete_leads") && question.contains("lead_000020"),
+        "{question}"
+    );
+    declining.cancel().await.unwrap();
+
+    let (accepting, _) = session_answering(&db, rmcp::model::ElicitationAction::Accept).await;
+    let done = accepting
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("delete_leads")
+                .with_arguments(args.as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    let done = done.structured_content.unwrap();
+    assert_eq!(
+        done["status"], "done",
+        "one call, confirmed by the user: {done}"
+    );
+    assert_eq!(done["result"]["deleted"], 1);
+    accepting.cancel().await.unwrap();
+
+    // Both paths are in the audit trail: the decline as denied, the confirmation as ok.
+    let auditor = sales_as(&db, "manager").await;
+    let trail = client::call_ok(&auditor, "audit_query", json!({"tool": "delete_leads"}))
+        .await
+        .unwrap();
+    let outcomes: Vec<String> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["outcome"].as_str().unwrap(),
+                e["detail"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.starts_with("denied") && o.contains("declined")),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.starts_with("ok") && o.contains("elicitation")),
+        "{outcomes:?}"
+    );
+    auditor.cancel().await.unwrap();
+}

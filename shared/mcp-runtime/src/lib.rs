@@ -20,7 +20,8 @@
 //!
 //! # Layout
 //! - [`server`]: [`TeamServer`], [`McpServer`] and the pipeline itself.
-//! - [`identity`], [`policy`], [`gates`], [`recorder`], [`scope`]: the pipeline's steps.
+//! - [`identity`], [`policy`], [`gates`], [`elicit`], [`recorder`], [`scope`]: the pipeline's
+//!   steps ([`elicit`]: confirming a destructive call by asking the user through the protocol).
 //! - [`predictions`]: the background writer of the prediction log (every score a tool gives).
 //! - [`errors`]: [`ToolError`], the one way a tool reports a failure; [`shape`]: arguments
 //!   checked against the tool's input schema, naming the field that is wrong.
@@ -36,6 +37,7 @@
 //! - Store and driver errors reach a caller only as [`ToolError`] text, never as SQL.
 
 pub mod audit_tool;
+pub mod elicit;
 pub mod errors;
 pub mod gates;
 pub mod identity;

@@ -224,6 +224,68 @@ impl<T: TeamServer> McpServer<T> {
 }
 
 impl<T: TeamServer> McpServer<T> {
+    /// Appends the call's record in its transaction and commits both; on failure nothing is
+    /// kept and the answer says so.
+    async fn commit_with_record(
+        &self,
+        record: &CallRecord,
+        mut tx: store::WriteTx,
+    ) -> Result<(), CallToolResponse> {
+        let saved = match self.record(record, Some(&mut tx)).await {
+            Ok(()) => tx.commit().await.map_err(|error| {
+                tracing::error!(%error, tool = %record.tool, "commit failed");
+            }),
+            Err(error) => {
+                tracing::error!(%error, tool = %record.tool, "could not record a call; rolling back");
+                Err(())
+            }
+        };
+        saved.map_err(|()| {
+            CallToolResult::error(vec![ContentBlock::text(
+                "the change could not be saved and nothing was changed; try again",
+            )])
+            .into()
+        })
+    }
+
+    /// A call that did not succeed: rolls back its transaction (nothing half-applied),
+    /// records it, and answers, unless it cannot be recorded (fail closed).
+    async fn record_failure(
+        &self,
+        record: &CallRecord,
+        tx: Option<store::WriteTx>,
+        result: Result<CallToolResponse, McpError>,
+    ) -> Result<CallToolResponse, McpError> {
+        if let Some(tx) = tx
+            && let Err(error) = tx.rollback().await
+        {
+            tracing::error!(%error, "rollback failed");
+        }
+        if let Err(error) = self.record(record, None).await {
+            tracing::error!(%error, tool = %record.tool, "could not record a call");
+            return Ok(CallToolResult::error(vec![ContentBlock::text(
+                "the call could not be recorded in the audit log, so its answer is withheld; try again",
+            )])
+            .into());
+        }
+        result
+    }
+
+    /// Like `refuse`, keeping the detail already set on the record (which, unlike the
+    /// answer, must hold no caller values).
+    async fn refuse_with_detail(
+        &self,
+        mut record: CallRecord,
+        outcome: Outcome,
+        answer: String,
+    ) -> CallToolResponse {
+        record.outcome = outcome;
+        if let Err(error) = self.record(&record, None).await {
+            tracing::error!(%error, tool = %record.tool, "could not record a refused call");
+        }
+        CallToolResult::error(vec![ContentBlock::text(answer)]).into()
+    }
+
     /// After a successful preview: issues the token and records the call as awaiting
     /// confirmation, together, in one transaction.
     async fn issue_confirmation(
@@ -476,6 +538,22 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
             .meta
             .get_progress_token()
             .map(|token| crate::scope::Progress::new(context.peer.clone(), token));
+        // Where the client can ask its user (form elicitation), the preview is shown to the
+        // user through the protocol and, if they confirm, the call is run again for real; so
+        // keep what that second run needs.
+        let replay = (preview
+            && context
+                .peer
+                .supported_elicitation_modes()
+                .contains(&rmcp::service::ElicitationMode::Form))
+        .then(|| {
+            (
+                request.clone(),
+                context.clone(),
+                actor.clone(),
+                progress.clone(),
+            )
+        });
         context.extensions.insert(CallScope::new(
             actor,
             runtime.store().clone(),
@@ -503,6 +581,66 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
                 if let Err(error) = tx.rollback().await {
                     tracing::error!(%error, "rollback of a preview failed");
                 }
+                if let Some((request, mut context, actor, progress)) = replay {
+                    let ttl = runtime.inner.gates.confirmation_ttl;
+                    match crate::elicit::ask(&context.peer, &tool.name, &result, ttl).await {
+                        crate::elicit::Answer::Confirmed => {
+                            let tx = match runtime.store().begin_write().await {
+                                Ok(tx) => tx,
+                                Err(error) => {
+                                    let reason = format!("nothing was changed: {error}");
+                                    return Ok(self.refuse(record, Outcome::Error, reason).await);
+                                }
+                            };
+                            let slot = Arc::new(Mutex::new(Some(tx)));
+                            context.extensions.insert(CallScope::new(
+                                actor,
+                                runtime.store().clone(),
+                                Some(slot.clone()),
+                                progress,
+                            ));
+                            let done = self
+                                .team
+                                .tools()
+                                .call(ToolCallContext::new(&self.team, request, context))
+                                .await;
+                            let (outcome, detail) = outcome_of(&done);
+                            record.outcome = outcome;
+                            record.detail = if outcome == Outcome::Ok {
+                                crate::elicit::CONFIRMED_DETAIL.into()
+                            } else {
+                                detail
+                            };
+                            record.duration_micros =
+                                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                            let tx = slot.lock().await.take();
+                            return Ok(match (outcome, tx) {
+                                (Outcome::Ok, Some(tx)) => {
+                                    match self.commit_with_record(&record, tx).await {
+                                        Ok(()) => done?,
+                                        Err(answer) => answer,
+                                    }
+                                }
+                                (_, tx) => self.record_failure(&record, tx, done).await?,
+                            });
+                        }
+                        crate::elicit::Answer::Declined(how) => {
+                            record.detail =
+                                format!("the user {how} the confirmation; nothing changed");
+                            return Ok(self
+                                .refuse_with_detail(
+                                    record,
+                                    Outcome::Denied,
+                                    format!(
+                                        "Nothing was changed: the user {how} the confirmation of {}.",
+                                        tool.name
+                                    ),
+                                )
+                                .await);
+                        }
+                        crate::elicit::Answer::Unavailable => {}
+                    }
+                }
                 match self
                     .issue_confirmation(&runtime, &mut record, binding)
                     .await
@@ -513,39 +651,12 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
                     }
                 }
             }
-            (Outcome::Ok, Some(mut tx)) => {
-                let saved = match self.record(&record, Some(&mut tx)).await {
-                    Ok(()) => tx.commit().await.map_err(|error| {
-                        tracing::error!(%error, tool = %record.tool, "commit failed");
-                    }),
-                    Err(error) => {
-                        tracing::error!(%error, tool = %record.tool, "could not record a call; rolling back");
-                        Err(())
-                    }
-                };
-                if saved.is_err() {
-                    return Ok(CallToolResult::error(vec![ContentBlock::text(
-                        "the change could not be saved and nothing was changed; try again",
-                    )])
-                    .into());
+            (Outcome::Ok, Some(tx)) => {
+                if let Err(answer) = self.commit_with_record(&record, tx).await {
+                    return Ok(answer);
                 }
             }
-            (_, tx) => {
-                if let Some(tx) = tx {
-                    // A failed tool leaves nothing half-applied.
-                    if let Err(error) = tx.rollback().await {
-                        tracing::error!(%error, "rollback failed");
-                    }
-                }
-                if let Err(error) = self.record(&record, None).await {
-                    // Fail closed: an answer that cannot be recorded is not given.
-                    tracing::error!(%error, tool = %record.tool, "could not record a call");
-                    return Ok(CallToolResult::error(vec![ContentBlock::text(
-                        "the call could not be recorded in the audit log, so its answer is withheld; try again",
-                    )])
-                    .into());
-                }
-            }
+            (_, tx) => return self.record_failure(&record, tx, result).await,
         }
         result
     }

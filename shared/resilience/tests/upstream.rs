@@ -1,9 +1,10 @@
 //! The resilience layer against a local HTTP server that misbehaves on purpose (wiremock):
 //! throttling with `Retry-After`, bursts of server errors, hanging answers, refusals that
 //! must not be retried, writes with and without idempotency keys, the circuit breaker's
-//! whole cycle, and our own rate limits. Backoff bases are a few milliseconds and breaker
-//! pauses a few hundred, so the whole file runs in a couple of seconds; no assertion
-//! depends on how fast anything ran, only on lower bounds that waiting guarantees.
+//! whole cycle, and our own rate limits. Backoff bases are a few milliseconds and the
+//! breaker's pause is skipped on tokio's paused clock, so the whole file runs in a couple of
+//! seconds; no assertion depends on how fast anything ran, only on lower bounds that waiting
+//! guarantees.
 
 #![allow(clippy::unwrap_used, reason = "tests: a panic is how a test fails")]
 
@@ -227,13 +228,13 @@ async fn a_hanging_response_times_out_and_is_retried() {
         &server,
         "/companies",
         1,
-        ResponseTemplate::new(200).set_delay(Duration::from_secs(5)),
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(10)),
     )
     .await;
     succeed(&server, "/companies", 200).await;
     let api = upstream(config(&server).with_timeouts(Timeouts {
         connect: Duration::from_secs(1),
-        request: Duration::from_millis(200),
+        request: Duration::from_millis(500),
     }));
 
     let response = api.get("/companies").send().await.unwrap();
@@ -402,14 +403,22 @@ async fn a_write_the_caller_vouches_for_or_that_carries_the_header_is_retried() 
 // ---------------------------------------------------------------------------------------
 // Circuit breaker
 
+/// The default breaker (5 failures, 30 s open) with one probe, and no retries so that each
+/// call is one failure. The 30 s pause is skipped with tokio's paused clock: time is frozen
+/// while the open breaker is checked (no network is involved), advanced past the pause, then
+/// resumed for the probe, which needs the real clock for its I/O.
 fn breaker_config(server: &MockServer) -> UpstreamConfig {
     config(server)
         .with_retry(RetryPolicy::none())
         .with_breaker(BreakerConfig {
-            open_for: Duration::from_millis(300),
             half_open_probes: 1,
             ..BreakerConfig::default()
         })
+}
+
+async fn skip_the_pause() {
+    tokio::time::advance(Duration::from_secs(30)).await;
+    tokio::time::resume();
 }
 
 #[tokio::test]
@@ -430,6 +439,7 @@ async fn the_breaker_opens_after_five_failures_fails_fast_then_a_probe_closes_it
         );
     }
     api.get("/deals").send().await.unwrap_err();
+    tokio::time::pause();
     let health = api.health();
     assert_eq!(health.breaker, BreakerState::Open);
     assert_eq!(health.consecutive_failures, 5);
@@ -453,11 +463,11 @@ async fn the_breaker_opens_after_five_failures_fails_fast_then_a_probe_closes_it
             .starts_with("TestCRM is failing (5 errors in a row); calls resume after "),
         "{error}"
     );
-    assert!(error.retry_after().unwrap() <= Duration::from_millis(300));
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
     assert_eq!(received(&server).await, 5);
 
     // After the pause: half-open, and one successful probe closes it.
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    skip_the_pause().await;
     assert_eq!(api.health().breaker, BreakerState::HalfOpen);
     server.reset().await;
     succeed(&server, "/deals", 200).await;
@@ -484,10 +494,12 @@ async fn a_failed_probe_opens_the_breaker_again() {
     for _ in 0..5 {
         api.get("/deals").send().await.unwrap_err();
     }
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::pause();
+    skip_the_pause().await;
 
     let probe = api.get("/deals").send().await.unwrap_err();
     assert!(matches!(probe, Error::Unavailable { .. }), "{probe:?}");
+    tokio::time::pause();
     let error = api.get("/deals").send().await.unwrap_err();
 
     assert!(
@@ -500,6 +512,7 @@ async fn a_failed_probe_opens_the_breaker_again() {
         ),
         "{error:?}"
     );
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
     assert_eq!(api.health().breaker, BreakerState::Open);
     assert_eq!(received(&server).await, 6);
 }
