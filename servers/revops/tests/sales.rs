@@ -581,6 +581,37 @@ async fn deals_keep_their_history_and_the_forecast_explains_itself(db: &SeededDa
         );
     }
 
+    // A call logged on a deal's account today counts as recent activity for the deal.
+    let fresh = client::call_ok(
+        &sales,
+        "create_opportunity",
+        json!({"account_id": "acc_000002", "name": "Add-on", "amount_minor": 50_000, "close_date": "2027-03-01"}),
+    )
+    .await
+    .unwrap();
+    let fresh_id = fresh["opportunity"]["id"].as_str().unwrap();
+    client::call_ok(
+        &sales,
+        "log_activity",
+        json!({"kind": "call", "subject": "Scoped the add-on", "account_id": "acc_000002"}),
+    )
+    .await
+    .unwrap();
+    let estimate = client::call_ok(
+        &sales,
+        "win_probability",
+        json!({"opportunity_id": fresh_id}),
+    )
+    .await
+    .unwrap();
+    let factors: Vec<&str> = estimate["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["factor"].as_str().unwrap())
+        .collect();
+    assert!(factors.contains(&"recent_activity"), "{estimate}");
+
     let open = client::call_ok(
         &sales,
         "win_probability",

@@ -40,7 +40,6 @@ const SECRETS: &[&str] = &[
     ROTATED_REFRESH,
     THIRD_REFRESH,
     CLIENT_SECRET,
-    "secret",
 ];
 
 const SEARCH: &str = "/crm/v3/objects/contacts/search";
@@ -446,6 +445,9 @@ async fn an_expired_access_token_is_refreshed_once_however_many_calls_fail_with_
         panic!("not OAuth")
     };
     assert_eq!(session.refreshes(), 1);
+    // The capture works: the refresh and the attempts are in the log, their tokens are not.
+    assert!(logs.text().contains("access token refreshed"));
+    assert!(logs.text().contains("attempt answered"));
     logs.assert_no_secret();
 }
 
