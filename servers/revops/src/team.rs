@@ -90,8 +90,9 @@ pub fn runtime_options(read_only: bool) -> anyhow::Result<RuntimeOptions> {
 /// Builds the runtime of team `T` from the options and the environment.
 pub async fn runtime_for<T: TeamServer>(options: &ServerOptions) -> anyhow::Result<Runtime> {
     let store = open_store(&options.database).await?;
-    let actor = Actor::from_env().map_err(anyhow::Error::msg)?;
-    Ok(Runtime::open(T::NAME, store, actor, runtime_options(options.read_only)?).await?)
+    let runtime_options = runtime_options(options.read_only)?;
+    let actor = Actor::from_env_with(&runtime_options.policy).map_err(anyhow::Error::msg)?;
+    Ok(Runtime::open(T::NAME, store, actor, runtime_options).await?)
 }
 
 /// Runs team `T` with the given options until its client goes away (stdio) or a signal

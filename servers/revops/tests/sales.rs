@@ -1069,3 +1069,85 @@ async fn a_client_that_can_ask_its_user_confirms_a_delete_through_the_protocol()
     );
     auditor.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn leads_sync_from_hubspot_once_and_without_credentials_the_tool_says_how_to_set_them_up() {
+    use vault::ExposeSecret;
+    use wiremock::matchers::{method, path};
+    let db = seeded_sqlite().await;
+    let sales = sales_as(&db, "rep").await;
+    let unset = error_text(&sales, "sync_from_crm", json!({"provider": "hubspot"})).await;
+    assert!(unset.contains("revops vault init"), "{unset}");
+    sales.cancel().await.unwrap();
+
+    let key = vault::MasterKey::generate().unwrap();
+    let key_text = key.to_base64().unwrap().expose_secret().to_string();
+    {
+        let store = store::Store::open(&store::DatabaseLocation::parse(&db.url).unwrap())
+            .await
+            .unwrap();
+        let vault = vault::Vault::init(&store, key).await.unwrap();
+        vault
+            .put(
+                "hubspot",
+                "private_app_token",
+                "pat-test-token".to_string().into(),
+            )
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let hubspot = wiremock::MockServer::start().await;
+    let contacts: Vec<serde_json::Value> = (1..=3)
+        .map(|n| {
+            json!({"id": format!("9010{n}"), "archived": false, "updatedAt": "2026-11-20T10:00:00Z",
+                   "properties": {"email": format!("buyer{n}@northwind.example"), "firstname": format!("Buyer{n}"),
+                                  "lastname": "Lee", "company": "Northwind", "country": "Germany"}})
+        })
+        .collect();
+    wiremock::Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/search"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(json!({"total": 3, "results": contacts})),
+        )
+        .mount(&hubspot)
+        .await;
+    let mut env = server_env(&db, "rep");
+    let uri = hubspot.uri();
+    env.push(("REVOPS_MASTER_KEY", key_text.as_str()));
+    env.push(("REVOPS_HUBSPOT_URL", uri.as_str()));
+    let sales = client::spawn_stdio(&binary("revops-sales"), &env, &Handshake::claude_desktop())
+        .await
+        .unwrap();
+    let first = client::call_ok(
+        &sales,
+        "sync_from_crm",
+        json!({"provider": "hubspot", "kind": "leads"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first["created"], 3, "{first}");
+    let again = client::call_ok(
+        &sales,
+        "sync_from_crm",
+        json!({"provider": "hubspot", "kind": "leads"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again["created"], 0,
+        "a second sync creates nothing: {again}"
+    );
+    let found = client::call_ok(
+        &sales,
+        "search_crm",
+        json!({"text": "northwind.example", "kinds": ["lead"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(found["items"].as_array().unwrap().len(), 3);
+    let shown = serde_json::to_string(&first).unwrap();
+    assert!(!shown.contains("pat-test-token"));
+    sales.cancel().await.unwrap();
+}

@@ -13,6 +13,7 @@
 //!   `forecast_revenue`, `deal_risk`, `win_probability`;
 //! - `activity_tools`: `create_task`, `list_tasks`;
 //! - `admin_tools` (admin only): `list_credentials`, `delete_credential` (gated);
+//! - `crm_tools`: `sync_from_crm`, `push_to_crm` (HubSpot and Salesforce, via `connectors`);
 //! - `resources`: `crm://accounts/{account_id}`, `crm://leads/{lead_id}`,
 //!   `crm://opportunities/{opportunity_id}`, `crm://pipeline`, `models://lead_scorer/metadata`;
 //! - `prompts`: `weekly-lead-report`, `explain-low-score`, `deal-review`.
@@ -23,6 +24,7 @@
 
 mod activity_tools;
 mod admin_tools;
+mod crm_tools;
 mod lead_tools;
 mod pipeline_tools;
 mod prompts;
@@ -50,6 +52,8 @@ pub struct SalesServer {
     tools: ToolRouter<SalesServer>,
     /// The lead scoring model in use (the rule-based v1 until a trained one is activated).
     lead_model: Arc<LeadModel>,
+    /// HubSpot and Salesforce connections, opened on first use.
+    crm: Arc<crm_tools::CrmConnections>,
 }
 
 impl TeamServer for SalesServer {
@@ -57,7 +61,7 @@ impl TeamServer for SalesServer {
     const INSTRUCTIONS: &'static str = "RevOps Sales: the company's CRM for sales. Score, rank, explain, qualify and route \
         leads; create, update and convert them (a conversion makes the account, contact and deal at once); find \
         accounts before creating duplicates; run the pipeline (deals, stages, forecast, risk, win probability); \
-        log activities and tasks; admins list and delete stored CRM credentials. Scores come with the points each factor adds and the model version. Money is \
+        log activities and tasks; pull from and push to HubSpot or Salesforce; admins list and delete stored CRM credentials. Scores come with the points each factor adds and the model version. Money is \
         in minor units (cents) with a currency code. Ids look like acc_000123, lead_000123, opp_000123. Writes \
         take a request_id so retries are safe; delete_leads previews first and needs a confirm_token. Listings \
         are paged: pass next_cursor back as cursor.";
@@ -71,8 +75,10 @@ impl TeamServer for SalesServer {
                 + SalesServer::pipeline_router()
                 + SalesServer::activity_router()
                 + SalesServer::admin_router()
+                + SalesServer::crm_router()
                 + mcp_runtime::info::shared_tools(),
             lead_model: Arc::new(LeadModel::default_v1()),
+            crm: Arc::default(),
         }
     }
 

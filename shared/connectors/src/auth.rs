@@ -13,6 +13,11 @@
 //! used: if the save fails, the new access token is dropped, so we never run on a grant whose
 //! refresh token is lost. The token request is sent once, never retried: with rotation a
 //! repeated grant may be refused, and the caller's own retry is the safe place.
+//!
+//! On SQLite, saving a rotated refresh token takes the write lock in a transaction of its
+//! own: a refresh that rotates, run inside a tool's write transaction in the same process,
+//! waits for that transaction (busy timeout) and fails. HubSpot does not rotate refresh
+//! tokens; Salesforce does only when the connected app asks for it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,8 +34,11 @@ use crate::ConnectorError;
 pub const CLIENT_ID: &str = "client_id";
 pub const CLIENT_SECRET: &str = "client_secret";
 pub const REFRESH_TOKEN: &str = "refresh_token";
-/// The last access token, kept with its expiry so another process can start with it.
+/// An access token stored by hand (with [`INSTANCE_URL`] where the provider needs one):
+/// used until the CRM refuses it. Refreshed tokens are kept in memory only.
 pub const ACCESS_TOKEN: &str = "access_token";
+/// The API host of a stored [`ACCESS_TOKEN`] (Salesforce's `instance_url`).
+pub const INSTANCE_URL: &str = "instance_url";
 
 /// Where and how an [`OAuthSession`] refreshes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,12 +52,15 @@ pub struct OAuthSettings {
     /// Refresh this long before the access token expires, so a call never starts with a
     /// token about to lapse (default 60 s).
     pub refresh_ahead: Duration,
+    /// The token endpoint names the API host with each token (Salesforce).
+    pub needs_instance_url: bool,
 }
 
 /// An access token handed to one call, with the generation it belongs to.
 pub struct Grant {
     token: Arc<SecretString>,
     generation: u64,
+    instance_url: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Grant {
@@ -57,6 +68,7 @@ impl std::fmt::Debug for Grant {
         f.debug_struct("Grant")
             .field("token", &"[REDACTED]")
             .field("generation", &self.generation)
+            .field("instance_url", &self.instance_url)
             .finish()
     }
 }
@@ -65,6 +77,11 @@ impl Grant {
     /// The token, for the `Authorization` header only.
     pub fn secret(&self) -> &str {
         self.token.expose_secret()
+    }
+
+    /// The API host the token endpoint named with this token, if it named one.
+    pub fn instance_url(&self) -> Option<&str> {
+        self.instance_url.as_deref()
     }
 }
 
@@ -96,6 +113,7 @@ impl Auth {
             Auth::Static(token) => Ok(Grant {
                 token: Arc::clone(token),
                 generation: 0,
+                instance_url: None,
             }),
             Auth::OAuth(session) => session.grant().await,
         }
@@ -116,6 +134,11 @@ struct TokenState {
     /// `None`: expiry unknown (a token loaded from the vault); used until a 401.
     expires_at: Option<Instant>,
     generation: u64,
+    instance_url: Option<Arc<str>>,
+    /// The refresh token the endpoint last refused, and its status: asking again with the
+    /// same token would only be refused again, so calls fail at once until someone stores
+    /// a new one (`revops vault set`), which works without a restart.
+    refused: Option<(SecretString, u16)>,
 }
 
 /// An OAuth 2.0 session: the current access token and the means to refresh it.
@@ -144,6 +167,8 @@ struct TokenAnswer {
     refresh_token: Option<String>,
     #[serde(default)]
     expires_in: Option<u64>,
+    #[serde(default)]
+    instance_url: Option<String>,
 }
 
 impl OAuthSession {
@@ -154,11 +179,20 @@ impl OAuthSession {
         vault: Arc<Vault>,
         upstream: Upstream,
     ) -> Result<OAuthSession, ConnectorError> {
-        let access = match vault.get(settings.provider, ACCESS_TOKEN).await {
+        let mut access = match vault.get(settings.provider, ACCESS_TOKEN).await {
             Ok(token) => Some(Arc::new(token)),
             Err(vault::VaultError::NotFound { .. }) => None,
             Err(error) => return Err(error.into()),
         };
+        let instance_url = match vault.get(settings.provider, INSTANCE_URL).await {
+            Ok(url) => Some(Arc::from(url.expose_secret())),
+            Err(vault::VaultError::NotFound { .. }) => None,
+            Err(error) => return Err(error.into()),
+        };
+        // A token whose host is unknown is useless where the host comes with the token.
+        if settings.needs_instance_url && instance_url.is_none() {
+            access = None;
+        }
         Ok(OAuthSession {
             settings,
             vault,
@@ -167,6 +201,8 @@ impl OAuthSession {
                 access,
                 expires_at: None,
                 generation: 0,
+                instance_url,
+                refused: None,
             }),
             refreshes: AtomicU64::new(0),
         })
@@ -213,6 +249,11 @@ impl OAuthSession {
         let client_id = self.credential(CLIENT_ID).await?;
         let client_secret = self.credential(CLIENT_SECRET).await?;
         let refresh_token = self.credential(REFRESH_TOKEN).await?;
+        if let Some((refused, status)) = &state.refused
+            && refused.expose_secret() == refresh_token.expose_secret()
+        {
+            return Err(self.refused(*status));
+        }
         let form = [
             ("grant_type", "refresh_token"),
             ("client_id", client_id.expose_secret()),
@@ -232,11 +273,8 @@ impl OAuthSession {
                 status = status.as_u16(),
                 "the token endpoint refused the refresh"
             );
-            return Err(ConnectorError::RefreshRefused {
-                provider: self.settings.display_name,
-                provider_key: provider,
-                status: status.as_u16(),
-            });
+            state.refused = Some((refresh_token, status.as_u16()));
+            return Err(self.refused(status.as_u16()));
         }
         let answer: TokenAnswer = answer.error_for_status()?.json()?;
         if answer.access_token.is_empty() {
@@ -257,21 +295,27 @@ impl OAuthSession {
                 .await?;
             tracing::info!(provider, "rotated refresh token saved to the vault");
         }
-        let access = SecretString::from(answer.access_token);
-        let wall_expiry = expires_in
-            .and_then(|d| chrono::Duration::from_std(d).ok())
-            .map(|d| chrono::Utc::now() + d);
-        // Saved for other processes; a failure here costs them one refresh, nothing more.
-        if let Err(error) = self
-            .vault
-            .put_with_expiry(provider, ACCESS_TOKEN, access.clone(), wall_expiry)
-            .await
-        {
-            tracing::warn!(provider, %error, "could not save the new access token to the vault");
+        if let Some(url) = answer.instance_url.filter(|url| !url.is_empty()) {
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('?') {
+                return Err(ConnectorError::Invalid(format!(
+                    "{}'s token endpoint named an API host that is not a URL",
+                    self.settings.display_name
+                )));
+            }
+            state.instance_url = Some(Arc::from(url.trim_end_matches('/')));
+        } else if self.settings.needs_instance_url && state.instance_url.is_none() {
+            return Err(ConnectorError::Invalid(format!(
+                "{}'s token endpoint did not name the API host (instance_url)",
+                self.settings.display_name
+            )));
         }
-        state.access = Some(Arc::new(access));
+        // The access token stays in memory: saving it for other processes would write to
+        // the store on every refresh, and on SQLite a refresh inside a tool's write
+        // transaction would wait for that transaction's own lock.
+        state.access = Some(Arc::new(SecretString::from(answer.access_token)));
         state.expires_at = expires_in.map(|d| Instant::now() + d);
         state.generation += 1;
+        state.refused = None;
         self.refreshes.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             provider,
@@ -280,6 +324,14 @@ impl OAuthSession {
             "access token refreshed"
         );
         Ok(())
+    }
+
+    fn refused(&self, status: u16) -> ConnectorError {
+        ConnectorError::RefreshRefused {
+            provider: self.settings.display_name,
+            provider_key: self.settings.provider,
+            status,
+        }
     }
 
     async fn credential(&self, name: &'static str) -> Result<SecretString, ConnectorError> {
@@ -302,6 +354,7 @@ fn current(state: &TokenState) -> Result<Grant, ConnectorError> {
         Some(token) => Ok(Grant {
             token: Arc::clone(token),
             generation: state.generation,
+            instance_url: state.instance_url.clone(),
         }),
         None => Err(ConnectorError::Invalid(
             "no access token is available after a refresh".to_owned(),

@@ -18,11 +18,13 @@ pub enum ConnectorError {
     /// The CRM refused our credentials, even after a fresh access token.
     #[error(
         "{provider} refused the stored credentials (HTTP {status}); they may be revoked or lack a scope. \
-         Set them again with `revops vault set {provider_key} private_app_token` (or re-authorise the OAuth app)"
+         Set them again with `revops vault set {provider_key} {credential}`"
     )]
     Unauthorized {
         provider: &'static str,
         provider_key: &'static str,
+        /// The vault name of the credential to set again.
+        credential: &'static str,
         status: u16,
     },
 

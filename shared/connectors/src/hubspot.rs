@@ -171,6 +171,7 @@ impl HubSpot {
             provider: PROVIDER,
             token_url: config.token_url,
             refresh_ahead: config.refresh_ahead,
+            needs_instance_url: false,
         };
         let session = OAuthSession::new(settings, vault, api.clone()).await?;
         Ok(HubSpot::with_auth(api, Auth::OAuth(Arc::new(session))))
@@ -207,7 +208,7 @@ impl HubSpot {
                     .bearer_auth(token)
             })
             .await?;
-        self.read(answer, object, Some(id))
+        self.read_json(answer, object, Some(id))
     }
 
     /// One page of `object` records matching `search`, in id order.
@@ -284,7 +285,7 @@ impl HubSpot {
                     .bearer_auth(token)
             })
             .await?;
-        self.read(answer, object, None)
+        self.read_json(answer, object, None)
     }
 
     /// Sets `properties` on the record with this id (absolute values: safe to repeat).
@@ -306,7 +307,7 @@ impl HubSpot {
                     .bearer_auth(token)
             })
             .await?;
-        self.read(answer, object, Some(id))
+        self.read_json(answer, object, Some(id))
     }
 
     /// The contact with this email, if any.
@@ -341,15 +342,6 @@ impl HubSpot {
         Ok(build(fresh.secret()).send().await?)
     }
 
-    fn read(
-        &self,
-        answer: Response,
-        object: ObjectType,
-        id: Option<&str>,
-    ) -> Result<RemoteRecord, ConnectorError> {
-        self.read_json(answer, object, id)
-    }
-
     fn read_json<T: serde::de::DeserializeOwned>(
         &self,
         answer: Response,
@@ -364,6 +356,10 @@ impl HubSpot {
             StatusCode::UNAUTHORIZED => Err(ConnectorError::Unauthorized {
                 provider: DISPLAY,
                 provider_key: PROVIDER,
+                credential: match self.auth {
+                    Auth::Static(_) => PRIVATE_APP_TOKEN,
+                    Auth::OAuth(_) => crate::auth::REFRESH_TOKEN,
+                },
                 status: status.as_u16(),
             }),
             StatusCode::NOT_FOUND => Err(ConnectorError::NotFound {
@@ -396,6 +392,7 @@ impl Crm for HubSpot {
     async fn pull(&self, kind: SyncKind, page: &PageRequest) -> Result<RemotePage, ConnectorError> {
         let object = match kind {
             SyncKind::Leads => ObjectType::Contacts,
+            SyncKind::Accounts => ObjectType::Companies,
         };
         let search = Search {
             after: page.after.clone(),
@@ -407,6 +404,10 @@ impl Crm for HubSpot {
 
     fn lead_from(&self, record: &RemoteRecord) -> Result<store::leads::NewLead, String> {
         mapping::lead_from_hubspot_contact(record)
+    }
+
+    fn account_from(&self, record: &RemoteRecord) -> Result<store::accounts::NewAccount, String> {
+        mapping::account_from_hubspot_company(record)
     }
 
     async fn push_lead(

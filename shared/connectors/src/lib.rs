@@ -4,13 +4,16 @@
 //! # Layout
 //! - [`hubspot`]: the HubSpot CRM v3 objects API (contacts, companies, deals): get, search
 //!   with `after` paging, create, update; private-app token or OAuth 2.0.
+//! - [`salesforce`]: Salesforce REST (Lead, Account, Contact, Opportunity): get, SOQL with
+//!   `nextRecordsUrl` paging, create, update; OAuth 2.0 (`/services/oauth2/token`).
 //! - [`auth`]: credentials of one connection: a static token, or an OAuth session that
 //!   refreshes ahead of expiry and on a 401, one refresh in flight at a time, saving a
 //!   rotated refresh token to the vault before the new access token is used.
 //! - [`mapping`]: every field mapping between CRM records and store records, with the
 //!   defaults for fields a CRM lacks.
-//! - [`sync`]: [`sync::sync_from_crm`] (pull pages, upsert by remote id, a cursor committed
-//!   with each page) and [`sync::push_lead`] (create or update with an idempotency key).
+//! - [`sync`]: [`sync::sync_from_crm`] (leads or accounts: pull pages, upsert by remote id,
+//!   a cursor committed with each page) and [`sync::push_lead`] (create or update with an
+//!   idempotency key). Deals/opportunities are not synced yet.
 //! - [`ConnectorError`]: errors a tool can show as they are.
 //!
 //! # Invariants
@@ -24,12 +27,14 @@ pub mod auth;
 mod error;
 pub mod hubspot;
 pub mod mapping;
+pub mod salesforce;
 pub mod sync;
 
 use std::future::Future;
 
 pub use error::ConnectorError;
 pub use hubspot::{HubSpot, HubSpotConfig};
+pub use salesforce::{Salesforce, SalesforceConfig};
 pub use sync::{PushReport, SyncKind, SyncReport, push_lead, push_lead_in, sync_from_crm};
 
 /// One record as a CRM returns it: its id and its properties as text (HubSpot sends every
@@ -92,7 +97,7 @@ pub struct Pushed {
     pub action: PushAction,
 }
 
-/// What [`sync`] needs from a CRM connector; [`HubSpot`] implements it.
+/// What [`sync`] needs from a CRM connector; [`HubSpot`] and [`Salesforce`] implement it.
 pub trait Crm: Send + Sync {
     /// The vault provider and sync-cursor key, e.g. `hubspot`.
     fn provider(&self) -> &'static str;
@@ -110,6 +115,10 @@ pub trait Crm: Send + Sync {
     /// The local lead of a remote record pulled for [`SyncKind::Leads`], or why it is
     /// skipped.
     fn lead_from(&self, record: &RemoteRecord) -> Result<store::leads::NewLead, String>;
+
+    /// The local account of a remote record pulled for [`SyncKind::Accounts`], or why it
+    /// is skipped.
+    fn account_from(&self, record: &RemoteRecord) -> Result<store::accounts::NewAccount, String>;
 
     /// Creates or updates the remote record of `lead`. A create sends `idempotency_key`,
     /// so a retried push never creates a second record.

@@ -15,11 +15,14 @@
 //! answer) never creates a second record.
 //!
 //! The `_in` variants work inside a caller's write transaction (a tool call's, which the
-//! pipeline commits with its audit record). On SQLite a tool must use them: its transaction
-//! holds the write lock, so opening another would wait for it.
+//! pipeline commits with its audit record). A tool that already holds a write transaction
+//! must use them: on SQLite that transaction holds the write lock, so opening another in the
+//! same process would wait for it until the busy timeout. The price: the lock is held while
+//! the CRM answers (retries and `Retry-After` waits included), so keep `max_pages` small in
+//! a tool. The store variants suit the CLI and background jobs.
 
 use store::leads::{MatchBy, UpsertOutcome};
-use store::sync::{LeadMatch, PageCounts};
+use store::sync::{AccountUpsert, LeadMatch, PageCounts};
 use store::{Store, WriteTx};
 
 use crate::{ConnectorError, Crm, PageRequest, PushAction};
@@ -30,8 +33,10 @@ use crate::{ConnectorError, Crm, PageRequest, PushAction};
 )]
 #[serde(rename_all = "snake_case")]
 pub enum SyncKind {
-    /// Leads, from HubSpot contacts.
+    /// Leads, from HubSpot contacts or Salesforce Leads.
     Leads,
+    /// Accounts, from HubSpot companies or Salesforce Accounts.
+    Accounts,
 }
 
 impl SyncKind {
@@ -39,6 +44,7 @@ impl SyncKind {
     pub fn as_str(self) -> &'static str {
         match self {
             SyncKind::Leads => "leads",
+            SyncKind::Accounts => "accounts",
         }
     }
 }
@@ -140,9 +146,11 @@ pub async fn sync_from_crm<C: Crm>(
     Ok(report)
 }
 
-/// [`sync_from_crm`] inside the caller's transaction. A failure after some pages does not
-/// fail the call: the report says where it stopped (`complete: false`, `error`), so the
-/// caller commits the pages pulled so far with their cursor, and the next run resumes.
+/// [`sync_from_crm`] inside the caller's transaction. A CRM failure does not fail the
+/// call: it comes back beside the report (`complete: false`, and
+/// [`ConnectorError::SyncInterrupted`]) and is recorded on the cursor, so the caller commits
+/// the pages pulled so far with their cursor and the next run resumes. A store error fails
+/// the call (the caller rolls back: nothing half-applied).
 pub async fn sync_from_crm_in<C: Crm>(
     tx: &mut WriteTx,
     crm: &C,
@@ -267,10 +275,27 @@ async fn apply_page<C: Crm>(
                     }
                 };
                 let (_, outcome) = store::leads::upsert(tx, &lead, by).await?;
-                match outcome {
-                    UpsertOutcome::Created => counts.created += 1,
-                    UpsertOutcome::Updated => counts.updated += 1,
-                    UpsertOutcome::Unchanged => counts.unchanged += 1,
+                tally(&mut counts, outcome);
+            }
+        }
+        SyncKind::Accounts => {
+            for record in &page.records {
+                let account = match crm.account_from(record) {
+                    Ok(account) => account,
+                    Err(reason) => {
+                        skip(report, &mut counts, &record.id, reason);
+                        continue;
+                    }
+                };
+                match store::sync::upsert_account(tx, &record.id, &account).await? {
+                    AccountUpsert::Done { outcome, .. } => tally(&mut counts, outcome),
+                    AccountUpsert::DomainTaken { account_id, .. } => {
+                        let reason = format!(
+                            "its domain belongs to account {account_id}, linked to another {} record",
+                            crm.display_name()
+                        );
+                        skip(report, &mut counts, &record.id, reason);
+                    }
                 }
             }
         }
@@ -279,6 +304,14 @@ async fn apply_page<C: Crm>(
     report.updated += count(counts.updated);
     report.unchanged += count(counts.unchanged);
     Ok(counts)
+}
+
+fn tally(counts: &mut PageCounts, outcome: UpsertOutcome) {
+    match outcome {
+        UpsertOutcome::Created => counts.created += 1,
+        UpsertOutcome::Updated => counts.updated += 1,
+        UpsertOutcome::Unchanged => counts.unchanged += 1,
+    }
 }
 
 fn skip(report: &mut SyncReport, counts: &mut PageCounts, remote_id: &str, reason: String) {

@@ -6,10 +6,12 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::{Setup, capture, external_ids, lead_count, local_lead, setup, setup_on};
 use connectors::auth::Auth;
 use connectors::hubspot::ObjectType;
 use connectors::sync::SyncKind;
@@ -17,9 +19,6 @@ use connectors::{ConnectorError, HubSpot, HubSpotConfig, PushAction};
 use resilience::{BreakerConfig, BreakerState, RetryPolicy, Timeouts, UpstreamConfig};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use store::Store;
-use tracing_subscriber::fmt::MakeWriter;
-use vault::{MasterKey, Vault};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -44,80 +43,6 @@ const SECRETS: &[&str] = &[
 
 const SEARCH: &str = "/crm/v3/objects/contacts/search";
 const TOKEN: &str = "/oauth/v1/token";
-
-/// Everything the TRACE subscriber writes, kept in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    fn assert_no_secret(&self) {
-        let text = self.text();
-        assert!(!text.is_empty(), "nothing was logged");
-        assert_no_secret("the TRACE log", &text);
-    }
-}
-
-fn assert_no_secret(what: &str, text: &str) {
-    for secret in SECRETS {
-        assert!(!text.contains(secret), "{what} contains {secret}:\n{text}");
-    }
-}
-
-/// Logs of this test (current-thread runtime: spawned tasks log here too) at TRACE.
-fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(captured.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    (captured, guard)
-}
-
-struct Setup {
-    store: Store,
-    vault: Arc<Vault>,
-    server: MockServer,
-    /// Keeps the SQLite folder alive for the test.
-    _dir: tempfile::TempDir,
-}
-
-async fn setup() -> Setup {
-    let (store, dir) = store::test_support::fresh_sqlite().await.unwrap();
-    let vault = Vault::init(&store, MasterKey::generate().unwrap())
-        .await
-        .unwrap();
-    Setup {
-        store,
-        vault: Arc::new(vault),
-        server: MockServer::start().await,
-        _dir: dir,
-    }
-}
 
 /// Fast retries, a short timeout, and a breaker that stays closed through a test's faults.
 fn config(server: &MockServer) -> HubSpotConfig {
@@ -253,28 +178,10 @@ async fn searches_after(server: &MockServer, after: Option<&str>) -> usize {
         .count()
 }
 
-/// Every lead's external id, sorted; each remote record must appear once.
-async fn external_ids(store: &Store) -> Vec<String> {
-    let mut ids: Vec<String> =
-        sqlx::query_scalar("SELECT external_id FROM leads WHERE external_id IS NOT NULL")
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
-    ids.sort();
-    ids
-}
-
-async fn lead_count(store: &Store) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM leads")
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-}
-
-#[tokio::test]
-async fn a_429_with_retry_after_during_a_sync_is_waited_out_and_no_record_is_lost_or_duplicated() {
+async fn a_429_with_retry_after_during_a_sync_is_waited_out_and_no_record_is_lost_or_duplicated(
+    setup: Setup,
+) {
     let (logs, _guard) = capture();
-    let setup = setup().await;
     let hubspot = with_private_app(&setup).await;
     search_page(&setup.server, None, page(&[1, 2], Some("2"))).await;
     Mock::given(method("POST"))
@@ -316,7 +223,7 @@ async fn a_429_with_retry_after_during_a_sync_is_waited_out_and_no_record_is_los
     assert_eq!(cursor.page_cursor, None);
     assert!(cursor.synced_through.is_some());
     assert_eq!(cursor.records_created, 4);
-    logs.assert_no_secret();
+    logs.assert_none_of(SECRETS);
 }
 
 #[tokio::test]
@@ -354,7 +261,7 @@ async fn bursts_of_500_and_503_are_retried_until_the_call_succeeds() {
     assert_eq!(got.property("email"), Some("person7@example.com"));
     assert_eq!(requests_to(&setup.server, record).await.len(), 4);
     assert_eq!(hubspot.upstream().breaker().state(), BreakerState::Closed);
-    logs.assert_no_secret();
+    logs.assert_none_of(SECRETS);
 }
 
 #[tokio::test]
@@ -389,8 +296,8 @@ async fn a_hanging_response_times_out_and_the_error_says_so() {
     );
     assert!(error.to_string().contains("did not answer"), "{error}");
     assert!(error.is_transient());
-    assert_no_secret("the error", &error.to_string());
-    logs.assert_no_secret();
+    common::assert_none_of("the error", &error.to_string(), SECRETS);
+    logs.assert_none_of(SECRETS);
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -448,7 +355,7 @@ async fn an_expired_access_token_is_refreshed_once_however_many_calls_fail_with_
     // The capture works: the refresh and the attempts are in the log, their tokens are not.
     assert!(logs.text().contains("access token refreshed"));
     assert!(logs.text().contains("attempt answered"));
-    logs.assert_no_secret();
+    logs.assert_none_of(SECRETS);
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -484,7 +391,7 @@ async fn concurrent_first_calls_without_an_access_token_share_one_refresh() {
         call.await.unwrap().unwrap();
     }
     assert_eq!(requests_to(&setup.server, TOKEN).await.len(), 1);
-    logs.assert_no_secret();
+    logs.assert_none_of(SECRETS);
 }
 
 #[tokio::test]
@@ -550,7 +457,7 @@ async fn a_rotated_refresh_token_is_saved_to_the_vault_and_used_for_the_next_ref
             format!("Bearer {SECOND_ACCESS}")
         ]
     );
-    logs.assert_no_secret();
+    logs.assert_none_of(SECRETS);
 }
 
 #[tokio::test]
@@ -567,6 +474,13 @@ async fn a_refused_refresh_says_to_re_authorise_without_naming_any_token() {
         .mount(&setup.server)
         .await;
     let error = hubspot.get(ObjectType::Contacts, "1").await.unwrap_err();
+    // The same refused refresh token is not sent again; a new one would be.
+    let again = hubspot.get(ObjectType::Contacts, "1").await.unwrap_err();
+    assert!(matches!(
+        again,
+        ConnectorError::RefreshRefused { status: 400, .. }
+    ));
+    assert_eq!(requests_to(&setup.server, TOKEN).await.len(), 1);
     assert!(
         matches!(error, ConnectorError::RefreshRefused { status: 400, .. }),
         "{error:?}"
@@ -576,8 +490,8 @@ async fn a_refused_refresh_says_to_re_authorise_without_naming_any_token() {
             .to_string()
             .contains("revops vault set hubspot refresh_token")
     );
-    assert_no_secret("the error", &format!("{error} {error:?}"));
-    logs.assert_no_secret();
+    common::assert_none_of("the error", &format!("{error} {error:?}"), SECRETS);
+    logs.assert_none_of(SECRETS);
 }
 
 #[tokio::test]
@@ -615,14 +529,14 @@ async fn a_400_is_not_retried_and_the_error_keeps_only_its_category() {
             .len(),
         1
     );
-    assert_no_secret("the error", &format!("{error} {error:?}"));
-    logs.assert_no_secret();
+    common::assert_none_of("the error", &format!("{error} {error:?}"), SECRETS);
+    logs.assert_none_of(SECRETS);
 }
 
-#[tokio::test]
-async fn a_sync_interrupted_mid_way_resumes_from_its_cursor_and_keeps_each_record_once() {
+async fn a_sync_interrupted_mid_way_resumes_from_its_cursor_and_keeps_each_record_once(
+    setup: Setup,
+) {
     let (logs, _guard) = capture();
-    let setup = setup().await;
     let hubspot = with_private_app(&setup).await;
     search_page(&setup.server, None, page(&[1, 2], Some("p2"))).await;
     search_page(&setup.server, Some("p2"), page(&[3, 4], Some("p3"))).await;
@@ -681,13 +595,11 @@ async fn a_sync_interrupted_mid_way_resumes_from_its_cursor_and_keeps_each_recor
         .unwrap();
     assert_eq!((cursor.page_cursor, cursor.last_error), (None, None));
     assert_eq!(cursor.pages_synced, 3);
-    logs.assert_no_secret();
+    logs.assert_none_of(SECRETS);
 }
 
-#[tokio::test]
-async fn a_sync_links_a_contact_to_the_local_lead_with_the_same_email() {
+async fn a_sync_links_a_contact_to_the_local_lead_with_the_same_email(setup: Setup) {
     let (logs, _guard) = capture();
-    let setup = setup().await;
     let hubspot = with_private_app(&setup).await;
     let lead_id = local_lead(&setup.store, "person1@example.com").await;
     search_page(&setup.server, None, page(&[1], None)).await;
@@ -698,36 +610,11 @@ async fn a_sync_links_a_contact_to_the_local_lead_with_the_same_email() {
     let lead = store::leads::get(&setup.store, &lead_id).await.unwrap();
     assert_eq!(lead.external_id.as_deref(), Some("1"));
     assert_eq!(lead.country, "Germany");
-    logs.assert_no_secret();
+    logs.assert_none_of(SECRETS);
 }
 
-async fn local_lead(store: &Store, email: &str) -> String {
-    let mut tx = store.begin_write().await.unwrap();
-    let lead = store::leads::NewLead {
-        email: email.to_owned(),
-        first_name: "Ada".to_owned(),
-        last_name: "Lovelace".to_owned(),
-        company_name: "Analytical Engines".to_owned(),
-        domain: Some("engines.example".to_owned()),
-        industry: "software".to_owned(),
-        employee_count: 30,
-        country: "United Kingdom".to_owned(),
-        title: Some("CTO".to_owned()),
-        source: "webinar".to_owned(),
-        owner: None,
-        campaign_id: None,
-        external_id: None,
-        signals: None,
-    };
-    let (lead, _) = store::leads::create(&mut tx, &lead, None).await.unwrap();
-    tx.commit().await.unwrap();
-    lead.id
-}
-
-#[tokio::test]
-async fn a_retried_push_sends_the_same_idempotency_key_and_creates_one_remote_record() {
+async fn a_retried_push_sends_the_same_idempotency_key_and_creates_one_remote_record(setup: Setup) {
     let (logs, _guard) = capture();
-    let setup = setup().await;
     let hubspot = with_private_app(&setup).await;
     let lead_id = local_lead(&setup.store, "ada@engines.example").await;
     search_page(&setup.server, None, page(&[], None)).await;
@@ -797,7 +684,7 @@ async fn a_retried_push_sends_the_same_idempotency_key_and_creates_one_remote_re
         ("9001", PushAction::Updated)
     );
     assert_eq!(requests_to(&setup.server, create).await.len(), 5);
-    logs.assert_no_secret();
+    logs.assert_none_of(SECRETS);
 }
 
 #[tokio::test]
@@ -826,7 +713,7 @@ async fn a_push_links_an_existing_remote_contact_with_the_same_email_instead_of_
         (pushed.remote_id.as_str(), pushed.action),
         ("42", PushAction::Linked)
     );
-    logs.assert_no_secret();
+    logs.assert_none_of(SECRETS);
 }
 
 #[tokio::test]
@@ -867,3 +754,257 @@ async fn without_credentials_the_error_says_how_to_configure_them() {
     }
     drop(logs);
 }
+
+/// A case on SQLite, and on Postgres when `REVOPS_TEST_POSTGRES_URL` names a server.
+macro_rules! on_both_backends {
+    ($case:ident, $sqlite:ident, $postgres:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            $case(setup().await).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Some(url) = store::test_support::postgres_url_or_skip(stringify!($postgres)) else {
+                return;
+            };
+            let store = store::test_support::fresh_postgres(&url).await.unwrap();
+            $case(setup_on(store, None).await).await;
+        }
+    };
+}
+
+on_both_backends!(
+    a_429_with_retry_after_during_a_sync_is_waited_out_and_no_record_is_lost_or_duplicated,
+    a_429_with_retry_after_during_a_sync_loses_and_duplicates_nothing_on_sqlite,
+    a_429_with_retry_after_during_a_sync_loses_and_duplicates_nothing_on_postgres
+);
+on_both_backends!(
+    a_sync_interrupted_mid_way_resumes_from_its_cursor_and_keeps_each_record_once,
+    an_interrupted_sync_resumes_from_its_cursor_on_sqlite,
+    an_interrupted_sync_resumes_from_its_cursor_on_postgres
+);
+on_both_backends!(
+    a_sync_links_a_contact_to_the_local_lead_with_the_same_email,
+    a_sync_links_a_contact_to_the_lead_with_its_email_on_sqlite,
+    a_sync_links_a_contact_to_the_lead_with_its_email_on_postgres
+);
+on_both_backends!(
+    a_retried_push_sends_the_same_idempotency_key_and_creates_one_remote_record,
+    a_retried_push_sends_one_key_and_creates_one_record_on_sqlite,
+    a_retried_push_sends_one_key_and_creates_one_record_on_postgres
+);
+
+#[tokio::test]
+async fn inside_a_tool_transaction_a_failed_page_keeps_the_pages_before_it_and_push_links_the_lead()
+{
+    let (logs, _guard) = capture();
+    let setup = setup().await;
+    let hubspot = with_private_app(&setup).await;
+    search_page(&setup.server, None, page(&[1, 2], Some("p2"))).await;
+    Mock::given(method("POST"))
+        .and(path(SEARCH))
+        .and(After(Some("p2")))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(4)
+        .with_priority(1)
+        .mount(&setup.server)
+        .await;
+    search_page(&setup.server, Some("p2"), page(&[3], None)).await;
+
+    // The tool's transaction: the sync reports the failure instead of failing the call, so
+    // the page it pulled commits with the cursor.
+    let mut tx = setup.store.begin_write().await.unwrap();
+    let (report, error) =
+        connectors::sync::sync_from_crm_in(&mut tx, &hubspot, SyncKind::Leads, 10)
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        (report.pages, report.created, report.complete),
+        (1, 2, false)
+    );
+    assert!(matches!(
+        error,
+        Some(ConnectorError::SyncInterrupted { .. })
+    ));
+    assert_eq!(external_ids(&setup.store).await, ["1", "2"]);
+
+    let mut tx = setup.store.begin_write().await.unwrap();
+    let (report, error) =
+        connectors::sync::sync_from_crm_in(&mut tx, &hubspot, SyncKind::Leads, 10)
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    assert!(error.is_none());
+    assert!(report.resumed && report.complete);
+    assert_eq!(external_ids(&setup.store).await, ["1", "2", "3"]);
+
+    // A push inside a tool's transaction links the lead in that transaction.
+    let lead_id = local_lead(&setup.store, "new@example.com").await;
+    Mock::given(method("POST"))
+        .and(path(SEARCH))
+        .and(body_string_contains("new@example.com"))
+        .respond_with(page(&[], None))
+        .with_priority(1)
+        .mount(&setup.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "77"})))
+        .expect(1)
+        .mount(&setup.server)
+        .await;
+    let mut tx = setup.store.begin_write().await.unwrap();
+    let pushed = connectors::push_lead_in(&mut tx, &hubspot, &lead_id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(pushed.remote_id, "77");
+    let lead = store::leads::get(&setup.store, &lead_id).await.unwrap();
+    assert_eq!(lead.external_id.as_deref(), Some("77"));
+    logs.assert_none_of(SECRETS);
+}
+
+#[tokio::test]
+async fn repeated_server_errors_open_the_breaker_and_the_next_call_fails_fast_without_a_request() {
+    let (logs, _guard) = capture();
+    let setup = setup().await;
+    let mut config = config(&setup.server);
+    config.api.breaker = BreakerConfig {
+        failure_threshold: 3,
+        ..BreakerConfig::default()
+    };
+    setup
+        .vault
+        .put("hubspot", "private_app_token", secret(PRIVATE_APP_TOKEN))
+        .await
+        .unwrap();
+    let hubspot = HubSpot::from_vault(Arc::clone(&setup.vault), config)
+        .await
+        .unwrap();
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&setup.server)
+        .await;
+
+    let error = hubspot.get(ObjectType::Deals, "1").await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ConnectorError::Upstream(resilience::Error::Unavailable { status: 503, .. })
+                | ConnectorError::Upstream(resilience::Error::CircuitOpen { .. })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(hubspot.upstream().breaker().state(), BreakerState::Open);
+    let sent = setup.server.received_requests().await.unwrap().len();
+    assert_eq!(sent, 3);
+
+    let error = hubspot.get(ObjectType::Deals, "1").await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ConnectorError::Upstream(resilience::Error::CircuitOpen { .. })
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("Nothing was sent"), "{error}");
+    assert_eq!(setup.server.received_requests().await.unwrap().len(), sent);
+    let health = hubspot.health();
+    assert_eq!((health.attempts, health.breaker), (3, BreakerState::Open));
+    logs.assert_none_of(SECRETS);
+}
+
+#[tokio::test]
+async fn a_revoked_private_app_token_is_reported_once_with_the_command_to_replace_it() {
+    let (logs, _guard) = capture();
+    let setup = setup().await;
+    let hubspot = with_private_app(&setup).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(1)
+        .mount(&setup.server)
+        .await;
+    let error = hubspot.get(ObjectType::Contacts, "1").await.unwrap_err();
+    assert!(
+        matches!(error, ConnectorError::Unauthorized { status: 401, .. }),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("revops vault set hubspot private_app_token"),
+        "{error}"
+    );
+    common::assert_none_of("the error", &format!("{error} {error:?}"), SECRETS);
+    logs.assert_none_of(SECRETS);
+}
+
+async fn companies_sync_links_by_domain_creates_the_rest_and_is_idempotent(setup: Setup) {
+    let (logs, _guard) = capture();
+    let hubspot = with_private_app(&setup).await;
+    let mut tx = setup.store.begin_write().await.unwrap();
+    let local = store::accounts::create(
+        &mut tx,
+        &store::accounts::NewAccount {
+            name: "Acme (local)".to_owned(),
+            domain: Some("acme.example".to_owned()),
+            industry: "manufacturing".to_owned(),
+            employee_count: 40,
+            country: "US".to_owned(),
+            owner: Some("sam".to_owned()),
+            lifecycle_stage: "trial".to_owned(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let company = |id: &str, properties: Value| json!({"id": id, "properties": properties});
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/companies/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": [
+            company("501", json!({"name": "Acme", "domain": "acme.example", "lifecyclestage": "customer", "numberofemployees": "250"})),
+            company("502", json!({"name": "Globex", "domain": "globex.example", "lifecyclestage": "lead"})),
+            company("503", json!({"domain": "nameless.example"})),
+        ]})))
+        .mount(&setup.server)
+        .await;
+
+    let report = connectors::sync_from_crm(&setup.store, &hubspot, SyncKind::Accounts, 5)
+        .await
+        .unwrap();
+    assert_eq!((report.created, report.updated, report.skipped), (1, 1, 1));
+    assert_eq!(report.skipped_records[0].remote_id, "503");
+    let acme = store::accounts::get(&setup.store, &local.id).await.unwrap();
+    assert_eq!(acme.external_id.as_deref(), Some("501"));
+    assert_eq!(acme.name, "Acme");
+    assert_eq!(
+        (acme.lifecycle_stage.as_str(), acme.segment.as_str()),
+        ("active", "mid_market")
+    );
+    assert_eq!(acme.owner.as_deref(), Some("sam"), "local fields are kept");
+
+    let again = connectors::sync_from_crm(&setup.store, &hubspot, SyncKind::Accounts, 5)
+        .await
+        .unwrap();
+    assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 2));
+    let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+        .fetch_one(setup.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(accounts, 2);
+    let globex: String =
+        sqlx::query_scalar("SELECT lifecycle_stage FROM accounts WHERE external_id = '502'")
+            .fetch_one(setup.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(globex, "trial");
+    logs.assert_none_of(SECRETS);
+}
+
+on_both_backends!(
+    companies_sync_links_by_domain_creates_the_rest_and_is_idempotent,
+    a_companies_sync_links_by_domain_and_is_idempotent_on_sqlite,
+    a_companies_sync_links_by_domain_and_is_idempotent_on_postgres
+);

@@ -72,6 +72,11 @@ impl Actor {
     /// `REVOPS_ACTOR` (default: the operating-system user) with `REVOPS_ROLE` (default:
     /// rep). An unknown role is an error, not a silent downgrade or upgrade.
     pub fn from_env() -> Result<Actor, String> {
+        Actor::from_env_with(&crate::policy::Policy::default())
+    }
+
+    /// [`Actor::from_env`], reading `REVOPS_ROLE` with the policy's role names.
+    pub fn from_env_with(policy: &crate::policy::Policy) -> Result<Actor, String> {
         let name = std::env::var(ACTOR_VAR)
             .ok()
             .filter(|n| !n.trim().is_empty())
@@ -79,7 +84,7 @@ impl Actor {
             .or_else(|| std::env::var("USERNAME").ok())
             .unwrap_or_else(|| "local-user".to_string());
         let role = match std::env::var(ROLE_VAR) {
-            Ok(text) if !text.trim().is_empty() => text.parse()?,
+            Ok(text) if !text.trim().is_empty() => policy.parse_role(&text)?,
             _ => Role::Rep,
         };
         Ok(Actor {

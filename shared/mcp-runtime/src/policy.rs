@@ -78,28 +78,114 @@ pub fn role_may_call(role: Role, kind: ToolKind) -> bool {
 /// The variable naming the policy file.
 pub const POLICY_FILE_VAR: &str = "REVOPS_POLICY_FILE";
 
-/// Who may call what, and who the HTTP bearer tokens belong to.
+/// Who may call what, who the HTTP bearer tokens belong to, and what the roles are called.
 ///
 /// ```json
 /// {
-///   "tools": { "get_lead": "viewer", "log_activity": "rep", "delete_campaign": "manager" },
-///   "http_tokens": [ { "actor": "dana@example.com", "role": "rep", "token_sha256": "9f86d0…" } ]
+///   "role_names": { "viewer": "analyst", "rep": "seller", "manager": "sales-lead", "admin": "revops" },
+///   "tools": { "get_lead": "analyst", "log_activity": "seller", "delete_campaign": "sales-lead" },
+///   "http_tokens": [ { "actor": "dana@example.com", "role": "seller", "token_sha256": "9f86d0…" } ]
 /// }
 /// ```
+///
+/// `role_names` renames the four built-in roles (their order and powers stay): the new names
+/// are accepted wherever a role is named (`REVOPS_ROLE`, `tools`, `http_tokens`) beside the
+/// built-in ones, and messages use them.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "PolicyFile")]
 pub struct Policy {
     /// The least role of each tool. When present, a tool it does not name is denied.
-    #[serde(default)]
     pub tools: Option<BTreeMap<String, Role>>,
     /// HTTP bearer tokens, stored as SHA-256 digests (hex), never in the clear.
-    #[serde(default)]
     pub http_tokens: Vec<HttpToken>,
+    /// The organisation's names for the built-in roles.
+    pub role_names: BTreeMap<Role, String>,
+}
+
+/// A policy file as written, before role names are resolved.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    role_names: BTreeMap<Role, String>,
+    #[serde(default)]
+    tools: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    http_tokens: Vec<HttpTokenFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpTokenFile {
+    actor: String,
+    role: String,
+    token_sha256: String,
+}
+
+impl TryFrom<PolicyFile> for Policy {
+    type Error = String;
+
+    fn try_from(file: PolicyFile) -> Result<Policy, String> {
+        let mut seen: Vec<String> = Vec::new();
+        for (role, name) in &file.role_names {
+            let name = name.trim().to_ascii_lowercase();
+            let valid = !name.is_empty()
+                && name.len() <= 40
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                return Err(format!(
+                    "role_names: the name for {role} must be 1-40 letters, digits, - or _"
+                ));
+            }
+            if let Ok(other) = name.parse::<Role>()
+                && other != *role
+            {
+                return Err(format!(
+                    "role_names: {name:?} is the built-in name of another role; choose another name for {role}"
+                ));
+            }
+            if seen.contains(&name) {
+                return Err(format!("role_names: {name:?} names two roles"));
+            }
+            seen.push(name);
+        }
+        let mut policy = Policy {
+            tools: None,
+            http_tokens: Vec::new(),
+            role_names: file
+                .role_names
+                .into_iter()
+                .map(|(role, name)| (role, name.trim().to_ascii_lowercase()))
+                .collect(),
+        };
+        if let Some(tools) = file.tools {
+            let mut resolved = BTreeMap::new();
+            for (tool, role) in tools {
+                let role = policy
+                    .parse_role(&role)
+                    .map_err(|e| format!("tools.{tool}: {e}"))?;
+                resolved.insert(tool, role);
+            }
+            policy.tools = Some(resolved);
+        }
+        for token in file.http_tokens {
+            let role = policy
+                .parse_role(&token.role)
+                .map_err(|e| format!("the token of {}: {e}", token.actor))?;
+            policy.http_tokens.push(HttpToken {
+                actor: token.actor,
+                role,
+                token_sha256: token.token_sha256,
+            });
+        }
+        Ok(policy)
+    }
 }
 
 /// One HTTP bearer token and whom it stands for.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct HttpToken {
     pub actor: String,
     pub role: Role,
@@ -122,6 +208,28 @@ pub fn token_digest(token: &str) -> String {
 }
 
 impl Policy {
+    /// The role a name stands for: a built-in name or one of `role_names`.
+    pub fn parse_role(&self, text: &str) -> Result<Role, String> {
+        let wanted = text.trim().to_ascii_lowercase();
+        if let Some((role, _)) = self.role_names.iter().find(|(_, name)| **name == wanted) {
+            return Ok(*role);
+        }
+        wanted.parse::<Role>().map_err(|_| {
+            let names: Vec<&str> = [Role::Viewer, Role::Rep, Role::Manager, Role::Admin]
+                .into_iter()
+                .map(|role| self.role_name(role))
+                .collect();
+            format!("unknown role {wanted:?}; use one of {}", names.join(", "))
+        })
+    }
+
+    /// What the organisation calls a role.
+    pub fn role_name(&self, role: Role) -> &str {
+        self.role_names
+            .get(&role)
+            .map_or(role.as_str(), String::as_str)
+    }
+
     /// The policy file named by `REVOPS_POLICY_FILE`, or the default policy.
     pub fn from_env() -> Result<Policy, String> {
         match std::env::var(POLICY_FILE_VAR) {
@@ -164,6 +272,7 @@ impl Policy {
             None => default_least_role(tool, kind),
         };
         (role < least).then(|| {
+            let (least, role) = (self.role_name(least), self.role_name(role));
             format!("{tool} needs the {least} role and the role {role} is not enough; ask an admin for the {least} role")
         })
     }
@@ -229,6 +338,41 @@ mod tests {
             default
                 .refusal("delete_campaign", ToolKind::Destructive, Role::Rep)
                 .is_some()
+        );
+    }
+
+    #[test]
+    fn renamed_roles_are_accepted_everywhere_a_role_is_named_and_used_in_messages() {
+        let policy: Policy = serde_json::from_str(
+            r#"{"role_names": {"viewer": "Analyst", "manager": "sales-lead"},
+                "tools": {"get_lead": "analyst", "delete_leads": "sales-lead", "log_activity": "rep"}}"#,
+        )
+        .unwrap();
+        assert_eq!(policy.parse_role("analyst").unwrap(), Role::Viewer);
+        assert_eq!(policy.parse_role("viewer").unwrap(), Role::Viewer);
+        assert_eq!(
+            policy.tools.as_ref().unwrap()["delete_leads"],
+            Role::Manager
+        );
+        let refusal = policy
+            .refusal("delete_leads", ToolKind::Destructive, Role::Viewer)
+            .unwrap();
+        assert!(
+            refusal.contains("needs the sales-lead role and the role analyst"),
+            "{refusal}"
+        );
+        assert!(
+            policy
+                .parse_role("boss")
+                .unwrap_err()
+                .contains("analyst, rep, sales-lead, admin")
+        );
+        let clash = serde_json::from_str::<Policy>(r#"{"role_names": {"viewer": "admin"}}"#);
+        assert!(
+            clash
+                .unwrap_err()
+                .to_string()
+                .contains("built-in name of another role")
         );
     }
 

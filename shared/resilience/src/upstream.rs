@@ -224,13 +224,19 @@ impl UpstreamBuilder {
         } = self.config;
         let client = match self.client {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .connect_timeout(timeouts.connect)
-                .build()
-                .map_err(|error| Error::InvalidRequest {
-                    upstream: name.clone(),
-                    detail: format!("the HTTP client could not be set up ({})", describe(&error)),
-                })?,
+            None => {
+                install_tls_provider();
+                reqwest::Client::builder()
+                    .connect_timeout(timeouts.connect)
+                    .build()
+                    .map_err(|error| Error::InvalidRequest {
+                        upstream: name.clone(),
+                        detail: format!(
+                            "the HTTP client could not be set up ({})",
+                            describe(&error)
+                        ),
+                    })?
+            }
         };
         let name: Arc<str> = Arc::from(name);
         Ok(Upstream {
@@ -345,11 +351,7 @@ impl Upstream {
             method = %request.method(),
             path = %request.url().path(),
         );
-        // Boxed: the call's future is a few kilobytes, and moving it by value at each layer
-        // of wrapping costs more than one allocation.
-        Box::pin(self.inner.run(request, options))
-            .instrument(span)
-            .await
+        self.inner.run(request, options).instrument(span).await
     }
 
     /// The upstream's health now, for a health tool.
@@ -429,8 +431,9 @@ impl Inner {
             self.with_retries(&request, &options.keys, mode, &attempts, &waited_ns)
                 .await
         } else {
-            // Sent once: no copy to keep for retries (and a streaming body works).
-            self.attempt(request, &options.keys, mode, &attempts).await
+            // Sent once: no copy to keep for retries (and a streaming body works). Boxed
+            // for the reason given in `exchange`.
+            Box::pin(self.attempt(request, &options.keys, mode, &attempts)).await
         };
 
         let attempts = attempts.into_inner();
@@ -469,7 +472,7 @@ impl Inner {
         let max_total = self.retry.max_total;
         (move || async move {
             let request = template.try_clone().ok_or(Failure::Unclonable)?;
-            self.attempt(request, keys, mode, attempts).await
+            Box::pin(self.attempt(request, keys, mode, attempts)).await
         })
         .retry(self.retry.backoff())
         .when(Failure::is_transient)
@@ -505,10 +508,7 @@ impl Inner {
         let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
         bump(&self.stats.attempts);
         let began = Instant::now();
-        // Boxed so the attempt future stays small: `backon` moves it into its state on
-        // every attempt.
-        let exchange = Box::pin(self.exchange(request));
-        let result = tokio::time::timeout(self.timeouts.request, exchange).await;
+        let result = tokio::time::timeout(self.timeouts.request, self.exchange(request)).await;
         let elapsed_ms = millis(began.elapsed());
         match result {
             Err(_elapsed) => {
@@ -622,7 +622,10 @@ impl Inner {
         let mut answer = self.client.execute(request).await?;
         let status = answer.status();
         let headers = std::mem::take(answer.headers_mut());
-        let body = answer.bytes().await?;
+        // Boxed, like each attempt, to keep the call's future small: futures are moved
+        // by value at every layer of wrapping, and a few small allocations (served from the
+        // allocator's per-thread cache) cost less than copying kilobytes several times.
+        let body = Box::pin(answer.bytes()).await?;
         Ok(Response {
             upstream: Arc::clone(&self.name),
             status,
@@ -915,4 +918,14 @@ impl Response {
             }
         })
     }
+}
+
+/// Makes ring the process's TLS provider for HTTPS upstreams (once; a provider installed
+/// earlier by the application is kept).
+fn install_tls_provider() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        // Err means a provider is already installed, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }

@@ -287,3 +287,104 @@ pub async fn set_lead_external_id(
         .map_err(|error| Error::from_sqlx("link a lead to its CRM record", error))?;
     Ok(())
 }
+
+/// What [`upsert_account`] did, or why it did nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountUpsert {
+    Done {
+        account_id: String,
+        outcome: crate::leads::UpsertOutcome,
+    },
+    /// The account with the record's domain is linked to another remote record.
+    DomainTaken {
+        account_id: String,
+        external_id: String,
+    },
+}
+
+/// Creates or updates the account of a remote record, matched by remote id, else by domain
+/// (an unlinked local account is linked). The CRM's fields (name, domain, industry, size,
+/// country, and the segment that follows from the size) are applied; plan, money, owners
+/// and the lifecycle stay local, except that a `trial` account the CRM now calls a customer
+/// (`lifecycle_stage == "active"`) becomes active. Running it twice changes nothing.
+pub async fn upsert_account(
+    tx: &mut WriteTx,
+    external_id: &str,
+    account: &crate::accounts::NewAccount,
+) -> Result<AccountUpsert> {
+    use crate::leads::UpsertOutcome;
+    let linked: Option<String> =
+        sqlx::query_scalar("SELECT id FROM accounts WHERE external_id = $1")
+            .bind(external_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(|error| Error::from_sqlx("match an account by external id", error))?;
+    let existing = match linked {
+        Some(id) => Some(crate::accounts::get_in(tx, &id).await?),
+        None => match &account.domain {
+            Some(domain) => crate::accounts::by_domain_in(tx, domain).await?,
+            None => None,
+        },
+    };
+    let Some(existing) = existing else {
+        let created = crate::accounts::create(tx, account).await?;
+        sqlx::query("UPDATE accounts SET external_id = $2 WHERE id = $1")
+            .bind(&created.id)
+            .bind(external_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(|error| Error::from_sqlx("link an account to its CRM record", error))?;
+        return Ok(AccountUpsert::Done {
+            account_id: created.id,
+            outcome: UpsertOutcome::Created,
+        });
+    };
+    if let Some(other) = &existing.external_id
+        && other != external_id
+    {
+        return Ok(AccountUpsert::DomainTaken {
+            account_id: existing.id,
+            external_id: other.clone(),
+        });
+    }
+    let mut updated = existing.clone();
+    updated.external_id = Some(external_id.to_owned());
+    updated.name = account.name.clone();
+    if account.domain.is_some() {
+        updated.domain = account.domain.clone();
+    }
+    updated.industry = account.industry.clone();
+    updated.employee_count = account.employee_count;
+    updated.country = account.country.clone();
+    updated.segment = crate::accounts::segment_for(account.employee_count).to_owned();
+    if existing.lifecycle_stage == "trial" && account.lifecycle_stage == "active" {
+        updated.lifecycle_stage = "active".to_owned();
+    }
+    if updated == existing {
+        return Ok(AccountUpsert::Done {
+            account_id: existing.id,
+            outcome: UpsertOutcome::Unchanged,
+        });
+    }
+    sqlx::query(
+        "UPDATE accounts SET external_id = $2, name = $3, domain = $4, industry = $5, employee_count = $6, \
+         country = $7, segment = $8, lifecycle_stage = $9, updated_at = $10 WHERE id = $1",
+    )
+    .bind(&updated.id)
+    .bind(updated.external_id.as_deref())
+    .bind(&updated.name)
+    .bind(updated.domain.as_deref())
+    .bind(&updated.industry)
+    .bind(updated.employee_count)
+    .bind(&updated.country)
+    .bind(&updated.segment)
+    .bind(&updated.lifecycle_stage)
+    .bind(crate::clock::now())
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| Error::from_sqlx("update an account from its CRM record", error))?;
+    Ok(AccountUpsert::Done {
+        account_id: updated.id,
+        outcome: UpsertOutcome::Updated,
+    })
+}
