@@ -102,6 +102,8 @@ pub async fn connect_http(
     token: Option<&str>,
     handshake: &Handshake,
 ) -> anyhow::Result<Session> {
+    // rmcp's HTTP client is a reqwest client, which needs the process's TLS provider.
+    resilience::install_tls_provider();
     let mut config =
         rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(url);
     if let Some(token) = token {

@@ -339,8 +339,14 @@ impl SalesServer {
             }
             (Some(id), false) => {
                 let id = id_arg("lead_id", "lead", id)?;
-                let lead = store::leads::get(self.runtime.store(), &id).await?;
-                (Some(id), Some(lead.company_name.clone()), profile_of(&lead))
+                let (row, company_name) =
+                    store::leads::scoring_row(self.runtime.store(), &id).await?;
+                let profile = LeadProfile {
+                    industry: row.industry,
+                    employee_count: u32::try_from(row.employee_count.max(0)).unwrap_or(u32::MAX),
+                    signals: model_signals(&row.signals),
+                };
+                (Some(id), Some(company_name), profile)
             }
             (None, true) => {
                 let industry = params.industry.as_deref().ok_or_else(|| {

@@ -51,7 +51,7 @@ pub use limit::{Denied, LimitKeys, LimitMode, LimitScope, RateLimit, RateLimits,
 pub use retry::RetryPolicy;
 pub use upstream::{
     Call, CallOptions, IDEMPOTENCY_KEY, Response, Timeouts, Upstream, UpstreamBuilder,
-    UpstreamConfig,
+    UpstreamConfig, install_tls_provider,
 };
 
 // Re-exported so connectors name the same types this crate takes and returns.

@@ -920,9 +920,12 @@ impl Response {
     }
 }
 
-/// Makes ring the process's TLS provider for HTTPS upstreams (once; a provider installed
-/// earlier by the application is kept).
-fn install_tls_provider() {
+/// Makes ring the process's TLS provider (once; a provider installed earlier is kept).
+/// reqwest is built without a default provider (so a clean clone needs no C toolchain beyond
+/// ring's), and panics if a client is built before one is installed: [`Upstream`] calls this
+/// itself; anything else that builds a reqwest client (the MCP HTTP client, tests) calls it
+/// first.
+pub fn install_tls_provider() {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
         // Err means a provider is already installed, which is as good.

@@ -600,3 +600,30 @@ pub async fn scan_all(store: &Store) -> Result<u64> {
     }
     Ok(seen)
 }
+
+/// One lead's scoring inputs and company name: what scoring a stored lead reads, and no
+/// more (a narrow row decodes faster than the whole lead).
+pub async fn scoring_row(store: &Store, id: &str) -> Result<(ScoringRow, String)> {
+    let row = sqlx::query(
+        "SELECT id, company_name, industry, employee_count, website_visits_30d, demo_requested, \
+         whitepaper_downloads, email_engagement_score, linkedin_engagement, free_trial_started \
+         FROM leads WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(store.pool())
+    .await
+    .map_err(|error| Error::from_sqlx("read a lead", error))?
+    .ok_or_else(|| Error::NotFound {
+        entity: "lead",
+        id: id.to_string(),
+    })?;
+    Ok((
+        ScoringRow {
+            id: rows::get(&row, "id")?,
+            industry: rows::get(&row, "industry")?,
+            employee_count: rows::get(&row, "employee_count")?,
+            signals: rows::signals(&row)?,
+        },
+        rows::get(&row, "company_name")?,
+    ))
+}

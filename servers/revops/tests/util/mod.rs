@@ -122,6 +122,8 @@ pub async fn start_http(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> HttpServer {
+    // The health probe below is a reqwest client, which needs the process's TLS provider.
+    resilience::install_tls_provider();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
