@@ -1,6 +1,6 @@
 //! Accounts and their contacts.
 
-use crate::filter::{Conditions, page_size};
+use crate::filter::{Conditions, Listing, fetch_page, page_size};
 use crate::records::{Account, Contact, Page};
 use crate::rows::{self, ACCOUNT_COLUMNS, CONTACT_COLUMNS};
 use crate::{Error, Result, Store, WriteTx};
@@ -62,22 +62,15 @@ pub async fn list(
     conditions.add("csm_owner", "=", filter.csm_owner.as_deref());
     conditions.add("id", ">", cursor);
     let limit = page_size(limit, 25, 200);
-    let sql = format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts{} ORDER BY id LIMIT ${}",
-        conditions.where_clause(),
-        conditions.next_placeholder()
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for value in &conditions.values {
-        query = query.bind(value.as_str());
-    }
-    let rows = query
-        .bind(limit + 1)
-        .fetch_all(store.pool())
-        .await
-        .map_err(|error| Error::from_sqlx("list accounts", error))?;
-    let mut items = rows.iter().map(rows::account).collect::<Result<Vec<_>>>()?;
-    Ok(crate::page(&mut items, limit, |a| a.id.clone()))
+    let listing = Listing {
+        select: format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"),
+        order_by: "id",
+        action: "list accounts",
+    };
+    fetch_page(store, listing, &conditions, limit, rows::account, |a| {
+        a.id.clone()
+    })
+    .await
 }
 
 /// Accounts and MRR in one lifecycle stage.

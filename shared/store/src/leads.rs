@@ -1,6 +1,6 @@
 //! Leads: people who may buy, with the engagement signals scoring reads.
 
-use crate::filter::{Conditions, page_size};
+use crate::filter::{Conditions, Listing, fetch_page, page_size};
 use crate::records::{Lead, LeadSignals, Page};
 use crate::rows::{self, LEAD_COLUMNS};
 use crate::{Error, Result, Store, WriteTx};
@@ -15,6 +15,19 @@ pub struct LeadFilter {
     pub campaign_id: Option<String>,
     /// Only leads created at or after this UTC timestamp (RFC 3339).
     pub created_since: Option<String>,
+}
+
+impl LeadFilter {
+    /// The filter as `WHERE` conditions (every listing, count and scan of leads uses these).
+    fn conditions(&self) -> Conditions {
+        let mut conditions = Conditions::default();
+        conditions.add("owner", "=", self.owner.as_deref());
+        conditions.add("status", "=", self.status.as_deref());
+        conditions.add("source", "=", self.source.as_deref());
+        conditions.add("campaign_id", "=", self.campaign_id.as_deref());
+        conditions.add("created_at", ">=", self.created_since.as_deref());
+        conditions
+    }
 }
 
 /// The lead with this id.
@@ -41,30 +54,18 @@ pub async fn list(
     cursor: Option<&str>,
     limit: Option<u32>,
 ) -> Result<Page<Lead>> {
-    let mut conditions = Conditions::default();
-    conditions.add("owner", "=", filter.owner.as_deref());
-    conditions.add("status", "=", filter.status.as_deref());
-    conditions.add("source", "=", filter.source.as_deref());
-    conditions.add("campaign_id", "=", filter.campaign_id.as_deref());
-    conditions.add("created_at", ">=", filter.created_since.as_deref());
+    let mut conditions = filter.conditions();
     conditions.add("id", ">", cursor);
     let limit = page_size(limit, 25, 200);
-    let sql = format!(
-        "SELECT {LEAD_COLUMNS} FROM leads{} ORDER BY id LIMIT ${}",
-        conditions.where_clause(),
-        conditions.next_placeholder()
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for value in &conditions.values {
-        query = query.bind(value.as_str());
-    }
-    let rows = query
-        .bind(limit + 1)
-        .fetch_all(store.pool())
-        .await
-        .map_err(|error| Error::from_sqlx("list leads", error))?;
-    let mut items = rows.iter().map(rows::lead).collect::<Result<Vec<_>>>()?;
-    Ok(crate::page(&mut items, limit, |l| l.id.clone()))
+    let listing = Listing {
+        select: format!("SELECT {LEAD_COLUMNS} FROM leads"),
+        order_by: "id",
+        action: "list leads",
+    };
+    fetch_page(store, listing, &conditions, limit, rows::lead, |l| {
+        l.id.clone()
+    })
+    .await
 }
 
 /// A lead to create, or the fields an upsert sets.
@@ -390,12 +391,7 @@ pub const MAX_DELETE: i64 = 5_000;
 /// Ids of the leads matching `filter` (at most [`MAX_DELETE`] + 1, so a caller can tell
 /// that a filter is too broad).
 pub async fn ids_matching(tx: &mut WriteTx, filter: &LeadFilter) -> Result<Vec<String>> {
-    let mut conditions = Conditions::default();
-    conditions.add("owner", "=", filter.owner.as_deref());
-    conditions.add("status", "=", filter.status.as_deref());
-    conditions.add("source", "=", filter.source.as_deref());
-    conditions.add("campaign_id", "=", filter.campaign_id.as_deref());
-    conditions.add("created_at", ">=", filter.created_since.as_deref());
+    let conditions = filter.conditions();
     let sql = format!(
         "SELECT id FROM leads{} ORDER BY id LIMIT ${}",
         conditions.where_clause(),
@@ -477,12 +473,7 @@ pub async fn for_each_scoring_row(
     mut visit: impl FnMut(ScoringRow),
 ) -> Result<u64> {
     use futures::TryStreamExt;
-    let mut conditions = Conditions::default();
-    conditions.add("owner", "=", filter.owner.as_deref());
-    conditions.add("status", "=", filter.status.as_deref());
-    conditions.add("source", "=", filter.source.as_deref());
-    conditions.add("campaign_id", "=", filter.campaign_id.as_deref());
-    conditions.add("created_at", ">=", filter.created_since.as_deref());
+    let conditions = filter.conditions();
     let sql = format!(
         "SELECT id, industry, employee_count, website_visits_30d, demo_requested, whitepaper_downloads, \
          email_engagement_score, linkedin_engagement, free_trial_started FROM leads{}",
@@ -552,12 +543,7 @@ pub async fn open_load_by_owner(store: &Store) -> Result<Vec<(String, i64)>> {
 
 /// How many leads match `filter`.
 pub async fn count(store: &Store, filter: &LeadFilter) -> Result<u64> {
-    let mut conditions = Conditions::default();
-    conditions.add("owner", "=", filter.owner.as_deref());
-    conditions.add("status", "=", filter.status.as_deref());
-    conditions.add("source", "=", filter.source.as_deref());
-    conditions.add("campaign_id", "=", filter.campaign_id.as_deref());
-    conditions.add("created_at", ">=", filter.created_since.as_deref());
+    let conditions = filter.conditions();
     let sql = format!("SELECT COUNT(*) FROM leads{}", conditions.where_clause());
     let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
     for value in &conditions.values {

@@ -1,6 +1,6 @@
 //! Opportunities (deals) and the pipeline they make up.
 
-use crate::filter::{Conditions, page_size};
+use crate::filter::{Conditions, Listing, fetch_page, page_size};
 use crate::records::{Opportunity, Page, StageChange, StageTotal};
 use crate::rows::{self, OPPORTUNITY_COLUMNS, STAGE_CHANGE_COLUMNS, get};
 use crate::{Error, Result, Store, WriteTx};
@@ -443,25 +443,15 @@ pub async fn list(
     conditions.add("close_date", "<=", filter.closing_to.as_deref());
     conditions.add("id", ">", cursor);
     let limit = page_size(limit, 25, 200);
-    let sql = format!(
-        "SELECT {OPPORTUNITY_COLUMNS} FROM opportunities{} ORDER BY id LIMIT ${}",
-        conditions.where_clause(),
-        conditions.next_placeholder()
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for value in &conditions.values {
-        query = query.bind(value.as_str());
-    }
-    let rows = query
-        .bind(limit + 1)
-        .fetch_all(store.pool())
-        .await
-        .map_err(|error| Error::from_sqlx("list deals", error))?;
-    let mut items = rows
-        .iter()
-        .map(rows::opportunity)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(crate::page(&mut items, limit, |o| o.id.clone()))
+    let listing = Listing {
+        select: format!("SELECT {OPPORTUNITY_COLUMNS} FROM opportunities"),
+        order_by: "id",
+        action: "list deals",
+    };
+    fetch_page(store, listing, &conditions, limit, rows::opportunity, |o| {
+        o.id.clone()
+    })
+    .await
 }
 
 /// How many open deals name this lead.

@@ -1,6 +1,6 @@
 //! Tasks: follow-ups a rep owes (call back, send a proposal), on a lead, account or deal.
 
-use crate::filter::{Conditions, page_size};
+use crate::filter::{Conditions, Listing, fetch_page, page_size};
 use crate::records::{Page, Task};
 use crate::rows::{self, TASK_COLUMNS};
 use crate::{Error, Result, Store, WriteTx};
@@ -101,22 +101,13 @@ pub async fn list(
     // The sort key is (due date or a far-future sentinel, id), so one text comparison pages it.
     conditions.add("COALESCE(due_on, '9999-12-31') || '|' || id", ">", cursor);
     let limit = page_size(limit, 25, 200);
-    let sql = format!(
-        "SELECT {TASK_COLUMNS} FROM tasks{} ORDER BY COALESCE(due_on, '9999-12-31'), id LIMIT ${}",
-        conditions.where_clause(),
-        conditions.next_placeholder()
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for value in &conditions.values {
-        query = query.bind(value.as_str());
-    }
-    let rows = query
-        .bind(limit + 1)
-        .fetch_all(store.pool())
-        .await
-        .map_err(|error| Error::from_sqlx("list tasks", error))?;
-    let mut items = rows.iter().map(rows::task).collect::<Result<Vec<_>>>()?;
-    Ok(crate::page(&mut items, limit, |t| {
+    let listing = Listing {
+        select: format!("SELECT {TASK_COLUMNS} FROM tasks"),
+        order_by: "COALESCE(due_on, '9999-12-31'), id",
+        action: "list tasks",
+    };
+    fetch_page(store, listing, &conditions, limit, rows::task, |t| {
         format!("{}|{}", t.due_on.as_deref().unwrap_or("9999-12-31"), t.id)
-    }))
+    })
+    .await
 }
