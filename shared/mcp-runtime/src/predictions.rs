@@ -64,9 +64,26 @@ impl PredictionLog {
     }
 }
 
+/// How long the writer lingers after the first queued prediction to gather more into the
+/// same transaction: scores are not audit entries, and one transaction per score would put a
+/// disk write on another thread behind every call.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
+
 async fn write_batches(store: store::Store, mut queue: mpsc::Receiver<NewPrediction>) {
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
+        if batch.len() < BATCH {
+            // Gather what arrives meanwhile; a closed queue ends the wait at once.
+            let _ = tokio::time::timeout(LINGER, async {
+                while batch.len() < BATCH {
+                    let room = BATCH - batch.len();
+                    if queue.recv_many(&mut batch, room).await == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
         if let Err(error) = store::predictions::insert_many(&store, &batch).await {
             tracing::error!(%error, count = batch.len(), "could not log predictions");
         }
