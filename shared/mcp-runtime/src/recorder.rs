@@ -75,6 +75,8 @@ pub struct AuditRecorder {
 
 /// How many successful reads wait for the writer before callers wait for it.
 const READ_QUEUE: usize = 4096;
+/// How long the read writer waits, when only one read is queued, for more to join it.
+const READ_LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 /// The most entries one group transaction holds.
 const GROUP_SIZE: usize = 512;
 
@@ -201,6 +203,11 @@ async fn write_reads(
     let mut last_signed = 0;
     while let Some(first) = queue.recv().await {
         let mut group = vec![first];
+        if queue.is_empty() {
+            // Calls one after another would each get a transaction of their own, written on
+            // another thread while the next call runs; a moment's wait gathers them.
+            tokio::time::sleep(READ_LINGER).await;
+        }
         while group.len() < GROUP_SIZE {
             match queue.try_recv() {
                 Ok(record) => group.push(record),

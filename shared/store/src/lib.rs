@@ -109,6 +109,9 @@ impl Store {
             Backend::Sqlite => AnyPoolOptions::new()
                 .max_connections(8)
                 .min_connections(1)
+                // A SQLite connection is a local file handle: pinging it before every use
+                // costs a round trip to its worker thread and finds nothing.
+                .test_before_acquire(false)
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
                         conn.execute(sqlx::raw_sql(AssertSqlSafe(format!(
