@@ -129,18 +129,7 @@ impl HubSpot {
     /// the environment. Without a vault or credentials: [`ConnectorError::NotConfigured`],
     /// saying which commands set them up.
     pub async fn from_env(store: &Store, config: HubSpotConfig) -> Result<HubSpot, ConnectorError> {
-        let vault = match Vault::from_env(store).await {
-            Ok(vault) => vault,
-            Err(
-                error @ (vault::VaultError::NotConfigured | vault::VaultError::MasterKeyMissing),
-            ) => {
-                return Err(ConnectorError::NotConfigured {
-                    provider: DISPLAY,
-                    hint: format!("{error}. {}", setup_hint()),
-                });
-            }
-            Err(error) => return Err(error.into()),
-        };
+        let vault = crate::vault_from_env(store, DISPLAY, setup_hint()).await?;
         HubSpot::from_vault(Arc::new(vault), config).await
     }
 

@@ -128,3 +128,23 @@ pub trait Crm: Send + Sync {
         idempotency_key: &str,
     ) -> impl Future<Output = Result<Pushed, ConnectorError>> + Send;
 }
+
+/// The vault of `store`, opened with the master key in the environment. Without a vault or a
+/// key the error is [`ConnectorError::NotConfigured`] for `provider`, with `hint` saying how
+/// to set the credentials up.
+pub(crate) async fn vault_from_env(
+    store: &store::Store,
+    provider: &'static str,
+    hint: String,
+) -> Result<vault::Vault, ConnectorError> {
+    match vault::Vault::from_env(store).await {
+        Ok(vault) => Ok(vault),
+        Err(error @ (vault::VaultError::NotConfigured | vault::VaultError::MasterKeyMissing)) => {
+            Err(ConnectorError::NotConfigured {
+                provider,
+                hint: format!("{error}. {hint}"),
+            })
+        }
+        Err(error) => Err(error.into()),
+    }
+}

@@ -121,18 +121,7 @@ impl Salesforce {
         store: &Store,
         config: SalesforceConfig,
     ) -> Result<Salesforce, ConnectorError> {
-        let vault = match Vault::from_env(store).await {
-            Ok(vault) => vault,
-            Err(
-                error @ (vault::VaultError::NotConfigured | vault::VaultError::MasterKeyMissing),
-            ) => {
-                return Err(ConnectorError::NotConfigured {
-                    provider: DISPLAY,
-                    hint: format!("{error}. {}", setup_hint()),
-                });
-            }
-            Err(error) => return Err(error.into()),
-        };
+        let vault = crate::vault_from_env(store, DISPLAY, setup_hint()).await?;
         Salesforce::from_vault(Arc::new(vault), config).await
     }
 

@@ -285,19 +285,6 @@ pub async fn update(
     Ok((after, Some(change)))
 }
 
-/// A deal's history of stage, amount and close-date changes, oldest first.
-pub async fn history(store: &Store, id: &str) -> Result<Vec<StageChange>> {
-    let sql = format!(
-        "SELECT {STAGE_CHANGE_COLUMNS} FROM opportunity_stage_history WHERE opportunity_id = $1 ORDER BY changed_at, id"
-    );
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_all(store.pool())
-        .await
-        .map_err(|error| Error::from_sqlx("read a deal's history", error))?;
-    rows.iter().map(rows::stage_change).collect()
-}
-
 /// Which deals to read; every field narrows the set when set.
 #[derive(Debug, Clone, Default)]
 pub struct DealFilter {
@@ -478,7 +465,8 @@ pub async fn first_for_lead_in(tx: &mut WriteTx, lead_id: &str) -> Result<Option
     row.as_ref().map(rows::opportunity).transpose()
 }
 
-/// A deal's history, read inside a write transaction (sees the change just made).
+/// A deal's history of stage, amount and close-date changes, oldest first, read inside a
+/// write transaction (so it includes the change just made).
 pub async fn history_in(tx: &mut WriteTx, id: &str) -> Result<Vec<StageChange>> {
     let sql = format!(
         "SELECT {STAGE_CHANGE_COLUMNS} FROM opportunity_stage_history WHERE opportunity_id = $1 ORDER BY changed_at, id"
