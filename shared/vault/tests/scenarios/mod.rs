@@ -814,13 +814,10 @@ pub async fn puts_racing_a_rotation_never_land_under_the_retired_key(store: Stor
             .await
             .unwrap();
     }
-    let writer_key = key_text.clone();
-    let writer_store = store.clone();
+    // A separate handle, as another process would have, opened before the rotation starts
+    // (opened after it, the old key is rightly refused as the retired one).
+    let other = Vault::open(&store, key_from(&key_text)).await.unwrap();
     let writers = tokio::spawn(async move {
-        // A separate handle, as another process would have.
-        let other = Vault::open(&writer_store, key_from(&writer_key))
-            .await
-            .unwrap();
         let mut outcomes = Vec::new();
         for i in 0..30 {
             let name = format!("race_{i:02}");
