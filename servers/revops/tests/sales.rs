@@ -299,6 +299,11 @@ async fn impossible_values_get_clear_errors_and_change_nothing(db: &SeededDataba
         ),
         ("forecast_revenue", json!({"period": "2026-Q7"}), "period"),
         (
+            "search_crm",
+            json!({"text": "acme", "cursor": "garbage"}),
+            "cursor",
+        ),
+        (
             "convert_lead",
             json!({"lead_id": "lead_999999"}),
             "no lead has id",

@@ -741,6 +741,17 @@ impl SalesServer {
             status: optional_text("status", params.status.as_deref(), 40)?,
         };
         let cursor = optional_text("cursor", params.cursor.as_deref(), 80)?;
+        if let Some(cursor) = &cursor {
+            let well_formed = cursor.split_once(':').is_some_and(|(kind, id)| {
+                store::search::KINDS.contains(&kind) && id.split_once('_').is_some()
+            });
+            if !well_formed {
+                return Err(ToolError::invalid(
+                    "cursor",
+                    "is not a cursor from search_crm; pass next_cursor back unchanged",
+                ));
+            }
+        }
         Ok(Json(
             store::search::search(
                 self.runtime.store(),
