@@ -18,7 +18,7 @@ const LEAD_COLUMNS: &str = "first_name, last_name, company_name, domain, industr
 async fn grow_leads(store: &store::Store, target: usize) -> anyhow::Result<usize> {
     let mut copy = 0;
     loop {
-        let count: i64 = sqlx_count(store).await?;
+        let count = store::leads::count(store, &store::leads::LeadFilter::default()).await?;
         let count = usize::try_from(count)?;
         if count >= target {
             return Ok(count);
@@ -33,11 +33,6 @@ async fn grow_leads(store: &store::Store, target: usize) -> anyhow::Result<usize
             .execute(store.pool())
             .await?;
     }
-}
-
-async fn sqlx_count(store: &store::Store) -> anyhow::Result<i64> {
-    let filter = store::leads::LeadFilter::default();
-    Ok(i64::try_from(store::leads::count(store, &filter).await?)?)
 }
 
 fn median(mut runs: Vec<Duration>) -> Duration {

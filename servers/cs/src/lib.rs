@@ -288,13 +288,7 @@ impl CsServer {
         Extension(scope): Extension<CallScope>,
         Parameters(params): Parameters<LogTouchpointParams>,
     ) -> Result<Json<LoggedTouchpoint>, ToolError> {
-        let subject = text_arg("subject", &params.subject, 200)?;
-        if subject.is_empty() {
-            return Err(ToolError::invalid(
-                "subject",
-                "is empty; say what happened in a few words",
-            ));
-        }
+        let subject = mcp_runtime::errors::required_text("subject", &params.subject, 200)?;
         let activity = store::activities::NewActivity {
             kind: "touchpoint".into(),
             subject,

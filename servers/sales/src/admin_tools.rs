@@ -1,5 +1,6 @@
 //! Admin tools: `list_credentials` and `delete_credential` (gated). Only the admin role may
-//! call them under the default policy (`mcp_runtime::policy::ADMIN_TOOLS`). Neither needs the
+//! call them under the default policy: each declares it in its `_meta`
+//! (`mcp_runtime::policy::least_role_meta`). Neither needs the
 //! master key, and neither ever shows a credential's value: the vault stores only sealed
 //! values, and these tools read names, providers and ages.
 
@@ -46,6 +47,7 @@ fn vault_error(error: VaultError) -> ToolError {
 #[tool_router(router = admin_router, vis = "pub(crate)")]
 impl SalesServer {
     #[tool(
+        meta = mcp_runtime::policy::least_role_meta(mcp_runtime::Role::Admin),
         description = "List the CRM credentials stored in the encrypted vault: provider, name, key version, when \
             set and how old, when they expire. Never shows a value. Admin only. Example: {}.",
         annotations(
@@ -69,6 +71,7 @@ impl SalesServer {
     }
 
     #[tool(
+        meta = mcp_runtime::policy::least_role_meta(mcp_runtime::Role::Admin),
         description = "Delete one stored CRM credential (e.g. a revoked HubSpot token). Destructive and gated: the \
             first call changes nothing and returns what would be deleted with a confirm_token; call again with the \
             same arguments plus confirm_token to delete. Admin only. \

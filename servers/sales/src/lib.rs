@@ -34,7 +34,7 @@ mod scoring_tools;
 
 use std::sync::Arc;
 
-use mcp_runtime::errors::{choice_arg, id_arg, text_arg, timestamp_arg};
+use mcp_runtime::errors::{choice_arg, id_arg, required_text, text_arg, timestamp_arg};
 use mcp_runtime::{CallScope, Runtime, TeamServer, ToolError, ToolResult};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -332,7 +332,7 @@ impl SalesServer {
     ) -> Result<Json<LoggedActivity>, ToolError> {
         let activity = store::activities::NewActivity {
             kind: choice_arg("kind", &params.kind, &["call", "email", "meeting", "note"])?,
-            subject: non_empty("subject", text_arg("subject", &params.subject, 200)?)?,
+            subject: required_text("subject", &params.subject, 200)?,
             detail: params
                 .detail
                 .as_deref()
@@ -379,16 +379,5 @@ impl SalesServer {
         let (activity, created) =
             store::activities::log(&mut tx, &activity, request_id.as_deref()).await?;
         Ok(Json(LoggedActivity { activity, created }))
-    }
-}
-
-fn non_empty(field: &'static str, value: String) -> ToolResult<String> {
-    if value.is_empty() {
-        Err(ToolError::invalid(
-            field,
-            "is empty; say what happened in a few words",
-        ))
-    } else {
-        Ok(value)
     }
 }

@@ -126,7 +126,7 @@ pub fn timestamp_arg(field: &'static str, value: &str) -> ToolResult<String> {
 pub fn required_text(field: &'static str, value: &str, max_chars: usize) -> ToolResult<String> {
     let text = text_arg(field, value, max_chars)?;
     if text.is_empty() {
-        Err(ToolError::invalid(field, "is empty; give a value"))
+        Err(ToolError::invalid(field, "is empty; say it in a few words"))
     } else {
         Ok(text)
     }

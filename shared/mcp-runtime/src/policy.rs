@@ -3,8 +3,8 @@
 //! read the kind from them, so a tool cannot claim one thing and be treated as another.
 //!
 //! Without a policy file, a role may call tools of the kinds it allows (viewer: read; rep:
-//! also write; manager: also destructive), and only an admin may call the credential tools
-//! ([`ADMIN_TOOLS`]). A policy file (`REVOPS_POLICY_FILE`, JSON) can
+//! also write; manager: also destructive); a tool may raise that in its `_meta`
+//! ([`least_role_meta`]), as the credential tools do (admin only). A policy file (`REVOPS_POLICY_FILE`, JSON) can
 //! name the least role of each tool, and then every tool it does not name is denied; it also
 //! holds the HTTP bearer tokens, as SHA-256 digests, with the actor and role of each.
 
@@ -57,17 +57,30 @@ impl ToolKind {
     }
 }
 
-/// Tools only an admin may call under the default policy, whatever their kind: they touch
-/// credentials.
-pub const ADMIN_TOOLS: [&str; 2] = ["list_credentials", "delete_credential"];
+/// The `_meta` key by which a tool raises its least role above its kind's (e.g. the
+/// credential tools: admin, whatever their kind).
+pub const LEAST_ROLE_META: &str = "revops/least_role";
 
-/// The least role of a tool under the default policy: by its kind, admin for [`ADMIN_TOOLS`].
-pub fn default_least_role(tool: &str, kind: ToolKind) -> Role {
-    if ADMIN_TOOLS.contains(&tool) {
-        Role::Admin
-    } else {
-        kind.least_role()
-    }
+/// The `_meta` a tool declares to need at least `role` under the default policy:
+/// `#[tool(meta = mcp_runtime::policy::least_role_meta(Role::Admin), …)]`.
+pub fn least_role_meta(role: Role) -> rmcp::model::MetaObject {
+    let mut meta = rmcp::model::MetaObject::new();
+    meta.0.insert(
+        LEAST_ROLE_META.into(),
+        serde_json::Value::from(role.as_str()),
+    );
+    meta
+}
+
+/// The least role of a tool under the default policy: the one its `_meta` declares, else
+/// its kind's.
+pub fn default_least_role(tool: &Tool) -> Role {
+    tool.meta
+        .as_ref()
+        .and_then(|meta| meta.0.get(LEAST_ROLE_META))
+        .and_then(|value| value.as_str())
+        .and_then(|name| name.parse().ok())
+        .unwrap_or_else(|| ToolKind::of(tool).least_role())
 }
 
 /// True when `role` may call a tool of `kind` under the default (kind-based) policy.
@@ -258,8 +271,9 @@ impl Policy {
         Ok(policy)
     }
 
-    /// `None` when `role` may call `tool` (of `kind`); otherwise why not.
-    pub fn refusal(&self, tool: &str, kind: ToolKind, role: Role) -> Option<String> {
+    /// `None` when `role` may call `tool`; otherwise why not. `least_by_default` is the
+    /// tool's least role when no policy file names the tools ([`default_least_role`]).
+    pub fn refusal(&self, tool: &str, least_by_default: Role, role: Role) -> Option<String> {
         let least = match &self.tools {
             Some(map) => match map.get(tool) {
                 Some(least) => *least,
@@ -269,7 +283,7 @@ impl Policy {
                     ));
                 }
             },
-            None => default_least_role(tool, kind),
+            None => least_by_default,
         };
         (role < least).then(|| {
             let (least, role) = (self.role_name(least), self.role_name(role));
@@ -314,29 +328,33 @@ mod tests {
             serde_json::from_str(r#"{"tools": {"get_lead": "viewer", "log_activity": "manager"}}"#)
                 .unwrap();
         assert_eq!(
-            policy.refusal("get_lead", ToolKind::Read, Role::Viewer),
+            policy.refusal("get_lead", ToolKind::Read.least_role(), Role::Viewer),
             None
         );
         assert!(
             policy
-                .refusal("log_activity", ToolKind::Write, Role::Rep)
+                .refusal("log_activity", ToolKind::Write.least_role(), Role::Rep)
                 .unwrap()
                 .contains("needs the manager role")
         );
         assert!(
             policy
-                .refusal("list_leads", ToolKind::Read, Role::Admin)
+                .refusal("list_leads", ToolKind::Read.least_role(), Role::Admin)
                 .unwrap()
                 .contains("not named in the policy file")
         );
         let default = Policy::default();
         assert_eq!(
-            default.refusal("list_leads", ToolKind::Read, Role::Viewer),
+            default.refusal("list_leads", ToolKind::Read.least_role(), Role::Viewer),
             None
         );
         assert!(
             default
-                .refusal("delete_campaign", ToolKind::Destructive, Role::Rep)
+                .refusal(
+                    "delete_campaign",
+                    ToolKind::Destructive.least_role(),
+                    Role::Rep
+                )
                 .is_some()
         );
     }
@@ -355,7 +373,11 @@ mod tests {
             Role::Manager
         );
         let refusal = policy
-            .refusal("delete_leads", ToolKind::Destructive, Role::Viewer)
+            .refusal(
+                "delete_leads",
+                ToolKind::Destructive.least_role(),
+                Role::Viewer,
+            )
             .unwrap();
         assert!(
             refusal.contains("needs the sales-lead role and the role analyst"),

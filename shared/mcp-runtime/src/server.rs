@@ -208,18 +208,16 @@ impl<T: TeamServer> McpServer<T> {
     }
 
     /// Records a call that did not run (denied or gated) and answers with the reason.
+    /// Records a call that was not carried out and answers with `reason`, which is also the
+    /// record's detail (it must hold no caller values).
     async fn refuse(
         &self,
         mut record: CallRecord,
         outcome: Outcome,
         reason: String,
     ) -> CallToolResponse {
-        record.outcome = outcome;
         record.detail = reason.clone();
-        if let Err(error) = self.record(&record, None).await {
-            tracing::error!(%error, tool = %record.tool, "could not record a refused call");
-        }
-        CallToolResult::error(vec![ContentBlock::text(reason)]).into()
+        self.refuse_with_detail(record, outcome, reason).await
     }
 }
 
@@ -271,8 +269,8 @@ impl<T: TeamServer> McpServer<T> {
         result
     }
 
-    /// Like `refuse`, keeping the detail already set on the record (which, unlike the
-    /// answer, must hold no caller values).
+    /// Records a call that was not carried out, with the detail already set on the record
+    /// (which, unlike the answer, must hold no caller values), and answers with `answer`.
     async fn refuse_with_detail(
         &self,
         mut record: CallRecord,
@@ -474,11 +472,11 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         };
 
         // 2. may they
-        if let Some(reason) = runtime
-            .options()
-            .policy
-            .refusal(&tool.name, kind, actor.role)
-        {
+        if let Some(reason) = runtime.options().policy.refusal(
+            &tool.name,
+            crate::policy::default_least_role(&tool),
+            actor.role,
+        ) {
             let reason = format!("{} may not call {}: {reason}", actor.name, tool.name);
             return Ok(self.refuse(record, Outcome::Denied, reason).await);
         }
@@ -490,12 +488,10 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
             &tool.input_schema,
             request.arguments.as_ref().unwrap_or(&empty),
         ) {
-            record.outcome = Outcome::Error;
             record.detail = problem.detail;
-            if let Err(error) = self.record(&record, None).await {
-                tracing::error!(%error, tool = %record.tool, "could not record a refused call");
-            }
-            return Ok(CallToolResult::error(vec![ContentBlock::text(problem.message)]).into());
+            return Ok(self
+                .refuse_with_detail(record, Outcome::Error, problem.message)
+                .await);
         }
 
         // 5. do it, in one write transaction for anything that writes
