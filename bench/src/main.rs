@@ -5,10 +5,12 @@
 //! Run: `cargo build --release --workspace && target/release/revops-bench`
 //! (`--calls N` and `--starts N` change the counts). `revops-bench audit [--postgres URL]`
 //! measures the audit log instead (see `audit_bench`); `revops-bench rank [--leads N]`
-//! measures `rank_leads` against a plain scan of the leads table (see `rank_bench`).
+//! measures `rank_leads` against a plain scan of the leads table (see `rank_bench`);
+//! `revops-bench model [--rows N]` measures the learnt models (see `model_bench`).
 #![allow(clippy::print_stdout, reason = "a benchmark command prints its report")]
 
 mod audit_bench;
+mod model_bench;
 mod rank_bench;
 
 use std::path::{Path, PathBuf};
@@ -35,7 +37,7 @@ struct Figures {
     idle_rss_kib: u64,
 }
 
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let path = exe
         .parent()
@@ -150,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
     match args.get(1).map(String::as_str) {
         Some("audit") => return audit_bench::run(&args).await,
         Some("rank") => return rank_bench::run(&args).await,
+        Some("model") => return model_bench::run(&args).await,
         _ => {}
     }
     let starts = flag(&args, "--starts", 20);

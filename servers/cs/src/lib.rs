@@ -4,10 +4,18 @@
 //! # Layout
 //! - [`CsServer`] (this file): the tools, thin: check the arguments, call the store, return a
 //!   typed answer.
-//! - `resources`: `cs://accounts/{account_id}` and `cs://portfolio`.
+//! - `health_tools`: account health, churn risk and probability, the at-risk listing,
+//!   expansion, NPS, feature adoption and onboarding (issue 7).
+//! - `ops_tools`: interventions, tickets, bulk account changes, erasure (issue 7).
+//! - `resources`: `cs://accounts/{account_id}`, `cs://accounts/{account_id}/health`,
+//!   `cs://portfolio` and `cs://at-risk`.
+//! - `prompts`: `analyze-account-expansion`, `qbr-prep`, `churn-save-plan`.
 //!
 //! Every call runs through `mcp_runtime`'s pipeline; this crate never talks to a transport.
 
+mod health_tools;
+mod ops_tools;
+mod prompts;
 mod resources;
 
 use mcp_runtime::errors::{choice_arg, id_arg, text_arg, timestamp_arg};
@@ -30,13 +38,18 @@ pub struct CsServer {
 impl TeamServer for CsServer {
     const NAME: &'static str = "cs";
     const INSTRUCTIONS: &'static str = "RevOps Customer Success: accounts with their weekly product usage, support \
-        tickets, NPS answers and recent touchpoints; log touchpoints with customers. Money is in minor units (cents) \
+        tickets, NPS answers and recent touchpoints; account health, churn risk and probability, at-risk accounts by MRR, \
+        expansion opportunities, NPS summaries, feature adoption and onboarding progress (all read as of each account's \
+        latest usage week); log touchpoints with customers. Money is in minor units (cents) \
         with a currency code. Ids look like acc_000042. Listings are paged: pass next_cursor back as cursor.";
 
     fn new(runtime: Runtime) -> CsServer {
         CsServer {
             runtime,
-            tools: CsServer::tool_router() + mcp_runtime::info::shared_tools(),
+            tools: CsServer::tool_router()
+                + CsServer::health_router()
+                + CsServer::ops_router()
+                + mcp_runtime::info::shared_tools(),
         }
     }
 
@@ -58,6 +71,18 @@ impl TeamServer for CsServer {
 
     async fn read_resource(&self, uri: &str) -> ToolResult<Option<serde_json::Value>> {
         resources::read(self.runtime.store(), uri).await
+    }
+
+    fn prompts(&self) -> Vec<rmcp::model::Prompt> {
+        prompts::list()
+    }
+
+    async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: &serde_json::Map<String, serde_json::Value>,
+    ) -> ToolResult<Option<rmcp::model::GetPromptResult>> {
+        prompts::get(self.runtime.store(), name, arguments).await
     }
 }
 

@@ -55,6 +55,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::vault_cli::VaultCommand,
     },
+    /// Models: train from the store's outcomes or a CSV, list, show, activate, retire, evaluate.
+    Model {
+        #[command(subcommand)]
+        command: crate::model_cli::ModelCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,12 +135,15 @@ pub fn main() -> ExitCode {
     if let Command::Vault { command } = cli.command {
         return crate::vault_cli::run_blocking(command);
     }
+    if let Command::Model { command } = cli.command {
+        return crate::model_cli::run_blocking(command);
+    }
     run_to_exit_code(run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Audit { .. } | Command::Vault { .. } => Ok(()),
+        Command::Audit { .. } | Command::Vault { .. } | Command::Model { .. } => Ok(()),
         Command::Token {
             command: TokenCommand::New { actor, role },
         } => {

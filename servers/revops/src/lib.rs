@@ -9,6 +9,8 @@
 //! - [`cli`]: the `revops` operator CLI (`db`, `serve`, `demo`, `audit`).
 //! - [`audit_cli`]: `revops audit verify|checkpoint|query|export`.
 //! - [`vault_cli`]: `revops vault init|set|list|delete|rotate`.
+//! - [`model_cli`]: `revops model train|list|show|activate|retire|evaluate`, reading the
+//!   store's outcomes through `model_data`.
 //!
 //! # Invariants
 //! - A team server writes nothing to stdout but protocol messages; logs go to stderr.
@@ -20,4 +22,6 @@ pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod team;
+pub mod model_cli;
+mod model_data;
 pub mod vault_cli;

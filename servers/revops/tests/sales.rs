@@ -3,69 +3,15 @@
 //! behaviour issue 5 asks for, idempotency under retries, the delete_leads confirmation.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+#[macro_use]
 mod util;
 
 use revops::client::{self, Handshake, Session};
 use serde_json::{Value, json};
 use util::*;
 
-/// Runs one scenario on SQLite and on Postgres, as two tests.
-macro_rules! on_both_backends {
-    ($scenario:ident) => {
-        mod $scenario {
-            use super::*;
-
-            #[tokio::test]
-            async fn on_sqlite() {
-                let db = seeded_sqlite().await;
-                super::$scenario(&db).await;
-            }
-
-            #[tokio::test]
-            async fn on_postgres() {
-                let name = concat!(stringify!($scenario), "_on_postgres");
-                let Some(db) = seeded_postgres(name).await else {
-                    return;
-                };
-                super::$scenario(&db).await;
-            }
-        }
-    };
-}
-
 async fn sales_as(db: &SeededDatabase, role: &str) -> Session {
-    client::spawn_stdio(
-        &binary("revops-sales"),
-        &server_env(db, role),
-        &Handshake::claude_desktop(),
-    )
-    .await
-    .unwrap()
-}
-
-/// The store's record counts, without the logs that every call adds to.
-async fn record_counts(session: &Session) -> Value {
-    let mut counts = client::call_ok(session, "server_info", json!({}))
-        .await
-        .unwrap()["record_counts"]
-        .clone();
-    let counts_map = counts.as_object_mut().unwrap();
-    counts_map.remove("audit_log");
-    counts_map.remove("predictions");
-    counts
-}
-
-async fn error_text(session: &Session, tool: &str, arguments: Value) -> String {
-    let result = client::call(session, tool, arguments.clone())
-        .await
-        .unwrap();
-    assert_eq!(
-        result.is_error,
-        Some(true),
-        "{tool} {arguments} should fail, got {:?}",
-        result.structured_content
-    );
-    client::text_of(&result)
+    session_as(db, "revops-sales", role).await
 }
 
 fn attribution_sum(score: &Value) -> u64 {

@@ -15,6 +15,7 @@ pub struct CallScope {
     pub store: store::Store,
     transaction: Option<Arc<Mutex<Option<store::WriteTx>>>>,
     progress: Option<Progress>,
+    gate: Arc<crate::gates::GateState>,
 }
 
 /// Where progress notifications of a long call go: the caller's progress token, when it
@@ -46,13 +47,34 @@ impl CallScope {
         store: store::Store,
         transaction: Option<Arc<Mutex<Option<store::WriteTx>>>>,
         progress: Option<Progress>,
+        gate: Arc<crate::gates::GateState>,
     ) -> CallScope {
         CallScope {
             actor,
             store,
             transaction,
             progress,
+            gate,
         }
+    }
+
+    /// Says that this call needs the user's confirmation, and why (words for the user, e.g.
+    /// "raising the lifetime cap from $5,000.00 to $8,000.00"). Only for tools declared with
+    /// [`crate::gates::conditional_gate_meta`]; destructive tools are always gated.
+    ///
+    /// The tool then goes on exactly as if confirmed. When the call carried a valid
+    /// confirmation (a token, or the user's answer to an elicitation) its work is kept;
+    /// otherwise the pipeline rolls it back and answers with a preview and a token.
+    pub fn require_confirmation(&self, why: impl Into<String>) {
+        if self.gate.confirmed {
+            return;
+        }
+        let mut asked = self
+            .gate
+            .asked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        asked.get_or_insert_with(|| why.into());
     }
 
     /// True when the caller asked for progress notifications.

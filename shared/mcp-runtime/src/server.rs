@@ -18,7 +18,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use tokio::sync::Mutex;
 
 use crate::errors::ToolResult;
-use crate::gates::{CONFIRM_TOKEN_ARG, Gates};
+use crate::gates::{CONFIRM_TOKEN_ARG, Gate, GateState, Gates};
 use crate::identity::Actor;
 use crate::policy::ToolKind;
 use crate::recorder::{AuditRecorder, CallRecord, CallRecorder, Outcome};
@@ -319,10 +319,14 @@ impl<T: TeamServer> McpServer<T> {
 fn with_confirmation(
     result: Result<CallToolResponse, McpError>,
     issued: guard::confirmation::Issued,
+    reason: Option<String>,
 ) -> CallToolResponse {
+    let why = reason
+        .map(|r| format!(" It needs confirmation: {r}."))
+        .unwrap_or_default();
     let instructions = format!(
-        "Nothing has been changed. Show this preview to the user; if they agree, call the same tool again with exactly \
-         the same arguments plus confirm_token before {}.",
+        "Nothing has been changed.{why} Show this preview to the user; if they agree, call the same tool again with \
+         exactly the same arguments plus confirm_token before {}.",
         issued.expires_at
     );
     let mut value = match result {
@@ -343,9 +347,9 @@ fn with_confirmation(
     CallToolResult::structured(value).into()
 }
 
-/// A destructive tool's input schema gains the optional `confirm_token` the gate reads.
+/// A gated tool's input schema gains the optional `confirm_token` the gate reads.
 fn with_confirm_token_argument(mut tool: Tool) -> Tool {
-    if ToolKind::of(&tool) != ToolKind::Destructive {
+    if Gate::of(&tool) == Gate::Never {
         return tool;
     }
     let mut schema = (*tool.input_schema).clone();
@@ -357,8 +361,9 @@ fn with_confirm_token_argument(mut tool: Tool) -> Tool {
             CONFIRM_TOKEN_ARG.into(),
             serde_json::json!({
                 "type": "string",
-                "description": "Leave out on the first call: the answer is a preview and a token, and nothing changes. \
-                    To act, call again with the same arguments and this token (single-use, expires in minutes)."
+                "description": "Leave out on the first call. When that call needs confirmation, its answer is a preview \
+                    and a token, and nothing changes; to act, call again with the same arguments and this token \
+                    (single-use, expires in minutes)."
             }),
         );
     }
@@ -435,6 +440,7 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
             ));
         };
         let kind = ToolKind::of(&tool);
+        let gate = Gate::of(&tool);
 
         // The confirmation token is the gate's, not the tool's: take it out of the arguments,
         // so the record and the binding cover exactly the tool's own arguments.
@@ -443,8 +449,8 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
             .as_mut()
             .and_then(|a| a.remove(CONFIRM_TOKEN_ARG))
         {
-            Some(serde_json::Value::String(token)) if kind == ToolKind::Destructive => Some(token),
-            Some(_) if kind == ToolKind::Destructive => {
+            Some(serde_json::Value::String(token)) if gate != Gate::Never => Some(token),
+            Some(_) if gate != Gate::Never => {
                 return Ok(CallToolResult::error(vec![ContentBlock::text(
                     "invalid confirm_token: give the token string from the preview",
                 )])
@@ -516,7 +522,9 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
             args_digest: &binding_digest,
             actor: &actor_ref,
         };
-        let preview = kind == ToolKind::Destructive && confirm_token.is_none();
+        // Whether this call may end as a preview: every unconfirmed call of a destructive
+        // tool, and those of a conditionally gated tool that ask for confirmation.
+        let may_preview = gate != Gate::Never && confirm_token.is_none();
         if let Some(token) = &confirm_token
             && let Some(open) = tx.as_mut()
             && let Err(refusal) = guard::confirmation::consume(open, token, binding).await
@@ -537,7 +545,7 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         // Where the client can ask its user (form elicitation), the preview is shown to the
         // user through the protocol and, if they confirm, the call is run again for real; so
         // keep what that second run needs.
-        let replay = (preview
+        let replay = (may_preview
             && context
                 .peer
                 .supported_elicitation_modes()
@@ -550,11 +558,17 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
                 progress.clone(),
             )
         });
+        let gate_state = Arc::new(if confirm_token.is_some() {
+            GateState::confirmed()
+        } else {
+            GateState::default()
+        });
         context.extensions.insert(CallScope::new(
             actor,
             runtime.store().clone(),
             slot.clone(),
             progress,
+            gate_state.clone(),
         ));
         let mut result = self
             .team
@@ -565,6 +579,19 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         record.outcome = outcome;
         record.detail = detail;
         record.duration_micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let preview = match gate {
+            Gate::Always => may_preview,
+            Gate::WhenAsked | Gate::Never => gate_state.reason().is_some(),
+        };
+        if preview && gate == Gate::Never {
+            // A tool asked for confirmation without declaring the gate: it cannot be
+            // confirmed, so it must not act either.
+            tracing::error!(tool = %tool.name, "a tool asked for confirmation without declaring conditional_gate_meta");
+        }
+        if preview {
+            // The call is gated, so it is recorded as what it would do.
+            record.kind = ToolKind::Destructive;
+        }
         let tx = match &slot {
             Some(slot) => slot.lock().await.take(),
             None => None,
@@ -594,6 +621,7 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
                                 runtime.store().clone(),
                                 Some(slot.clone()),
                                 progress,
+                                Arc::new(GateState::confirmed()),
                             ));
                             let done = self
                                 .team
@@ -641,7 +669,9 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
                     .issue_confirmation(&runtime, &mut record, binding)
                     .await
                 {
-                    Ok(issued) => result = Ok(with_confirmation(result, issued)),
+                    Ok(issued) => {
+                        result = Ok(with_confirmation(result, issued, gate_state.reason()))
+                    }
                     Err(reason) => {
                         return Ok(CallToolResult::error(vec![ContentBlock::text(reason)]).into());
                     }

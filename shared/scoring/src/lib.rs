@@ -21,7 +21,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod attribution;
+pub mod churn;
+pub mod conversion;
 pub mod deals;
+pub mod health;
 pub mod lead;
 pub mod qualification;
 

@@ -430,6 +430,236 @@ async fn contact_where(
     row.as_ref().map(rows::contact).transpose()
 }
 
+/// The most accounts one bulk update may touch.
+pub const MAX_BULK_UPDATE: usize = 5_000;
+
+/// Ids bound per statement in bulk reads and updates (well under both backends' limits).
+const BULK_CHUNK: usize = 500;
+
+/// What a bulk update sets on every account it touches; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountChanges {
+    pub owner: Option<String>,
+    pub csm_owner: Option<String>,
+    /// smb, mid_market or enterprise.
+    pub segment: Option<String>,
+    /// trial, active, at_risk or churned.
+    pub lifecycle_stage: Option<String>,
+}
+
+impl AccountChanges {
+    /// True when it sets nothing.
+    pub fn is_empty(&self) -> bool {
+        self.owner.is_none()
+            && self.csm_owner.is_none()
+            && self.segment.is_none()
+            && self.lifecycle_stage.is_none()
+    }
+}
+
+/// The fields of an account a bulk update can change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct AccountAssignment {
+    /// Account executive.
+    pub owner: Option<String>,
+    /// Customer success manager.
+    pub csm_owner: Option<String>,
+    /// smb, mid_market or enterprise.
+    pub segment: String,
+    /// trial, active, at_risk or churned.
+    pub lifecycle_stage: String,
+}
+
+impl AccountAssignment {
+    fn with(&self, changes: &AccountChanges) -> AccountAssignment {
+        AccountAssignment {
+            owner: changes.owner.clone().or(self.owner.clone()),
+            csm_owner: changes.csm_owner.clone().or(self.csm_owner.clone()),
+            segment: changes.segment.clone().unwrap_or(self.segment.clone()),
+            lifecycle_stage: changes
+                .lifecycle_stage
+                .clone()
+                .unwrap_or(self.lifecycle_stage.clone()),
+        }
+    }
+}
+
+/// One account's assignment before and after a bulk update.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct AccountChangeSample {
+    pub account_id: String,
+    pub name: String,
+    pub before: AccountAssignment,
+    pub after: AccountAssignment,
+}
+
+/// What a bulk update did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct BulkAccountUpdate {
+    /// Accounts named or matched.
+    pub matched: i64,
+    /// Accounts whose values changed.
+    pub changed: i64,
+    /// Accounts that already had the values asked for (left as they were).
+    pub unchanged: i64,
+    /// The first changed accounts in id order, before and after.
+    pub sample: Vec<AccountChangeSample>,
+}
+
+/// The ids of the accounts matching `filter`, in id order, at most `limit + 1` of them (so
+/// a caller can tell that more than `limit` match).
+pub async fn ids_matching_in(
+    tx: &mut WriteTx,
+    filter: &AccountFilter,
+    limit: usize,
+) -> Result<Vec<String>> {
+    let mut conditions = Conditions::default();
+    conditions.add("lifecycle_stage", "=", filter.lifecycle_stage.as_deref());
+    conditions.add("plan_tier", "=", filter.plan_tier.as_deref());
+    conditions.add("segment", "=", filter.segment.as_deref());
+    conditions.add("owner", "=", filter.owner.as_deref());
+    conditions.add("csm_owner", "=", filter.csm_owner.as_deref());
+    let sql = format!(
+        "SELECT id FROM accounts{} ORDER BY id LIMIT ${}",
+        conditions.where_clause(),
+        conditions.next_placeholder()
+    );
+    let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
+    for value in &conditions.values {
+        query = query.bind(value.as_str());
+    }
+    query
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("find accounts by filter", error))
+}
+
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The current assignment and name of each existing account among `ids`.
+async fn assignments_in(
+    tx: &mut WriteTx,
+    ids: &[String],
+) -> Result<std::collections::BTreeMap<String, (String, AccountAssignment)>> {
+    let mut found = std::collections::BTreeMap::new();
+    for chunk in ids.chunks(BULK_CHUNK) {
+        let sql = format!(
+            "SELECT id, name, owner, csm_owner, segment, lifecycle_stage FROM accounts WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        let rows = query
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(|error| Error::from_sqlx("read accounts", error))?;
+        for row in &rows {
+            found.insert(
+                rows::get::<String>(row, "id")?,
+                (
+                    rows::get(row, "name")?,
+                    AccountAssignment {
+                        owner: rows::get(row, "owner")?,
+                        csm_owner: rows::get(row, "csm_owner")?,
+                        segment: rows::get(row, "segment")?,
+                        lifecycle_stage: rows::get(row, "lifecycle_stage")?,
+                    },
+                ),
+            );
+        }
+    }
+    Ok(found)
+}
+
+/// The ids among `ids` that name no account, in the order given.
+pub async fn missing_ids_in(tx: &mut WriteTx, ids: &[String]) -> Result<Vec<String>> {
+    let found = assignments_in(tx, ids).await?;
+    Ok(ids
+        .iter()
+        .filter(|id| !found.contains_key(*id))
+        .cloned()
+        .collect())
+}
+
+/// Applies `changes` to every account in `ids` (distinct, all existing: an unknown id fails
+/// the whole update) in the caller's transaction. Accounts that already have the values
+/// are left untouched (their `updated_at` too). Entering `churned` stamps `churned_at` if
+/// unset; leaving it clears `churned_at`.
+pub async fn bulk_update(
+    tx: &mut WriteTx,
+    ids: &[String],
+    changes: &AccountChanges,
+    sample_size: usize,
+) -> Result<BulkAccountUpdate> {
+    let before = assignments_in(tx, ids).await?;
+    if let Some(missing) = ids.iter().find(|id| !before.contains_key(*id)) {
+        return Err(Error::NotFound {
+            entity: "account",
+            id: missing.clone(),
+        });
+    }
+    let mut changed_ids: Vec<&String> = Vec::new();
+    let mut sample = Vec::new();
+    for (id, (name, current)) in &before {
+        let after = current.with(changes);
+        if after != *current {
+            changed_ids.push(id);
+            if sample.len() < sample_size {
+                sample.push(AccountChangeSample {
+                    account_id: id.clone(),
+                    name: name.clone(),
+                    before: current.clone(),
+                    after,
+                });
+            }
+        }
+    }
+    // Constant SQL per kind of stage change; the values are bound.
+    let churned_at = match changes.lifecycle_stage.as_deref() {
+        None => "churned_at",
+        Some("churned") => "COALESCE(churned_at, $5)",
+        Some(_) => "NULL",
+    };
+    let now = crate::clock::now();
+    for chunk in changed_ids.chunks(BULK_CHUNK) {
+        let sql = format!(
+            "UPDATE accounts SET owner = COALESCE($1, owner), csm_owner = COALESCE($2, csm_owner), \
+             segment = COALESCE($3, segment), lifecycle_stage = COALESCE($4, lifecycle_stage), \
+             churned_at = {churned_at}, updated_at = $5 WHERE id IN ({})",
+            placeholders(6, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(changes.owner.as_deref())
+            .bind(changes.csm_owner.as_deref())
+            .bind(changes.segment.as_deref())
+            .bind(changes.lifecycle_stage.as_deref())
+            .bind(&now);
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        query
+            .execute(&mut **tx)
+            .await
+            .map_err(|error| Error::from_sqlx("update accounts", error))?;
+    }
+    let matched = i64::try_from(before.len()).unwrap_or(i64::MAX);
+    let changed = i64::try_from(changed_ids.len()).unwrap_or(i64::MAX);
+    Ok(BulkAccountUpdate {
+        matched,
+        changed,
+        unchanged: matched - changed,
+        sample,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

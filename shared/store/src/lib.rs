@@ -10,7 +10,8 @@
 //! - [`ids`]: prefixed record ids (`acc_…`, `lead_…`).
 //! - [`records`]: the plain domain types the repositories return.
 //! - [`accounts`], [`leads`], [`opportunities`], [`campaigns`], [`support`], [`activities`],
-//!   [`overview`], [`credentials`], [`tasks`], [`predictions`], [`search`]: repositories, one
+//!   [`overview`], [`credentials`], [`tasks`], [`predictions`], [`search`], [`settings`], [`funnel`], [`attribution`], [`audiences`], [`email`],
+//!   [`backups`], [`health`], [`interventions`], [`tickets`], [`erasure`], [`models`]: repositories, one
 //!   module per slice of the domain.
 //!
 //! # Invariants
@@ -23,24 +24,35 @@
 
 pub mod accounts;
 pub mod activities;
+pub mod attribution;
+pub mod audiences;
+pub mod backups;
 pub mod campaigns;
 pub mod clock;
 pub mod credentials;
+pub mod email;
+pub mod erasure;
 mod error;
 mod filter;
+pub mod funnel;
+pub mod health;
 pub mod ids;
+pub mod interventions;
 pub mod leads;
 pub mod location;
+pub mod models;
 pub mod opportunities;
 pub mod overview;
 pub mod predictions;
 pub mod records;
 mod rows;
 pub mod search;
+pub mod settings;
 pub mod support;
 pub mod sync;
 pub mod tasks;
 pub mod test_support;
+pub mod tickets;
 
 use sqlx::AssertSqlSafe;
 use std::str::FromStr;

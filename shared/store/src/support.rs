@@ -62,3 +62,63 @@ pub async fn nps_for(
     .map_err(|error| Error::from_sqlx("read NPS answers", error))?;
     rows.iter().map(rows::nps_response).collect()
 }
+
+/// NPS answers with their comments for an account or a scope of accounts, in a period
+/// (`since` inclusive, `until` exclusive, stored timestamps), oldest first; for the NPS
+/// summary. A scope with no conditions means every account.
+pub async fn nps_answers(
+    store: &Store,
+    account_id: Option<&str>,
+    scope: &crate::health::Scope,
+    since: &str,
+    until: &str,
+) -> Result<Vec<NpsResponse>> {
+    let mut conditions = vec![
+        "responded_at >= $1".to_owned(),
+        "responded_at < $2".to_owned(),
+    ];
+    let mut binds = vec![since.to_owned(), until.to_owned()];
+    if let Some(id) = account_id {
+        binds.push(id.to_owned());
+        conditions.push(format!("account_id = ${}", binds.len()));
+    }
+    let mut account_conditions = Vec::new();
+    if !scope.lifecycle_stages.is_empty() {
+        let mut marks = Vec::new();
+        for stage in &scope.lifecycle_stages {
+            binds.push(stage.clone());
+            marks.push(format!("${}", binds.len()));
+        }
+        account_conditions.push(format!("lifecycle_stage IN ({})", marks.join(", ")));
+    }
+    for (column, value) in [
+        ("segment", &scope.segment),
+        ("plan_tier", &scope.plan_tier),
+        ("csm_owner", &scope.csm_owner),
+    ] {
+        if let Some(value) = value {
+            binds.push(value.clone());
+            account_conditions.push(format!("{column} = ${}", binds.len()));
+        }
+    }
+    if !account_conditions.is_empty() {
+        conditions.push(format!(
+            "account_id IN (SELECT id FROM accounts WHERE {})",
+            account_conditions.join(" AND ")
+        ));
+    }
+    let sql = format!(
+        "SELECT id, account_id, contact_id, score, comment, responded_at FROM nps_responses \
+         WHERE {} ORDER BY responded_at, id",
+        conditions.join(" AND ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for b in binds {
+        query = query.bind(b);
+    }
+    let rows = query
+        .fetch_all(store.pool())
+        .await
+        .map_err(|error| Error::from_sqlx("read NPS answers", error))?;
+    rows.iter().map(rows::nps_response).collect()
+}

@@ -11,6 +11,37 @@
     reason = "the helpers probe the suite's own HTTP server directly, not an upstream"
 )]
 
+/// Runs one scenario on SQLite and on Postgres, as two tests.
+#[allow(
+    unused_macros,
+    reason = "each test file uses its own part of the helpers"
+)]
+macro_rules! on_both_backends {
+    ($scenario:ident) => {
+        mod $scenario {
+            use super::*;
+
+            #[tokio::test]
+            async fn on_sqlite() {
+                let db = seeded_sqlite().await;
+                super::$scenario(&db).await;
+            }
+
+            #[tokio::test]
+            async fn on_postgres() {
+                let name = concat!(stringify!($scenario), "_on_postgres");
+                let Some(db) = seeded_postgres(name).await else {
+                    return;
+                };
+                super::$scenario(&db).await;
+            }
+        }
+    };
+}
+
+mod scenarios;
+pub use scenarios::*;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;

@@ -1,0 +1,182 @@
+//! The touches before each won deal, streamed for multi-touch attribution (issue 6).
+//!
+//! One query joins the won opportunities to their lead's marketing touches up to the close,
+//! ordered by deal and time; [`for_each_won_deal`] folds the rows of one deal together as they
+//! stream and hands each deal (amount, close time, touches in time order) to the caller, so
+//! the models (in `scoring`, which the store does not know) run in the same single pass and
+//! nothing is held but one deal at a time. A deal links to touches through
+//! `opportunities.lead_id`; deals with no touches before the close are handed over too, with
+//! an empty list, so reports can show the revenue no campaign touched.
+
+use std::collections::HashMap;
+
+use futures::TryStreamExt;
+use sqlx::Row;
+
+use crate::{Error, Result, Store};
+
+/// Which won deals to read: closed within `[closed_from, closed_before)` (UTC timestamps;
+/// either end may be open).
+#[derive(Debug, Clone, Default)]
+pub struct WonDealFilter {
+    pub closed_from: Option<String>,
+    pub closed_before: Option<String>,
+}
+
+/// One won deal and the touches before its close, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct WonDeal {
+    pub opportunity_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// Close time, seconds since the epoch.
+    pub closed_at: i64,
+    /// Each touch's time, seconds since the epoch, oldest first.
+    pub touch_times: Vec<i64>,
+    /// Each touch's campaign, as an index into [`DealScan::campaigns`].
+    pub touch_campaigns: Vec<u32>,
+}
+
+/// What a scan saw.
+#[derive(Debug, Clone, Default)]
+pub struct DealScan {
+    /// Won deals read.
+    pub deals: u64,
+    /// Touches read.
+    pub touches: u64,
+    /// The campaign ids touches named, indexed by [`WonDeal::touch_campaigns`].
+    pub campaigns: Vec<String>,
+}
+
+fn seconds(stamp: &str) -> Result<i64> {
+    crate::clock::parse(stamp)
+        .map(|t| t.timestamp())
+        .ok_or(Error::Internal("read a stored timestamp"))
+}
+
+/// Streams every won deal matching `filter`, with its touches before the close, into
+/// `visit`, in one query.
+pub async fn for_each_won_deal(
+    store: &Store,
+    filter: &WonDealFilter,
+    mut visit: impl FnMut(&WonDeal, &[String]),
+) -> Result<DealScan> {
+    let mut sql = String::from(
+        "SELECT o.id AS opportunity_id, o.amount_minor, o.currency, COALESCE(o.closed_at, o.updated_at) AS closed_at, \
+         t.campaign_id, t.occurred_at \
+         FROM opportunities o \
+         LEFT JOIN marketing_touches t ON t.lead_id = o.lead_id AND t.occurred_at <= COALESCE(o.closed_at, o.updated_at) \
+         WHERE o.stage = 'closed_won'",
+    );
+    let mut binds: Vec<&str> = Vec::new();
+    if let Some(from) = &filter.closed_from {
+        binds.push(from);
+        sql.push_str(&format!(
+            " AND COALESCE(o.closed_at, o.updated_at) >= ${}",
+            binds.len()
+        ));
+    }
+    if let Some(before) = &filter.closed_before {
+        binds.push(before);
+        sql.push_str(&format!(
+            " AND COALESCE(o.closed_at, o.updated_at) < ${}",
+            binds.len()
+        ));
+    }
+    sql.push_str(" ORDER BY o.id, t.occurred_at, t.id");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for value in binds {
+        query = query.bind(value);
+    }
+    let mut rows = query.fetch(store.pool());
+    let mut scan = DealScan::default();
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut deal = WonDeal::default();
+    let mut open = false;
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(|error| Error::from_sqlx("read won deals and their touches", error))?
+    {
+        let id: &str = row
+            .try_get("opportunity_id")
+            .map_err(|error| Error::from_sqlx("decode a won deal", error))?;
+        if !open || deal.opportunity_id != id {
+            if open {
+                visit(&deal, &scan.campaigns);
+            }
+            open = true;
+            scan.deals += 1;
+            deal.opportunity_id.clear();
+            deal.opportunity_id.push_str(id);
+            deal.amount_minor = crate::rows::get(&row, "amount_minor")?;
+            deal.currency = crate::rows::get(&row, "currency")?;
+            deal.closed_at = seconds(crate::rows::get(&row, "closed_at")?)?;
+            deal.touch_times.clear();
+            deal.touch_campaigns.clear();
+        }
+        let campaign: Option<&str> = row
+            .try_get("campaign_id")
+            .map_err(|error| Error::from_sqlx("decode a touch", error))?;
+        let occurred: Option<&str> = row
+            .try_get("occurred_at")
+            .map_err(|error| Error::from_sqlx("decode a touch", error))?;
+        if let (Some(campaign), Some(occurred)) = (campaign, occurred) {
+            scan.touches += 1;
+            let slot = match index.get(campaign) {
+                Some(slot) => *slot,
+                None => {
+                    let slot = u32::try_from(scan.campaigns.len())
+                        .map_err(|_| Error::Internal("index campaigns"))?;
+                    index.insert(campaign.to_string(), slot);
+                    scan.campaigns.push(campaign.to_string());
+                    slot
+                }
+            };
+            deal.touch_times.push(seconds(occurred)?);
+            deal.touch_campaigns.push(slot);
+        }
+    }
+    if open {
+        visit(&deal, &scan.campaigns);
+    }
+    Ok(scan)
+}
+
+/// Every campaign's id, name and channel (a small table, read whole).
+pub async fn campaign_channels(store: &Store) -> Result<HashMap<String, (String, String)>> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT id, name, channel FROM campaigns")
+            .fetch_all(store.pool())
+            .await
+            .map_err(|error| Error::from_sqlx("read campaigns", error))?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, channel)| (id, (name, channel)))
+        .collect())
+}
+
+/// Reads every marketing touch, every column decoded, and counts them: one plain scan of
+/// the table, the baseline `revops-bench marketing` measures attribution and the funnel
+/// against.
+pub async fn scan_touches(store: &Store) -> Result<u64> {
+    let mut rows = sqlx::query(
+        "SELECT id, request_key, campaign_id, lead_id, touch_type, occurred_at FROM marketing_touches",
+    )
+    .fetch(store.pool());
+    let mut seen = 0u64;
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(|error| Error::from_sqlx("scan touches", error))?
+    {
+        let _: String = crate::rows::get(&row, "id")?;
+        let _: Option<String> = crate::rows::get(&row, "request_key")?;
+        let _: String = crate::rows::get(&row, "campaign_id")?;
+        let _: String = crate::rows::get(&row, "lead_id")?;
+        let _: String = crate::rows::get(&row, "touch_type")?;
+        let _: String = crate::rows::get(&row, "occurred_at")?;
+        seen += 1;
+    }
+    Ok(seen)
+}
