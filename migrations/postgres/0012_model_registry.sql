@@ -13,3 +13,6 @@ VALUES
     ('mdl_churn_v1', 'churn_risk', 'churn', 1, 'active', '{"rule_based": true}', NULL, NULL, NULL, '2026-01-01T00:00:00.000000Z', 'rule-based default (scoring::churn)', '2026-01-01T00:00:00.000000Z'),
     ('mdl_conversion_v1', 'trial_conversion', 'conversion', 1, 'active', '{"rule_based": true}', NULL, NULL, NULL, '2026-01-01T00:00:00.000000Z', 'rule-based default (scoring::conversion)', '2026-01-01T00:00:00.000000Z'),
     ('mdl_health_v1', 'account_health', 'health', 1, 'active', '{"rule_based": true}', NULL, NULL, NULL, '2026-01-01T00:00:00.000000Z', 'rule-based default (scoring::health)', '2026-01-01T00:00:00.000000Z');
+
+-- How long a prediction took, when the caller says (log_prediction); NULL for the servers' own.
+ALTER TABLE predictions ADD COLUMN latency_micros BIGINT;

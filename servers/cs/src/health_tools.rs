@@ -140,17 +140,21 @@ async fn prepared(store: &store::Store, account_id: &str) -> ToolResult<(Account
 // ---------------------------------------------------------------------------------------
 // Parameters and answers.
 
-/// Factor weights for one call; whole numbers that add up to 100.
+/// Factor weights for one call; all four, whole numbers that add up to 100.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct WeightsInput {
-    /// Points for usage (seat utilisation, 4-week trend), 0-100.
-    pub usage: i64,
-    /// Points for engagement (logins and feature events per user, NPS), 0-100.
-    pub engagement: i64,
-    /// Points for support (ticket load, urgent tickets, CSAT), 0-100.
-    pub support: i64,
-    /// Points for billing (paid seats assigned, tenure, billing disputes), 0-100.
-    pub billing: i64,
+    /// Points for usage (seat utilisation, 4-week trend), a whole number 0-100.
+    #[serde(default)]
+    pub usage: Option<f64>,
+    /// Points for engagement (logins and feature events per user, NPS), a whole number 0-100.
+    #[serde(default)]
+    pub engagement: Option<f64>,
+    /// Points for support (ticket load, urgent tickets, CSAT), a whole number 0-100.
+    #[serde(default)]
+    pub support: Option<f64>,
+    /// Points for billing (paid seats assigned, tenure, billing disputes), a whole number 0-100.
+    #[serde(default)]
+    pub billing: Option<f64>,
 }
 
 /// Which account to score, and optionally other weights.
@@ -625,9 +629,25 @@ fn at_risk_cursor(cursor: &str) -> ToolResult<AtRiskKey> {
 }
 
 fn checked_weights(weights: &WeightsInput) -> ToolResult<HealthWeights> {
-    let one = |field: &'static str, v: i64| -> ToolResult<u32> {
-        let v = range_arg(field, v, 0, 100)?;
-        Ok(u32::try_from(v).unwrap_or(0))
+    // Numbers are taken as JSON numbers and checked here, so that a fraction or a missing
+    // weight gets an answer naming the field rather than a parse failure.
+    let one = |field: &'static str, v: Option<f64>| -> ToolResult<u32> {
+        let v = v.ok_or_else(|| {
+            ToolError::invalid(
+                field,
+                "is missing; give all four weights (usage, engagement, support, billing) adding up to 100",
+            )
+        })?;
+        if !v.is_finite() || v.fract() != 0.0 {
+            return Err(ToolError::invalid(
+                field,
+                format!("is {v}; weights are whole numbers"),
+            ));
+        }
+        if !(0.0..=100.0).contains(&v) {
+            return Err(ToolError::invalid(field, format!("is {v}; give 0 to 100")));
+        }
+        Ok(v as u32)
     };
     let w = HealthWeights {
         usage: one("weights.usage", weights.usage)?,

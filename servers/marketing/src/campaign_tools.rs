@@ -793,18 +793,6 @@ impl MarketingServer {
         } else {
             daily.or(old_daily)
         };
-        if let Some(d) = new_daily
-            && d > new_lifetime
-        {
-            return Err(ToolError::invalid(
-                "daily_cap_minor",
-                format!(
-                    "a daily cap of {} would be above the lifetime cap of {}",
-                    money(d, &currency),
-                    money(new_lifetime, &currency)
-                ),
-            ));
-        }
         let position = guard::budget::position(&mut tx, &id, &today)
             .await
             .map_err(refusal)?;
@@ -829,6 +817,18 @@ impl MarketingServer {
                 money(position.peak_daily_held_minor, &currency),
                 money(position.peak_daily_held_minor, &currency)
             )));
+        }
+        if let Some(d) = new_daily
+            && d > new_lifetime
+        {
+            return Err(ToolError::invalid(
+                "daily_cap_minor",
+                format!(
+                    "a daily cap of {} would be above the lifetime cap of {}",
+                    money(d, &currency),
+                    money(new_lifetime, &currency)
+                ),
+            ));
         }
         let lifetime_raised = new_lifetime > old_lifetime;
         let daily_raised = match (old_daily, new_daily) {

@@ -627,7 +627,8 @@ async fn bulk_account_changes_act_at_once_when_small_and_need_the_token_when_lar
 }
 
 /// A fixture contact with a phone whose email, phone and full name appear in no row that is
-/// not about them, so that finding none of them after the erasure means something.
+/// not about them, so that finding none of them after the erasure means something; one who
+/// was a lead first (the lead has the same email).
 async fn a_contact_only_they_are_named_by(store: &store::Store) -> store::records::Contact {
     let mut cursor: Option<String> = None;
     loop {
@@ -652,8 +653,15 @@ async fn a_contact_only_they_are_named_by(store: &store::Store) -> store::record
                 };
                 let email = contact.email.as_str();
                 let (first, last) = (contact.first_name.as_str(), contact.last_name.as_str());
-                if rows_holding(store, &[&phone]).await
-                    == rows_holding(store, &[&phone, email]).await
+                let was_a_lead = store::erasure::scan_text(store, &[email])
+                    .await
+                    .unwrap()
+                    .matches
+                    .iter()
+                    .any(|m| m.table == "leads");
+                if was_a_lead
+                    && rows_holding(store, &[&phone]).await
+                        == rows_holding(store, &[&phone, email]).await
                     && rows_holding(store, &[first, last]).await
                         == rows_holding(store, &[first, last, email]).await
                 {
@@ -739,6 +747,11 @@ async fn erasing_a_contact_leaves_no_trace_of_them_and_the_audit_chain_verifies(
     assert!(count("activities", "anonymised") >= 2, "{tables:?}");
     assert!(count("support_tickets", "anonymised") >= 1, "{tables:?}");
     assert_eq!(count("interventions", "anonymised"), 1, "{tables:?}");
+    assert_eq!(
+        count("leads", "anonymised"),
+        1,
+        "the lead they were: {tables:?}"
+    );
     assert!(
         !preview.to_string().contains(&contact.email) && !preview.to_string().contains(last),
         "the answer names nobody: {preview}"
@@ -848,6 +861,102 @@ async fn erasing_a_contact_leaves_no_trace_of_them_and_the_audit_chain_verifies(
     .await;
     assert!(again.contains(&contact.id), "{again}");
     cs.cancel().await.unwrap();
+    audit_verifies(db);
+    store.close().await;
+}
+
+on_both_backends!(erasing_a_lead_by_email_anonymises_it_and_deletes_its_scores);
+async fn erasing_a_lead_by_email_anonymises_it_and_deletes_its_scores(db: &SeededDatabase) {
+    let store = open_store(db).await;
+    let sales = session_as(db, "revops-sales", "rep").await;
+    let leads = client::call_ok(&sales, "list_leads", json!({"status": "new", "limit": 5}))
+        .await
+        .unwrap();
+    let lead = leads["items"][0].clone();
+    let lead_id = lead["id"].as_str().unwrap().to_string();
+    let email = lead["email"].as_str().unwrap().to_string();
+    client::call_ok(&sales, "score_lead", json!({"lead_id": lead_id}))
+        .await
+        .unwrap();
+    sales.cancel().await.unwrap();
+    // Scores are logged in the background and flushed as the server stops.
+    let mut scored = 0;
+    for _ in 0..50 {
+        scored = store::predictions::count_for(&store, "lead", &lead_id)
+            .await
+            .unwrap();
+        if scored > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(scored > 0, "the score was logged");
+
+    let cs = cs_as(db, "manager").await;
+    let before = record_counts(&cs).await;
+    let args = json!({"email": email.to_uppercase()});
+    let preview = client::call_ok(&cs, "erase_customer_data", args.clone())
+        .await
+        .unwrap();
+    assert_eq!(preview["status"], "preview");
+    let mut confirmed = args;
+    confirmed["confirm_token"] = preview["confirmation"]["confirm_token"].clone();
+    let done = client::call_ok(&cs, "erase_customer_data", confirmed)
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "done");
+    assert_eq!(done["result"]["subject_kind"], "email");
+    let tables = done["result"]["tables"].as_array().unwrap();
+    assert!(
+        tables
+            .iter()
+            .any(|t| t["table"] == "leads" && t["anonymised"] == 1),
+        "{tables:?}"
+    );
+    assert!(
+        tables
+            .iter()
+            .any(|t| t["table"] == "predictions" && t["deleted"].as_i64() >= Some(scored)),
+        "{tables:?}"
+    );
+    assert_eq!(
+        store::predictions::count_for(&store, "lead", &lead_id)
+            .await
+            .unwrap(),
+        0
+    );
+    let after = record_counts(&cs).await;
+    assert_eq!(after["leads"], before["leads"], "the lead stays counted");
+    cs.cancel().await.unwrap();
+
+    let sales = session_as(db, "revops-sales", "rep").await;
+    let anonymised = client::call_ok(&sales, "get_lead", json!({"lead_id": lead_id}))
+        .await
+        .unwrap();
+    assert_eq!(anonymised["first_name"], "erased", "{anonymised}");
+    assert_eq!(anonymised["last_name"], "erased");
+    assert!(
+        anonymised["email"]
+            .as_str()
+            .unwrap()
+            .ends_with("@erased.invalid"),
+        "{anonymised}"
+    );
+    assert!(anonymised["title"].is_null());
+    assert_eq!(
+        anonymised["status"], lead["status"],
+        "still counted in the funnel"
+    );
+    sales.cancel().await.unwrap();
+    let scan = store::erasure::scan_text(&store, &[&email]).await.unwrap();
+    assert_eq!(scan.matches, vec![]);
+    let records = store::erasure::find(
+        &store,
+        &mcp_runtime::policy::token_digest(&email.to_lowercase()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(records.len(), 1, "found by the digest of the address");
     audit_verifies(db);
     store.close().await;
 }

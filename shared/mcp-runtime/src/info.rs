@@ -96,10 +96,13 @@ pub fn server_info_route<S: TeamServer>() -> ToolRoute<S> {
     })
 }
 
-/// The tools every server shares (`server_info`, `audit_query`), to add to a team's router:
+/// The tools every server shares (`server_info`, `audit_query`, `check_model_health`,
+/// `log_prediction`), to add to a team's router:
 /// `Self::tool_router() + mcp_runtime::info::shared_tools()`.
 pub fn shared_tools<S: TeamServer>() -> rmcp::handler::server::router::tool::ToolRouter<S> {
     rmcp::handler::server::router::tool::ToolRouter::new()
         .with_route(server_info_route())
         .with_route(crate::audit_tool::audit_query_route())
+        .with_route(crate::model_tools::check_model_health_route())
+        .with_route(crate::model_tools::log_prediction_route())
 }

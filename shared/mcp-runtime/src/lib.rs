@@ -25,8 +25,9 @@
 //! - [`predictions`]: the background writer of the prediction log (every score a tool gives).
 //! - [`errors`]: [`ToolError`], the one way a tool reports a failure; [`shape`]: arguments
 //!   checked against the tool's input schema, naming the field that is wrong.
-//! - [`info`]: the tools every server shares ([`info::shared_tools`]): `server_info`, and
-//!   `audit_query` from [`audit_tool`].
+//! - [`info`]: the tools every server shares ([`info::shared_tools`]): `server_info`,
+//!   `audit_query` from [`audit_tool`], and `check_model_health` and `log_prediction` from
+//!   [`model_tools`].
 //! - [`transport`]: stdio and streamable HTTP (`/mcp`, `/healthz`), one or several servers.
 //! - [`logging`]: `tracing` to stderr, never stdout.
 //!
@@ -43,6 +44,7 @@ pub mod gates;
 pub mod identity;
 pub mod info;
 pub mod logging;
+pub mod model_tools;
 pub mod policy;
 pub mod predictions;
 pub mod recorder;

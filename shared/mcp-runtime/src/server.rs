@@ -730,7 +730,13 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        Ok(ListResourcesResult::with_all_items(self.team.resources()))
+        let mut resources = self.team.resources();
+        for resource in crate::model_tools::model_resources(T::NAME) {
+            if !resources.iter().any(|r| r.uri == resource.uri) {
+                resources.push(resource);
+            }
+        }
+        Ok(ListResourcesResult::with_all_items(resources))
     }
 
     async fn list_resource_templates(
@@ -749,7 +755,11 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let uri = request.uri;
-        match self.team.read_resource(&uri).await {
+        let answer = match self.team.read_resource(&uri).await {
+            Ok(None) => crate::model_tools::read_model_resource(self.team.runtime(), &uri).await,
+            other => other,
+        };
+        match answer {
             Ok(Some(value)) => {
                 let text = serde_json::to_string_pretty(&value)
                     .map_err(|error| McpError::internal_error(error.to_string(), None))?;

@@ -351,7 +351,8 @@ impl ConversionModel {
                 factor: "trial_ended".into(),
                 label: "Trial time".into(),
                 value: s.ended,
-                contribution: p.trial_ended * s.ended,
+                // `+ 0.0` turns -0.0 (a negative weight times zero) into 0.
+                contribution: p.trial_ended * s.ended + 0.0,
                 detail: if facts.days_left > 0 {
                     format!("{} days left in the trial", facts.days_left)
                 } else {

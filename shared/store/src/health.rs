@@ -408,6 +408,27 @@ where
     Ok(())
 }
 
+/// One plain scan of the usage table with every column of every row decoded (the
+/// yardstick the at-risk benchmark compares with); returns the row count.
+pub async fn scan_usage(store: &Store) -> Result<u64> {
+    let mut stream = sqlx::query(
+        "SELECT account_id, week_start, active_users, seats_used, logins, feature_events, \
+         premium_feature_events FROM usage_snapshots",
+    )
+    .fetch(store.pool());
+    let mut count = 0u64;
+    while let Some(row) = stream
+        .try_next()
+        .await
+        .map_err(|error| Error::from_sqlx("scan usage", error))?
+    {
+        let (id, week) = usage_row(&row)?;
+        std::hint::black_box((id, week));
+        count += 1;
+    }
+    Ok(count)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]

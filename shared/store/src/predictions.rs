@@ -89,3 +89,161 @@ pub async fn count_for(store: &Store, subject_type: &str, subject_id: &str) -> R
     .await
     .map_err(|error| Error::from_sqlx("count predictions", error))
 }
+
+/// A logged prediction, as model health reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedPrediction {
+    pub model_version: i64,
+    pub score: f64,
+    pub payload_json: String,
+    pub created_at: String,
+}
+
+fn logged(row: &sqlx::any::AnyRow) -> Result<LoggedPrediction> {
+    Ok(LoggedPrediction {
+        model_version: crate::rows::get(row, "model_version")?,
+        score: crate::rows::get(row, "score")?,
+        payload_json: crate::rows::get(row, "payload_json")?,
+        created_at: crate::rows::get(row, "created_at")?,
+    })
+}
+
+/// Which end of a model's log to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogEnd {
+    /// The first predictions logged (the population the model was first used on).
+    Earliest,
+    /// The most recent ones.
+    Latest,
+}
+
+/// Up to `limit` predictions of `model_name` (one version, or all), from one end of the log.
+pub async fn window(
+    store: &Store,
+    model_name: &str,
+    version: Option<i64>,
+    end: LogEnd,
+    limit: i64,
+) -> Result<Vec<LoggedPrediction>> {
+    let order = match end {
+        LogEnd::Earliest => "ASC",
+        LogEnd::Latest => "DESC",
+    };
+    let sql = format!(
+        "SELECT model_version, score, payload_json, created_at FROM predictions \
+         WHERE model_name = $1 AND ($2 IS NULL OR model_version = $2) \
+         ORDER BY created_at {order}, id {order} LIMIT $3"
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(model_name)
+        .bind(version)
+        .bind(limit)
+        .fetch_all(store.pool())
+        .await
+        .map_err(|error| Error::from_sqlx("read predictions", error))?;
+    rows.iter().map(logged).collect()
+}
+
+/// How many predictions `model_name` has logged: in all, and since each of `since`.
+pub async fn volume(store: &Store, model_name: &str, since: &[&str]) -> Result<(i64, Vec<i64>)> {
+    let total = sqlx::query_scalar("SELECT COUNT(*) FROM predictions WHERE model_name = $1")
+        .bind(model_name)
+        .fetch_one(store.pool())
+        .await
+        .map_err(|error| Error::from_sqlx("count predictions", error))?;
+    let mut counts = Vec::with_capacity(since.len());
+    for from in since {
+        counts.push(
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM predictions WHERE model_name = $1 AND created_at >= $2",
+            )
+            .bind(model_name)
+            .bind(*from)
+            .fetch_one(store.pool())
+            .await
+            .map_err(|error| Error::from_sqlx("count predictions", error))?,
+        );
+    }
+    Ok((total, counts))
+}
+
+/// For predictions whose outcome is now known, (score, whether it happened): leads that
+/// converted or were disqualified; accounts that churned after the prediction, or stayed
+/// 90 days past it; trials that became customers or ended. The latest 100,000.
+pub async fn with_outcomes(
+    store: &Store,
+    model_name: &str,
+    kind: &str,
+) -> Result<Vec<(f64, bool)>> {
+    let ninety_days_ago = crate::clock::format(chrono::Utc::now() - chrono::Duration::days(90));
+    let (sql, bound): (&str, Option<String>) = match kind {
+        "lead" => (
+            "SELECT p.score AS score, CASE WHEN l.status = 'converted' OR l.converted_account_id IS NOT NULL THEN 1 ELSE 0 END AS happened \
+             FROM predictions p JOIN leads l ON l.id = p.subject_id \
+             WHERE p.model_name = $1 AND p.subject_type = 'lead' \
+             AND (l.status IN ('converted', 'disqualified') OR l.converted_account_id IS NOT NULL) \
+             ORDER BY p.created_at DESC LIMIT 100000",
+            None,
+        ),
+        "churn" => (
+            "SELECT p.score AS score, CASE WHEN a.churned_at IS NOT NULL AND a.churned_at >= p.created_at THEN 1 ELSE 0 END AS happened \
+             FROM predictions p JOIN accounts a ON a.id = p.subject_id \
+             WHERE p.model_name = $1 AND p.subject_type = 'account' \
+             AND ((a.churned_at IS NOT NULL AND a.churned_at >= p.created_at) OR (a.churned_at IS NULL AND p.created_at < $2)) \
+             ORDER BY p.created_at DESC LIMIT 100000",
+            Some(ninety_days_ago),
+        ),
+        "conversion" => (
+            "SELECT p.score AS score, CASE WHEN a.customer_since IS NOT NULL THEN 1 ELSE 0 END AS happened \
+             FROM predictions p JOIN accounts a ON a.id = p.subject_id \
+             WHERE p.model_name = $1 AND p.subject_type = 'account' \
+             AND (a.customer_since IS NOT NULL OR a.trial_ends_at < $2) \
+             ORDER BY p.created_at DESC LIMIT 100000",
+            Some(crate::clock::now()),
+        ),
+        _ => return Ok(Vec::new()),
+    };
+    let mut query = sqlx::query(sql).bind(model_name);
+    if let Some(value) = bound {
+        query = query.bind(value);
+    }
+    let rows = query
+        .fetch_all(store.pool())
+        .await
+        .map_err(|error| Error::from_sqlx("read predictions with outcomes", error))?;
+    rows.iter()
+        .map(|row| {
+            let happened: i64 = crate::rows::get(row, "happened")?;
+            Ok((crate::rows::get(row, "score")?, happened == 1))
+        })
+        .collect()
+}
+
+/// Logs one prediction made elsewhere, in the caller's transaction (`log_prediction`).
+pub async fn insert_one(
+    tx: &mut crate::WriteTx,
+    prediction: &NewPrediction,
+    latency_micros: Option<i64>,
+) -> Result<String> {
+    let id = crate::ids::new_id("pred");
+    sqlx::query(
+        "INSERT INTO predictions (id, kind, subject_type, subject_id, model_name, model_version, score, tier, \
+         payload_json, actor, created_at, latency_micros) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&id)
+    .bind(&prediction.kind)
+    .bind(&prediction.subject_type)
+    .bind(prediction.subject_id.as_deref())
+    .bind(&prediction.model_name)
+    .bind(prediction.model_version)
+    .bind(prediction.score)
+    .bind(prediction.tier.as_deref())
+    .bind(&prediction.payload_json)
+    .bind(&prediction.actor)
+    .bind(&prediction.created_at)
+    .bind(latency_micros)
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| Error::from_sqlx("log a prediction", error))?;
+    Ok(id)
+}
