@@ -560,8 +560,9 @@ impl MarketingServer {
     #[tool(
         description = "Record money a campaign spent, under its budget caps: the campaign's lifetime cap, its daily \
             cap and the organisation's monthly cap. A request that would exceed any cap is refused with the headroom \
-            left, and nothing is recorded. With reservation_id, commits against a launch's reservation: up to the \
-            amount reserved, the rest goes back to the caps. Give request_id (e.g. the invoice line) so that retrying \
+            left, and nothing is recorded. The day must lie in the campaign's window; a paused campaign may still record \
+            spend it incurred, a draft or completed one may not. With reservation_id, commits against a launch's \
+            reservation: up to the amount reserved, the rest goes back to the caps. Give request_id (e.g. the invoice line) so that retrying \
             never spends twice. Amounts in minor units (cents). Example: {\"campaign_id\": \"cmp_000012\", \
             \"amount_minor\": 125000, \"spend_date\": \"2026-11-20\", \"request_id\": \"inv-8841-3\"}.",
         annotations(

@@ -397,29 +397,26 @@ fn ensure_dir(dir: &Path) -> ToolResult<()> {
     Ok(())
 }
 
-/// Removes the files of committed tombstones, and leftovers older than an hour: temporary
-/// files of a write that never finished and files whose registering transaction rolled back.
+/// Removes the files of committed tombstones, and temporary files older than an hour (a
+/// write that never finished). A complete file whose registering transaction rolled back is
+/// left alone: the folder may be shared by another database's register, so a file this
+/// register does not know is not ours to remove.
 async fn sweep(store: &store::Store, dir: &Path) -> ToolResult<()> {
     for file in store::backups::deleted_files(store).await? {
         remove_quietly(&dir.join(file));
     }
-    let known: std::collections::HashSet<String> = store::backups::known_files(store)
-        .await?
-        .into_iter()
-        .collect();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
     let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = (name.starts_with("bak_") && name.ends_with(".jsonl"))
-            || (name.starts_with(".bak_") && name.ends_with(".tmp"));
+        let temporary = name.starts_with(".bak_") && name.ends_with(".jsonl.tmp");
         let old = entry
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|t| t < hour_ago);
-        if ours && old && !known.contains(&name) {
+        if temporary && old {
             remove_quietly(&entry.path());
         }
     }
@@ -760,5 +757,49 @@ impl MarketingServer {
             size_bytes: backup.size_bytes,
             backup,
         })))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_values_are_checked_against_their_range() {
+        let retention = spec("backup_retention").unwrap();
+        assert_eq!(check(retention, &serde_json::json!(14)).unwrap(), 14);
+        assert!(
+            check(retention, &serde_json::json!(0))
+                .unwrap_err()
+                .contains("from 1 to 1000")
+        );
+        assert!(check(retention, &serde_json::json!(2.5)).is_err());
+        assert!(check(retention, &serde_json::json!("14")).is_err());
+        let currency = spec("default_currency").unwrap();
+        assert_eq!(check(currency, &serde_json::json!("eur")).unwrap(), "EUR");
+        assert!(check(currency, &serde_json::json!("XYZ")).is_err());
+        assert!(spec("colour").is_none());
+    }
+
+    #[test]
+    fn a_file_digest_is_the_sha256_of_its_bytes() {
+        let folder = tempfile_dir();
+        let path = folder.join("x.jsonl");
+        std::fs::write(&path, b"abc").unwrap();
+        let (sha, size) = file_digest(&path).unwrap().unwrap();
+        assert_eq!(
+            sha,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(size, 3);
+        assert!(file_digest(&folder.join("missing")).unwrap().is_none());
+        std::fs::remove_dir_all(&folder).unwrap();
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(store::ids::new_id("mkttest"));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 }

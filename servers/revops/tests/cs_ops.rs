@@ -496,9 +496,14 @@ async fn bulk_account_changes_act_at_once_when_small_and_need_the_token_when_lar
     assert!(changed_args.contains("arguments differ"), "{changed_args}");
     let mut confirmed = args.clone();
     confirmed["confirm_token"] = json!(token);
+    let started = std::time::Instant::now();
     let applied = client::call_ok(&cs, "bulk_update_accounts", confirmed.clone())
         .await
         .unwrap();
+    eprintln!(
+        "bulk update of a CSM book (confirmed call, round trip): {:?}",
+        started.elapsed()
+    );
     assert_eq!(applied["status"], "done", "{applied}");
     assert_eq!(applied["result"]["changed"], book);
     let moved = client::call_ok(
@@ -717,7 +722,27 @@ async fn erasing_a_contact_leaves_no_trace_of_them_and_the_audit_chain_verifies(
     )
     .await
     .unwrap();
-    assert!(rows_holding(&store, &[&contact.email]).await >= 3);
+    // Marketing holds the address too: in a saved audience and on the suppression list.
+    let marketing = session_as(db, "revops-marketing", "manager").await;
+    let audience = client::call_ok(
+        &marketing,
+        "build_audience",
+        json!({"name": "Active contacts in this role", "contacts": {"lifecycle_stage": "active", "role": contact.role}}),
+    )
+    .await
+    .unwrap();
+    let audience_id = audience["audience_id"].as_str().unwrap().to_string();
+    let members = audience["member_count"].as_i64().unwrap();
+    assert!(members >= 1, "{audience}");
+    client::call_ok(
+        &marketing,
+        "suppress_email",
+        json!({"email": contact.email, "reason": "unsubscribe"}),
+    )
+    .await
+    .unwrap();
+    marketing.cancel().await.unwrap();
+    assert!(rows_holding(&store, &[&contact.email]).await >= 5);
     assert!(rows_holding(&store, &[first, last]).await >= 4);
 
     let rep = cs_as(db, "rep").await;
@@ -752,6 +777,8 @@ async fn erasing_a_contact_leaves_no_trace_of_them_and_the_audit_chain_verifies(
         1,
         "the lead they were: {tables:?}"
     );
+    assert_eq!(count("audience_members", "deleted"), 1, "{tables:?}");
+    assert_eq!(count("email_suppressions", "deleted"), 1, "{tables:?}");
     assert!(
         !preview.to_string().contains(&contact.email) && !preview.to_string().contains(last),
         "the answer names nobody: {preview}"
@@ -773,9 +800,14 @@ async fn erasing_a_contact_leaves_no_trace_of_them_and_the_audit_chain_verifies(
     assert!(other.contains("arguments differ"), "{other}");
     let mut confirmed = args.clone();
     confirmed["confirm_token"] = json!(token);
+    let started = std::time::Instant::now();
     let done = client::call_ok(&cs, "erase_customer_data", confirmed)
         .await
         .unwrap();
+    eprintln!(
+        "contact erasure (confirmed call, round trip): {:?}",
+        started.elapsed()
+    );
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(
         done["result"]["tables"],
@@ -800,6 +832,15 @@ async fn erasing_a_contact_leaves_no_trace_of_them_and_the_audit_chain_verifies(
             "{kept} rows are kept, anonymised"
         );
     }
+
+    assert_eq!(
+        store::audiences::get(&store, &audience_id)
+            .await
+            .unwrap()
+            .member_count,
+        members - 1,
+        "the audience is recounted"
+    );
 
     // No text column of any table holds their email, phone or name.
     let scan = store::erasure::scan_text(&store, &[&contact.email])
@@ -901,9 +942,14 @@ async fn erasing_a_lead_by_email_anonymises_it_and_deletes_its_scores(db: &Seede
     assert_eq!(preview["status"], "preview");
     let mut confirmed = args;
     confirmed["confirm_token"] = preview["confirmation"]["confirm_token"].clone();
+    let started = std::time::Instant::now();
     let done = client::call_ok(&cs, "erase_customer_data", confirmed)
         .await
         .unwrap();
+    eprintln!(
+        "account erasure (confirmed call, round trip): {:?}",
+        started.elapsed()
+    );
     assert_eq!(done["status"], "done");
     assert_eq!(done["result"]["subject_kind"], "email");
     let tables = done["result"]["tables"].as_array().unwrap();

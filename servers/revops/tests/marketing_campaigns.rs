@@ -456,7 +456,9 @@ async fn two_hundred_concurrent_spends_never_commit_more_than_the_cap(db: &Seede
         let args = json!({"campaign_id": id, "amount_minor": amount, "spend_date": day, "request_id": format!("c-{i}")});
         async move { (i, amount, client::call(session, "record_spend", args).await.unwrap()) }
     });
+    let started = std::time::Instant::now();
     let results = futures::future::join_all(calls).await;
+    let elapsed = started.elapsed();
     let mut accepted = Vec::new();
     let mut refused = 0;
     for (i, amount, result) in &results {
@@ -485,6 +487,11 @@ async fn two_hundred_concurrent_spends_never_commit_more_than_the_cap(db: &Seede
     assert!(refused > 0 && accepted.len() + refused == 200);
     // Once one request was refused, what was left was smaller than the largest request.
     assert!(CAP - committed < 400, "headroom left {}", CAP - committed);
+    eprintln!(
+        "200 concurrent record_spend over 2 processes: {} accepted, {refused} refused, {committed} of {CAP} committed, {} ms",
+        accepted.len(),
+        elapsed.as_millis()
+    );
 
     // Retrying accepted requests (same request_id) spends nothing more.
     let retries = accepted.iter().take(30).map(|(i, amount)| {
@@ -508,6 +515,26 @@ async fn two_hundred_concurrent_spends_never_commit_more_than_the_cap(db: &Seede
         .clone();
     assert_eq!(line["committed_minor"].as_i64(), Some(committed));
     assert_eq!(line["headroom_minor"].as_i64(), Some(CAP - committed));
+
+    // The same new request sent 10 times at once (a client retrying in a hurry) spends once.
+    let other = running_campaign(&first, "Retry storm", 10_000, None).await;
+    let storm = (0..10).map(|i| {
+        let session = if i % 2 == 0 { &first } else { &second };
+        let args = json!({"campaign_id": other, "amount_minor": 700, "request_id": "inv-storm"});
+        async move {
+            client::call_ok(session, "record_spend", args)
+                .await
+                .unwrap()
+        }
+    });
+    let answers = futures::future::join_all(storm).await;
+    assert_eq!(answers.iter().filter(|a| a["created"] == true).count(), 1);
+    assert!(
+        answers
+            .iter()
+            .all(|a| a["reservation_id"] == answers[0]["reservation_id"])
+    );
+    assert_eq!(spent(&first, &other).await, 700);
     first.cancel().await.unwrap();
     second.cancel().await.unwrap();
 }
@@ -1181,6 +1208,41 @@ async fn bad_input_gets_clear_errors_and_changes_nothing(db: &SeededDatabase) {
             "YYYY-MM-DD",
         ),
         ("list_campaigns", json!({"status": "running"}), "not one of"),
+        (
+            "list_campaigns",
+            json!({"name_contains": "x\u{0}y"}),
+            "U+0000",
+        ),
+        (
+            "record_spend",
+            json!({"campaign_id": id, "amount_minor": "100"}),
+            "amount_minor",
+        ),
+        (
+            "record_spend",
+            json!({"campaign_id": id, "amount_minor": 100, "request_id": "k".repeat(101)}),
+            "limit is 100",
+        ),
+        (
+            "create_campaign",
+            with("audience", json!("a\u{1b}[31m")),
+            "U+001B",
+        ),
+        (
+            "create_campaign",
+            with("request_id", json!("")),
+            "request_id",
+        ),
+        (
+            "launch_campaign",
+            json!({"campaign_id": id, "reserve_minor": -1}),
+            "negative",
+        ),
+        (
+            "launch_campaign",
+            json!({"campaign_id": id, "reserve_minor": 10, "reserve_date": "2099-01-01"}),
+            "after campaign",
+        ),
     ];
     for (tool, args, expected) in cases {
         let text = error_text(&rep, tool, args.clone()).await;
@@ -1192,6 +1254,17 @@ async fn bad_input_gets_clear_errors_and_changes_nothing(db: &SeededDatabase) {
         "no bad call changed anything"
     );
     assert_eq!(spent(&rep, &id).await, 0);
+    let injected = client::call_ok(
+        &rep,
+        "list_campaigns",
+        json!({"name_contains": "' OR 1=1 --"}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        injected["items"].as_array().unwrap().is_empty(),
+        "{injected}"
+    );
 
     // Hostile but printable text is data: stored and returned verbatim, never run.
     let hostile = "Robert'); DROP TABLE campaigns;-- {\"$gt\": \"\"} <script>";
@@ -1205,4 +1278,73 @@ async fn bad_input_gets_clear_errors_and_changes_nothing(db: &SeededDatabase) {
         before["campaigns"].as_i64().unwrap() + 1
     );
     rep.cancel().await.unwrap();
+}
+
+on_both_backends!(the_organisation_monthly_cap_holds_across_campaigns);
+async fn the_organisation_monthly_cap_holds_across_campaigns(db: &SeededDatabase) {
+    let rep = marketing_as(db, "rep").await;
+    let first = running_campaign(&rep, "Monthly A", 1_000_000, None).await;
+    let second = running_campaign(&rep, "Monthly B", 1_000_000, None).await;
+    let budgets = client::read_json(&rep, "marketing://budgets")
+        .await
+        .unwrap();
+    assert!(budgets["organisation"]["cap_minor"].is_null());
+    let month_to_date = budgets["organisation"]["month_to_date_minor"]
+        .as_i64()
+        .unwrap();
+    rep.cancel().await.unwrap();
+
+    // An organisation cap 5,000 above what this month already holds.
+    let cap = (month_to_date + 5_000).to_string();
+    let mut env = server_env(db, "rep");
+    env.push(("REVOPS_MONTHLY_SPEND_CAP_MINOR", &cap));
+    let capped = client::spawn_stdio(
+        &binary("revops-marketing"),
+        &env,
+        &Handshake::claude_desktop(),
+    )
+    .await
+    .unwrap();
+    let spent_a = client::call_ok(
+        &capped,
+        "record_spend",
+        json!({"campaign_id": first, "amount_minor": 3_000}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(spent_a["monthly_headroom_minor"], 2_000);
+    let refused = error_text(
+        &capped,
+        "record_spend",
+        json!({"campaign_id": second, "amount_minor": 2_500}),
+    )
+    .await;
+    assert!(
+        refused.contains("monthly cap") && refused.contains("headroom this month 20.00 USD"),
+        "{refused}"
+    );
+    let launch = error_text(
+        &capped,
+        "launch_campaign",
+        json!({"campaign_id": second, "reserve_minor": 2_001}),
+    )
+    .await;
+    assert!(launch.contains("monthly cap"), "{launch}");
+    client::call_ok(
+        &capped,
+        "record_spend",
+        json!({"campaign_id": second, "amount_minor": 2_000}),
+    )
+    .await
+    .unwrap();
+    let budgets = client::read_json(&capped, "marketing://budgets")
+        .await
+        .unwrap();
+    assert_eq!(
+        budgets["organisation"]["month_to_date_minor"].as_i64(),
+        Some(month_to_date + 5_000)
+    );
+    assert_eq!(budgets["organisation"]["headroom_minor"], 0);
+    assert_eq!(spent(&capped, &second).await, 2_000);
+    capped.cancel().await.unwrap();
 }

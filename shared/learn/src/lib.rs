@@ -195,24 +195,31 @@ pub fn prepare(table: &Table, options: &TrainOptions) -> Result<Prepared, LearnE
             labels.len()
         )));
     }
-    let labelled = Table {
-        columns: table
-            .columns
-            .iter()
-            .map(|c| table::Column {
-                name: c.name.clone(),
-                cells: keep.iter().map(|&r| c.cells[r].clone()).collect(),
-            })
-            .collect(),
-        rows: keep.len(),
+    // Rows without an outcome are left out; when there are none, the table is used as it is.
+    let copy;
+    let labelled = if keep.len() == table.rows {
+        table
+    } else {
+        copy = Table {
+            columns: table
+                .columns
+                .iter()
+                .map(|c| table::Column {
+                    name: c.name.clone(),
+                    cells: keep.iter().map(|&r| c.cells[r].clone()).collect(),
+                })
+                .collect(),
+            rows: keep.len(),
+        };
+        &copy
     };
-    let (encoding, excluded) = features::detect(&labelled, &options.label, &options.exclude);
+    let (encoding, excluded) = features::detect(labelled, &options.label, &options.exclude);
     if encoding.features.is_empty() {
         return Err(LearnError::Input(
             "no column can be a feature (every column is the outcome, excluded, an identifier or empty)".into(),
         ));
     }
-    let columns = encoding.encode_table(&labelled)?;
+    let columns = encoding.encode_table(labelled)?;
     Ok(Prepared {
         encoding,
         excluded,

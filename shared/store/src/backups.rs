@@ -327,14 +327,6 @@ pub async fn deleted_files(store: &Store) -> Result<Vec<String>> {
         .map_err(|error| Error::from_sqlx("read deleted backups", error))
 }
 
-/// Every file name in the register, deleted or not.
-pub async fn known_files(store: &Store) -> Result<Vec<String>> {
-    sqlx::query_scalar("SELECT file_name FROM backups ORDER BY id")
-        .fetch_all(store.pool())
-        .await
-        .map_err(|error| Error::from_sqlx("read the backup register", error))
-}
-
 /// Waits until the transaction that last wrote backup `id`'s row has ended (committed or
 /// rolled back), then says whether the row is a committed tombstone, with its file name.
 ///
