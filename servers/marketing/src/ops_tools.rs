@@ -12,8 +12,10 @@
 //! transaction; the file is removed once that mark has *committed*: a background task waits
 //! for the call's transaction to end (`store::backups::settled_tombstone` blocks on the
 //! write lock or the row lock) and removes the file only if the tombstone is there; and
-//! every later backup call sweeps files of committed tombstones, in case the process stopped
-//! first. A preview therefore never removes anything.
+//! every later `create_backup` or `delete_backup` sweeps files of committed tombstones, in
+//! case the process stopped first. A preview therefore never removes anything. The file of
+//! a backup whose registering transaction rolled back stays (a file the register does not
+//! know is never removed: the folder may be shared with another database).
 //!
 //! # Settings
 //! Keys of the `marketing` server in `store::settings`, each with a default and a range; an

@@ -55,6 +55,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::vault_cli::VaultCommand,
     },
+    /// Add the team servers to Claude Desktop (merging, with a backup; twice changes nothing).
+    Install {
+        #[command(subcommand)]
+        command: crate::install_cli::InstallCommand,
+    },
     /// Models: train from the store's outcomes or a CSV, list, show, activate, retire, evaluate.
     Model {
         #[command(subcommand)]
@@ -135,6 +140,9 @@ pub fn main() -> ExitCode {
     if let Command::Vault { command } = cli.command {
         return crate::vault_cli::run_blocking(command);
     }
+    if let Command::Install { command } = cli.command {
+        return crate::install_cli::run(command);
+    }
     if let Command::Model { command } = cli.command {
         return crate::model_cli::run_blocking(command);
     }
@@ -143,7 +151,10 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Audit { .. } | Command::Vault { .. } | Command::Model { .. } => Ok(()),
+        Command::Audit { .. }
+        | Command::Vault { .. }
+        | Command::Model { .. }
+        | Command::Install { .. } => Ok(()),
         Command::Token {
             command: TokenCommand::New { actor, role },
         } => {

@@ -9,6 +9,7 @@
 //! - [`cli`]: the `revops` operator CLI (`db`, `serve`, `demo`, `audit`).
 //! - [`audit_cli`]: `revops audit verify|checkpoint|query|export`.
 //! - [`vault_cli`]: `revops vault init|set|list|delete|rotate`.
+//! - [`install_cli`]: `revops install claude-desktop`.
 //! - [`model_cli`]: `revops model train|list|show|activate|retire|evaluate`, reading the
 //!   store's outcomes through `model_data`.
 //!
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod team;
+pub mod install_cli;
 pub mod model_cli;
 mod model_data;
 pub mod vault_cli;

@@ -947,7 +947,7 @@ async fn erasing_a_lead_by_email_anonymises_it_and_deletes_its_scores(db: &Seede
         .await
         .unwrap();
     eprintln!(
-        "account erasure (confirmed call, round trip): {:?}",
+        "lead erasure by email (confirmed call, round trip): {:?}",
         started.elapsed()
     );
     assert_eq!(done["status"], "done");
@@ -1096,9 +1096,14 @@ async fn erasing_an_account_removes_everything_under_it_and_the_audit_chain_veri
 
     let mut confirmed = args;
     confirmed["confirm_token"] = preview["confirmation"]["confirm_token"].clone();
+    let started = std::time::Instant::now();
     let done = client::call_ok(&cs, "erase_customer_data", confirmed)
         .await
         .unwrap();
+    eprintln!(
+        "account erasure (confirmed call, round trip): {:?}",
+        started.elapsed()
+    );
     assert_eq!(done["status"], "done");
     assert_eq!(done["result"]["tables"], tables);
     let after = record_counts(&cs).await;
