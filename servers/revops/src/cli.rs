@@ -111,6 +111,26 @@ pub enum TeamChoice {
     All,
 }
 
+/// Runs an async CLI command on a runtime of its own and turns its outcome into the exit
+/// code (an error: printed, exit 2).
+pub(crate) fn block_on_command(
+    command: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(command).unwrap_or_else(|error| {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }),
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// The whole `main` of `revops`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -121,30 +141,16 @@ pub fn main() -> ExitCode {
         _ => mcp_runtime::logging::init_with_default("warn"),
     }
     if let Command::Audit { command } = cli.command {
-        return match tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime
-                .block_on(crate::audit_cli::run(command))
-                .unwrap_or_else(|error| {
-                    eprintln!("error: {error:#}");
-                    ExitCode::from(2)
-                }),
-            Err(error) => {
-                eprintln!("error: cannot start the async runtime: {error}");
-                ExitCode::FAILURE
-            }
-        };
+        return block_on_command(crate::audit_cli::run(command));
     }
     if let Command::Vault { command } = cli.command {
-        return crate::vault_cli::run_blocking(command);
+        return block_on_command(crate::vault_cli::run(command));
     }
     if let Command::Install { command } = cli.command {
         return crate::install_cli::run(command);
     }
     if let Command::Model { command } = cli.command {
-        return crate::model_cli::run_blocking(command);
+        return block_on_command(crate::model_cli::run(command));
     }
     run_to_exit_code(run(cli))
 }

@@ -140,24 +140,6 @@ pub enum ModelCommand {
     },
 }
 
-/// Runs a `revops model` command on its own runtime and turns the outcome into an exit code.
-pub fn run_blocking(command: ModelCommand) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(command)).unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
-        ExitCode::from(2)
-    })
-}
-
 /// The table to learn from or evaluate on, and what it is called in the registry.
 async fn load(
     store: &store::Store,

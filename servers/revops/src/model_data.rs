@@ -212,6 +212,22 @@ async fn per_account_counts(
     Ok(counts)
 }
 
+/// The account columns every account table starts with.
+const FIRMOGRAPHICS: [&str; 5] = [
+    "plan_tier",
+    "segment",
+    "industry",
+    "employee_count",
+    "seats_purchased",
+];
+
+fn firmographics(row: &sqlx::any::AnyRow) -> anyhow::Result<Vec<Option<String>>> {
+    FIRMOGRAPHICS
+        .iter()
+        .map(|column| text(row, column))
+        .collect()
+}
+
 async fn customers(store: &store::Store) -> anyhow::Result<Table> {
     let usage = usage_by_account(store).await?;
     let counts = per_account_counts(store).await?;
@@ -234,13 +250,7 @@ async fn customers(store: &store::Store) -> anyhow::Result<Table> {
     for row in accounts {
         let id: String = row.try_get("id")?;
         let seats = row.try_get::<i64, _>("seats_purchased")? as f64;
-        let mut cells = vec![
-            text(&row, "plan_tier")?,
-            text(&row, "segment")?,
-            text(&row, "industry")?,
-            text(&row, "employee_count")?,
-            text(&row, "seats_purchased")?,
-        ];
+        let mut cells = firmographics(&row)?;
         let history = usage.get(&id);
         let weeks = history.map_or(0, |u| u.weeks.len());
         // As of four weeks before the last recorded week: the model must see churn coming.
@@ -283,13 +293,7 @@ async fn trials(store: &store::Store) -> anyhow::Result<Table> {
     for row in accounts {
         let id: String = row.try_get("id")?;
         let seats = row.try_get::<i64, _>("seats_purchased")? as f64;
-        let mut cells = vec![
-            text(&row, "plan_tier")?,
-            text(&row, "segment")?,
-            text(&row, "industry")?,
-            text(&row, "employee_count")?,
-            text(&row, "seats_purchased")?,
-        ];
+        let mut cells = firmographics(&row)?;
         let history = usage.get(&id);
         // The trial's weeks only: at most the first four of the history.
         let trial_weeks = history.map_or(0, |u| u.weeks.len().min(4));

@@ -83,24 +83,6 @@ pub enum VaultCommand {
     },
 }
 
-/// Runs a `revops vault` command on its own runtime and turns the outcome into an exit code.
-pub fn run_blocking(command: VaultCommand) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(command)).unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
-        ExitCode::from(2)
-    })
-}
-
 pub async fn run(command: VaultCommand) -> anyhow::Result<ExitCode> {
     match command {
         VaultCommand::Init {

@@ -69,6 +69,18 @@ pub struct Node {
 }
 
 impl Node {
+    /// A leaf with `value`; growing the tree may make it a split later.
+    fn leaf(value: f64) -> Node {
+        Node {
+            feature: 0,
+            threshold: 0.0,
+            missing_left: false,
+            left: 0,
+            right: 0,
+            value,
+        }
+    }
+
     fn is_leaf(&self) -> bool {
         self.left == 0
     }
@@ -312,14 +324,7 @@ impl Grower<'_> {
             g: s.g + self.gradients[r as usize],
             h: s.h + self.hessians[r as usize],
         });
-        let mut nodes = vec![Node {
-            feature: 0,
-            threshold: 0.0,
-            missing_left: false,
-            left: 0,
-            right: 0,
-            value: self.value(total),
-        }];
+        let mut nodes = vec![Node::leaf(self.value(total))];
         // (node, rows range, depth, its histogram, its sums)
         let mut split_bins = vec![0u8];
         let hist = self.histogram(rows);
@@ -385,23 +390,9 @@ impl Grower<'_> {
                 (large_hist, small_hist)
             };
             let left = nodes.len();
-            nodes.push(Node {
-                feature: 0,
-                threshold: 0.0,
-                missing_left: false,
-                left: 0,
-                right: 0,
-                value: self.value(left_sums),
-            });
+            nodes.push(Node::leaf(self.value(left_sums)));
             let right = nodes.len();
-            nodes.push(Node {
-                feature: 0,
-                threshold: 0.0,
-                missing_left: false,
-                left: 0,
-                right: 0,
-                value: self.value(right_sums),
-            });
+            nodes.push(Node::leaf(self.value(right_sums)));
             split_bins.extend([0, 0]);
             split_bins[node] = split.bin;
             let parent = &mut nodes[node];
