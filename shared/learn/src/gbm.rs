@@ -280,9 +280,10 @@ impl Grower<'_> {
                 &hist[self.binned.offsets[f]..self.binned.offsets[f] + self.binned.bin_count(f)];
             let missing = slot[0];
             let mut left = Sums::default();
-            for bin in 1..slot.len() - 1 {
-                left.g += slot[bin].g;
-                left.h += slot[bin].h;
+            // The last bin never goes left (a split needs values on both sides).
+            for (bin, sums) in slot.iter().enumerate().take(slot.len() - 1).skip(1) {
+                left.g += sums.g;
+                left.h += sums.h;
                 for missing_left in [false, true] {
                     let l = if missing_left {
                         Sums {
@@ -585,7 +586,7 @@ mod tests {
             let x = (shuffler.next_u64() % 1000) as f64 / 1000.0;
             let y = (shuffler.next_u64() % 1000) as f64 / 1000.0;
             a.push(x);
-            b.push(if shuffler.next_u64() % 10 == 0 {
+            b.push(if shuffler.next_u64().is_multiple_of(10) {
                 f64::NAN
             } else {
                 y
@@ -617,8 +618,8 @@ mod tests {
         let rows: Vec<u32> = (0..2000).collect();
         let model = Gbm::train(&views, &labels, &rows, &GbmParams::default());
         let mut out = Vec::new();
-        for i in 0..200 {
-            let row = [columns[0][i], columns[1][i]];
+        for (a, b) in columns[0].iter().zip(&columns[1]).take(200) {
+            let row = [*a, *b];
             let bias = model.contributions(&row, &mut out);
             let total = bias + out.iter().sum::<f64>();
             assert!((total - model.margin(&row)).abs() < 1e-9);

@@ -25,8 +25,9 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         b.swap(col, pivot);
         for row in col + 1..n {
             let factor = a[row][col] / a[col][col];
-            for k in col..n {
-                a[row][k] -= factor * a[col][k];
+            let (upper, lower) = a.split_at_mut(row);
+            for (target, source) in lower[0][col..n].iter_mut().zip(&upper[col][col..n]) {
+                *target -= factor * source;
             }
             b[row] -= factor * b[col];
         }
@@ -86,9 +87,9 @@ impl Logistic {
                 }
             }
             for i in 0..=d {
-                for k in 0..i {
-                    hessian[i][k] = hessian[k][i];
-                }
+                // Mirror the upper triangle (filled above) into the lower one.
+                let mirrored: Vec<f64> = hessian[..i].iter().map(|row| row[i]).collect();
+                hessian[i][..i].copy_from_slice(&mirrored);
                 if i > 0 {
                     hessian[i][i] += 1e-3; // ridge: separable data must not run off
                     gradient[i] += 1e-3 * model.weights[i];
