@@ -6,10 +6,15 @@
 //! (`--calls N` and `--starts N` change the counts). `revops-bench audit [--postgres URL]`
 //! measures the audit log instead (see `audit_bench`); `revops-bench rank [--leads N]`
 //! measures `rank_leads` against a plain scan of the leads table (see `rank_bench`);
-//! `revops-bench model [--rows N]` measures the learnt models (see `model_bench`).
+//! `revops-bench model [--rows N]` measures the learnt models (see `model_bench`);
+//! `revops-bench marketing [--touches N]` measures attribution and the funnel over N touches
+//! (see `marketing_bench`); `revops-bench at-risk [--accounts N]` measures
+//! `list_at_risk_accounts` over N accounts with a year of usage (see `health_bench`).
 #![allow(clippy::print_stdout, reason = "a benchmark command prints its report")]
 
 mod audit_bench;
+mod health_bench;
+mod marketing_bench;
 mod model_bench;
 mod rank_bench;
 
@@ -153,6 +158,8 @@ async fn main() -> anyhow::Result<()> {
         Some("audit") => return audit_bench::run(&args).await,
         Some("rank") => return rank_bench::run(&args).await,
         Some("model") => return model_bench::run(&args).await,
+        Some("marketing") => return marketing_bench::run(&args).await,
+        Some("at-risk") => return health_bench::run(&args).await,
         _ => {}
     }
     let starts = flag(&args, "--starts", 20);

@@ -42,7 +42,9 @@ async fn grow_touches(store: &store::Store, target: usize) -> anyhow::Result<usi
             .await?
             .rows_affected();
         if inserted == 0 {
-            return Err(anyhow!("the demo company has no touches of won leads to copy"));
+            return Err(anyhow!(
+                "the demo company has no touches of won leads to copy"
+            ));
         }
     }
 }
@@ -97,7 +99,10 @@ pub(crate) async fn run(args: &[String]) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow!("attribution_report failed: {:?}", result.content))?;
     }
 
-    let funnel = call("funnel_analysis", serde_json::json!({"group_by": "channel"}));
+    let funnel = call(
+        "funnel_analysis",
+        serde_json::json!({"group_by": "channel"}),
+    );
     let mut funnels = Vec::with_capacity(runs);
     for _ in 0..runs {
         let started = Instant::now();

@@ -45,7 +45,11 @@ impl TeamServer for MarketingServer {
         cmp_000012 and lead_000123. Listings are paged: pass next_cursor back as cursor. A campaign is created as a \
         draft, launched (which may reserve its first spend), paused and resumed; spend is recorded under its lifetime \
         and daily caps and the organisation's monthly cap. Raising a cap, deleting a campaign or a backup need a \
-        confirmation.";
+        confirmation. For results: campaign_performance (CPL, cost per SQL, CAC, ROAS), funnel_analysis, \
+        attribution_report (first-touch, last-touch, linear, time-decay, position-based; a deal's credits add up to \
+        its amount), lead_source_performance, get_conversion_insights for a trial account. Audiences: build_audience, \
+        score_audience (the sales lead score), email_engagement, schedule_email_send (respects unsubscribes and the \
+        suppression list; large sends need a confirmation). check_model_health watches the conversion model.";
 
     fn new(runtime: Runtime) -> MarketingServer {
         MarketingServer {

@@ -922,39 +922,3 @@ async fn audiences_are_scored_like_sales_and_sends_respect_suppression_and_the_g
     assert_eq!(all_counts(&mkt, &store).await, before);
     store.close().await;
 }
-
-#[tokio::test]
-#[ignore = "timing probe"]
-async fn timing_probe() {
-    let db = seeded_sqlite().await;
-    let store = open_store(&db).await;
-    let target: i64 = std::env::var("PROBE_TOUCHES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let mut copy = 0;
-    loop {
-        let count = scalar_i64(&store, "SELECT COUNT(*) FROM marketing_touches").await;
-        if count >= target { break; }
-        copy += 1;
-        let room = target - count;
-        let sql = format!(
-            "INSERT INTO marketing_touches (id, campaign_id, lead_id, touch_type, occurred_at) \
-             SELECT 'tch_c{copy}' || substr(t.id, 5), t.campaign_id, t.lead_id, t.touch_type, t.occurred_at \
-             FROM marketing_touches t WHERE t.id NOT LIKE 'tch_c%' AND EXISTS (SELECT 1 FROM opportunities o \
-             WHERE o.lead_id = t.lead_id AND o.stage = 'closed_won') ORDER BY t.id LIMIT {room}"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(store.pool()).await.unwrap();
-    }
-    sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
-    let mkt = marketing(&db, "rep").await;
-    for _ in 0..3 {
-        let t = std::time::Instant::now();
-        let n = store::attribution::scan_touches(&store).await.unwrap();
-        let scan = t.elapsed();
-        let t = std::time::Instant::now();
-        let r = client::call_ok(&mkt, "attribution_report", json!({})).await.unwrap();
-        let attr = t.elapsed();
-        let t = std::time::Instant::now();
-        client::call_ok(&mkt, "funnel_analysis", json!({"group_by": "channel"})).await.unwrap();
-        let fun = t.elapsed();
-        eprintln!("PROBE n={n} scan={scan:?} attribution={attr:?} ({:.2}x) touches={} funnel={fun:?}", attr.as_secs_f64()/scan.as_secs_f64(), r["touches"]);
-    }
-}

@@ -181,9 +181,12 @@ impl Attributor {
         }
         let owed = usize::try_from(amount - given).unwrap_or(0);
         if owed > 0 {
-            // Largest remainder first; ties to the earlier touch.
-            self.remainders
-                .sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            // Largest remainder first, ties to the earlier touch; only the `owed` best are
+            // needed, so a selection (linear) stands in for a full sort.
+            let order = |a: &(u128, usize), b: &(u128, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+            if owed < self.remainders.len() {
+                self.remainders.select_nth_unstable_by(owed - 1, order);
+            }
             for (_, index) in self.remainders.iter().take(owed) {
                 credits[*index] += 1;
             }

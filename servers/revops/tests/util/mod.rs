@@ -40,7 +40,10 @@ macro_rules! on_both_backends {
 }
 
 mod scenarios;
-#[allow(unused_imports, reason = "each test file uses its own part of the helpers")]
+#[allow(
+    unused_imports,
+    reason = "each test file uses its own part of the helpers"
+)]
 pub use scenarios::*;
 
 use std::path::PathBuf;
