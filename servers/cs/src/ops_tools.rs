@@ -594,3 +594,17 @@ impl CsServer {
         Ok(Json(Gated::done(report)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The churn model recommends playbooks by name and `create_intervention` creates them:
+    /// the two catalogues must name the same six.
+    #[test]
+    fn every_playbook_the_churn_model_recommends_can_be_created() {
+        let mut recommended = scoring::churn::PLAYBOOKS.to_vec();
+        let mut creatable = store::interventions::playbook_names();
+        recommended.sort_unstable();
+        creatable.sort_unstable();
+        assert_eq!(recommended, creatable);
+    }
+}

@@ -4,7 +4,10 @@
 //! detect_churn_risk against the fixture outcomes, no-usage accounts, bad input changing
 //! nothing, prompts and resources.
 #![allow(clippy::unwrap_used, reason = "tests")]
-#![allow(clippy::print_stdout, reason = "the AUC test reports the figure it measured")]
+#![allow(
+    clippy::print_stdout,
+    reason = "the AUC test reports the figure it measured"
+)]
 
 #[macro_use]
 mod util;

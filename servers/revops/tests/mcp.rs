@@ -496,7 +496,10 @@ async fn a_server_over_streamable_http_serves_mcp_clients_and_health() {
         .unwrap();
         assert_eq!(campaign["id"], "cmp_000001");
         let resources = session.list_all_resource_templates().await.unwrap();
-        assert_eq!(resources[0].uri_template, "marketing://campaigns/{campaign_id}");
+        assert_eq!(
+            resources[0].uri_template,
+            "marketing://campaigns/{campaign_id}"
+        );
         session.cancel().await.unwrap();
     }
 }
