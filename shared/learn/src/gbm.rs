@@ -235,16 +235,24 @@ impl Grower<'_> {
     fn histogram(&self, rows: &[u32]) -> Vec<Sums> {
         let mut hist = vec![Sums::default(); self.binned.total_bins];
         let features = self.binned.bins.len();
+        // The node's gradients side by side, read once, instead of once per input from two
+        // arrays; rows are in ascending order, so the bins are read front to back.
+        let gathered: Vec<Sums> = rows
+            .iter()
+            .map(|&row| Sums {
+                g: self.gradients[row as usize],
+                h: self.hessians[row as usize],
+            })
+            .collect();
         let fill = |hist: &mut [Sums], features: std::ops::Range<usize>, base: usize| {
             for f in features {
                 let bins = &self.binned.bins[f];
                 let start = self.binned.offsets[f] - base;
                 let slot = &mut hist[start..start + self.binned.bin_count(f)];
-                for &row in rows {
-                    let row = row as usize;
-                    let cell = &mut slot[bins[row] as usize];
-                    cell.g += self.gradients[row];
-                    cell.h += self.hessians[row];
+                for (&row, sums) in rows.iter().zip(&gathered) {
+                    let cell = &mut slot[bins[row as usize] as usize];
+                    cell.g += sums.g;
+                    cell.h += sums.h;
                 }
             }
         };
@@ -347,14 +355,21 @@ impl Grower<'_> {
                     bin <= split.bin
                 }
             };
+            // A stable partition: both children keep their rows in ascending order, so
+            // their histograms read the bins front to back.
             let segment = &mut rows[range.clone()];
+            let mut right_rows = Vec::with_capacity(segment.len() / 2);
             let mut boundary = 0;
             for i in 0..segment.len() {
-                if goes_left(segment[i]) {
-                    segment.swap(i, boundary);
+                let row = segment[i];
+                if goes_left(row) {
+                    segment[boundary] = row;
                     boundary += 1;
+                } else {
+                    right_rows.push(row);
                 }
             }
+            segment[boundary..].copy_from_slice(&right_rows);
             let left_range = range.start..range.start + boundary;
             let right_range = range.start + boundary..range.end;
             let sum_of = |range: &std::ops::Range<usize>, rows: &[u32]| {
@@ -451,11 +466,14 @@ impl Gbm {
         Shuffler::new(params.seed).shuffle(&mut order);
         let held = ((order.len() as f64 * params.validation_fraction) as usize)
             .min(order.len().saturating_sub(1));
-        let (validation, training) = order.split_at(if params.early_stopping_rounds > 0 {
+        let (validation, training) = order.split_at_mut(if params.early_stopping_rounds > 0 {
             held
         } else {
             0
         });
+        // Ascending rows read the inputs front to back (see `Grower::histogram`).
+        training.sort_unstable();
+        let (validation, training) = (&*validation, &*training);
         let positives = training.iter().filter(|&&r| labels[r as usize]).count() as f64;
         let rate = ((positives + 0.5) / (training.len() as f64 + 1.0)).clamp(1e-6, 1.0 - 1e-6);
         let base = (rate / (1.0 - rate)).ln();
