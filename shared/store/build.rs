@@ -2,5 +2,6 @@
 //! migration folders at compile time.
 
 fn main() {
+    // A build script talks to cargo on stdout; this is not a server's stdout.
     println!("cargo:rerun-if-changed=../../migrations");
 }

@@ -13,7 +13,7 @@ use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
-use mcp_runtime::errors::{choice_arg, date_arg, id_arg, range_arg, text_arg};
+use mcp_runtime::errors::{date_arg, id_arg, optional_choice, range_arg, text_arg};
 use mcp_runtime::{CallScope, ToolError, ToolResult};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -553,14 +553,6 @@ pub struct OnboardingProgress {
 
 // ---------------------------------------------------------------------------------------
 // Argument helpers.
-
-fn optional_choice(
-    field: &'static str,
-    value: Option<&str>,
-    allowed: &[&str],
-) -> ToolResult<Option<String>> {
-    value.map(|v| choice_arg(field, v, allowed)).transpose()
-}
 
 fn scope_of(
     segment: Option<&str>,

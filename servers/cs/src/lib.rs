@@ -18,7 +18,7 @@ mod ops_tools;
 mod prompts;
 mod resources;
 
-use mcp_runtime::errors::{choice_arg, id_arg, text_arg, timestamp_arg};
+use mcp_runtime::errors::{id_arg, optional_choice, text_arg, timestamp_arg};
 use mcp_runtime::{CallScope, Runtime, TeamServer, ToolError, ToolResult};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -230,16 +230,12 @@ impl CsServer {
         Parameters(params): Parameters<ListAccountsParams>,
     ) -> Result<Json<Page<Account>>, ToolError> {
         let filter = store::accounts::AccountFilter {
-            lifecycle_stage: params
-                .lifecycle_stage
-                .as_deref()
-                .map(|s| choice_arg("lifecycle_stage", s, &LIFECYCLE_STAGES))
-                .transpose()?,
-            plan_tier: params
-                .plan_tier
-                .as_deref()
-                .map(|s| choice_arg("plan_tier", s, &PLAN_TIERS))
-                .transpose()?,
+            lifecycle_stage: optional_choice(
+                "lifecycle_stage",
+                params.lifecycle_stage.as_deref(),
+                &LIFECYCLE_STAGES,
+            )?,
+            plan_tier: optional_choice("plan_tier", params.plan_tier.as_deref(), &PLAN_TIERS)?,
             csm_owner: params
                 .csm_owner
                 .as_deref()
@@ -280,11 +276,7 @@ impl CsServer {
         Parameters(params): Parameters<ListTicketsParams>,
     ) -> Result<Json<TicketList>, ToolError> {
         let account_id = id_arg("account_id", "acc", &params.account_id)?;
-        let status = params
-            .status
-            .as_deref()
-            .map(|s| choice_arg("status", s, &TICKET_STATUSES))
-            .transpose()?;
+        let status = optional_choice("status", params.status.as_deref(), &TICKET_STATUSES)?;
         let store = self.runtime.store();
         let tickets =
             store::support::tickets_for(store, &account_id, status.as_deref(), params.limit)

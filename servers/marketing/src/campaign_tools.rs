@@ -6,7 +6,9 @@
 //! (`guard::budget::lock`) before it reads what it checks, so a check and its change see the
 //! same ledger whatever else is running.
 
-use mcp_runtime::errors::{amount_arg, choice_arg, date_arg, id_arg, optional_text, text_arg};
+use mcp_runtime::errors::{
+    amount_arg, choice_arg, date_arg, id_arg, optional_choice, optional_text, text_arg,
+};
 use mcp_runtime::gates::Gated;
 use mcp_runtime::{CallScope, Role, ToolError};
 use rmcp::handler::server::common::Extension;
@@ -225,16 +227,8 @@ impl MarketingServer {
         Parameters(params): Parameters<ListCampaignsParams>,
     ) -> Result<Json<Page<CampaignSummary>>, ToolError> {
         let filter = store::campaigns::CampaignFilter {
-            channel: params
-                .channel
-                .as_deref()
-                .map(|c| choice_arg("channel", c, &CHANNELS))
-                .transpose()?,
-            status: params
-                .status
-                .as_deref()
-                .map(|s| choice_arg("status", s, &CAMPAIGN_STATUSES))
-                .transpose()?,
+            channel: optional_choice("channel", params.channel.as_deref(), &CHANNELS)?,
+            status: optional_choice("status", params.status.as_deref(), &CAMPAIGN_STATUSES)?,
             name_contains: optional_text("name_contains", params.name_contains.as_deref(), 100)?,
             active_on: params
                 .active_on

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use mcp_runtime::errors::{
-    amount_arg, choice_arg, date_arg, email_arg, id_arg, optional_id, optional_text, range_arg,
-    required_text, text_arg, timestamp_arg,
+    amount_arg, choice_arg, date_arg, email_arg, id_arg, optional_choice, optional_id,
+    optional_text, range_arg, required_text, text_arg, timestamp_arg,
 };
 use mcp_runtime::gates::Gated;
 use mcp_runtime::{CallScope, ToolError, ToolResult};
@@ -493,11 +493,11 @@ impl SalesServer {
         };
         let opportunity_name =
             optional_text("opportunity_name", params.opportunity_name.as_deref(), 200)?;
-        let role = params
-            .contact_role
-            .as_deref()
-            .map(|r| choice_arg("contact_role", r, &crate::CONTACT_ROLES))
-            .transpose()?;
+        let role = optional_choice(
+            "contact_role",
+            params.contact_role.as_deref(),
+            &crate::CONTACT_ROLES,
+        )?;
         let mut tx = scope.transaction().await?;
         let lead = store::leads::get_in(&mut tx, &id).await?;
         if lead.status == "converted" {

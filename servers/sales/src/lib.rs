@@ -34,7 +34,9 @@ mod scoring_tools;
 
 use std::sync::Arc;
 
-use mcp_runtime::errors::{choice_arg, id_arg, required_text, text_arg, timestamp_arg};
+use mcp_runtime::errors::{
+    choice_arg, id_arg, optional_choice, required_text, text_arg, timestamp_arg,
+};
 use mcp_runtime::{CallScope, Runtime, TeamServer, ToolError, ToolResult};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -280,11 +282,7 @@ impl SalesServer {
                 .as_deref()
                 .map(|o| text_arg("owner", o, 120))
                 .transpose()?,
-            status: params
-                .status
-                .as_deref()
-                .map(|s| choice_arg("status", s, &LEAD_STATUSES))
-                .transpose()?,
+            status: optional_choice("status", params.status.as_deref(), &LEAD_STATUSES)?,
             source: params
                 .source
                 .as_deref()

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, Utc};
 use mcp_runtime::errors::{
-    amount_arg, choice_arg, date_arg, id_arg, optional_id, optional_text, range_arg, required_text,
+    amount_arg, choice_arg, date_arg, id_arg, optional_choice, optional_id, optional_text,
+    range_arg, required_text,
 };
 use mcp_runtime::{CallScope, ToolError, ToolResult};
 use rmcp::handler::server::common::Extension;
@@ -504,11 +505,7 @@ impl SalesServer {
     ) -> Result<Json<StageUpdate>, ToolError> {
         let id = id_arg("opportunity_id", "opp", &params.opportunity_id)?;
         let update = DealUpdate {
-            stage: params
-                .stage
-                .as_deref()
-                .map(|s| choice_arg("stage", s, &STAGE_ORDER))
-                .transpose()?,
+            stage: optional_choice("stage", params.stage.as_deref(), &STAGE_ORDER)?,
             amount_minor: params
                 .amount_minor
                 .map(|a| amount_arg("amount_minor", a))

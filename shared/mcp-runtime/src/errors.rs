@@ -144,6 +144,15 @@ pub fn optional_text(
     }
 }
 
+/// [`choice_arg`] for an optional argument.
+pub fn optional_choice(
+    field: &'static str,
+    value: Option<&str>,
+    allowed: &[&str],
+) -> ToolResult<Option<String>> {
+    value.map(|v| choice_arg(field, v, allowed)).transpose()
+}
+
 /// [`id_arg`] for an optional argument.
 pub fn optional_id(
     field: &'static str,
