@@ -71,6 +71,7 @@ fn command(binary: &Path, database_url: &str) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(binary);
     command
         .env("REVOPS_DATABASE_URL", database_url)
+        .env("REVOPS_CONFIG", "none")
         .env("REVOPS_LOG", "warn");
     command
 }

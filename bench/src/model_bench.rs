@@ -88,6 +88,7 @@ async fn prediction_speed(kind: &str, database_url: &str) -> anyhow::Result<()> 
     let output = tokio::process::Command::new(crate::sibling("revops")?)
         .args(["model", "train", "--kind", kind, "--json"])
         .env("REVOPS_DATABASE_URL", database_url)
+        .env("REVOPS_CONFIG", "none")
         .env("REVOPS_LOG", "error")
         .output()
         .await?;

@@ -205,6 +205,10 @@ pub struct AccountChurnRisk {
     pub probability_90d: Option<f64>,
     #[serde(flatten)]
     pub risk: ChurnRisk,
+    /// The account's churn probability by the active learnt version, explained feature by
+    /// feature, when one is active (detect_churn_risk only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learnt: Option<mcp_runtime::learnt::LearntScore>,
 }
 
 /// Which accounts to list.
@@ -749,6 +753,7 @@ pub(crate) async fn churn_risk_of(
         as_of: prepared.as_of_text(),
         probability_90d: risk.risk.map(|r| round4(model.probability(r, 90))),
         risk,
+        learnt: None,
     })
 }
 
@@ -979,7 +984,8 @@ impl CsServer {
             support_escalation, onboarding_restart, renewal_save, adoption_training) ranked by expected effect \
             (risk points removed if the signals they address recover), plus the 90-day churn probability. \
             Evaluated as of the latest usage week (for a churned account, the week it left). No usage: status \
-            insufficient_data, no risk. Every prediction is logged with the model name and version. \
+            insufficient_data, no risk. When a learnt version of churn_risk is active, `learnt` gives its churn \
+            probability with each feature's effect. Every prediction is logged with the model name and version. \
             Example: {\"account_id\": \"acc_000042\"}.",
         annotations(
             title = "Detect churn risk",
@@ -996,7 +1002,17 @@ impl CsServer {
     ) -> Result<Json<AccountChurnRisk>, ToolError> {
         let account_id = id_arg("account_id", "acc", &params.account_id)?;
         let model = self.churn_model();
-        let risk = churn_risk_of(self.runtime.store(), &model, &account_id).await?;
+        let mut risk = churn_risk_of(self.runtime.store(), &model, &account_id).await?;
+        risk.learnt = Some(
+            mcp_runtime::learnt::predict(
+                &self.runtime,
+                &scope.actor.name,
+                "churn",
+                "account",
+                &account_id,
+            )
+            .await?,
+        );
         if let Some(score) = risk.risk.risk {
             self.log_predictions(
                 &scope.actor.name,

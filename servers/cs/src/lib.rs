@@ -19,6 +19,7 @@ mod prompts;
 mod resources;
 
 use mcp_runtime::errors::{id_arg, optional_choice, text_arg, timestamp_arg};
+use mcp_runtime::toolsets::Toolset;
 use mcp_runtime::{CallScope, Runtime, TeamServer, ToolError, ToolResult};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -42,6 +43,38 @@ impl TeamServer for CsServer {
         expansion opportunities, NPS summaries, feature adoption and onboarding progress (all read as of each account's \
         latest usage week); log touchpoints with customers. Money is in minor units (cents) \
         with a currency code. Ids look like acc_000042. Listings are paged: pass next_cursor back as cursor.";
+    const TOOLSETS: &'static [Toolset] = &[
+        Toolset {
+            name: "health",
+            description: "Account health, churn risk, the at-risk list and churn predictions.",
+            tools: &["account_health", "detect_churn_risk", "list_at_risk_accounts", "predict_churn"],
+        },
+        Toolset {
+            name: "insight",
+            description: "Expansion, NPS, feature adoption and onboarding.",
+            tools: &["expansion_opportunities", "nps_summary", "feature_adoption", "onboarding_progress"],
+        },
+        Toolset {
+            name: "portfolio",
+            description: "Accounts, touchpoints and bulk account updates.",
+            tools: &["get_account_overview", "list_accounts", "log_touchpoint", "bulk_update_accounts"],
+        },
+        Toolset {
+            name: "tickets",
+            description: "Support tickets.",
+            tools: &["list_tickets", "create_ticket", "update_ticket"],
+        },
+        Toolset {
+            name: "interventions",
+            description: "Churn interventions from the playbooks.",
+            tools: &["create_intervention"],
+        },
+        Toolset {
+            name: "privacy",
+            description: "Erasing a customer's personal data.",
+            tools: &["erase_customer_data"],
+        },
+    ];
 
     fn new(runtime: Runtime) -> CsServer {
         CsServer {

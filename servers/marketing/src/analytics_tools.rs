@@ -445,6 +445,9 @@ pub struct ConversionInsights {
     pub facts: TrialFacts,
     #[serde(flatten)]
     pub prediction: ConversionPrediction,
+    /// The probability by the active learnt version, explained feature by feature, when one
+    /// is active (the prediction above is the rule-based v1's).
+    pub learnt: mcp_runtime::learnt::LearntScore,
 }
 
 /// Which leads to compare sources over.
@@ -915,8 +918,9 @@ impl MarketingServer {
         description = "For a trial account: the probability it converts to paid (model trial_conversion v1), the \
             engagement signals behind it (seat activation, login trend, feature depth, premium feature use, people \
             engaged, trial time left), each with its contribution, and recommended actions ranked by expected \
-            effect (how much each would raise the probability). Only for accounts in a trial. Every prediction is \
-            logged. Example: {\"account_id\": \"acc_000042\"}.",
+            effect (how much each would raise the probability). Only for accounts in a trial. When a learnt \
+            version of trial_conversion is active, `learnt` gives its probability with each feature's effect. Every \
+            prediction is logged. Example: {\"account_id\": \"acc_000042\"}.",
         annotations(
             title = "Conversion insights",
             read_only_hint = true,
@@ -969,7 +973,16 @@ impl MarketingServer {
         let prediction = model.predict(&facts);
         self.log_conversion(&scope.actor.name, &id, &facts, &prediction)
             .await;
+        let learnt = mcp_runtime::learnt::predict(
+            &self.runtime,
+            &scope.actor.name,
+            "conversion",
+            "account",
+            &id,
+        )
+        .await?;
         Ok(Json(ConversionInsights {
+            learnt,
             account_id: id,
             account_name: account.name,
             trial_started_at: started.clone(),

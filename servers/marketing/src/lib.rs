@@ -22,6 +22,7 @@ mod prompts;
 mod resources;
 
 use mcp_runtime::errors::{choice_arg, id_arg, timestamp_arg};
+use mcp_runtime::toolsets::Toolset;
 use mcp_runtime::{CallScope, Runtime, TeamServer, ToolError, ToolResult};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -50,6 +51,33 @@ impl TeamServer for MarketingServer {
         its amount), lead_source_performance, get_conversion_insights for a trial account. Audiences: build_audience, \
         score_audience (the sales lead score), email_engagement, schedule_email_send (respects unsubscribes and the \
         suppression list; large sends need a confirmation). check_model_health watches the conversion model.";
+    const TOOLSETS: &'static [Toolset] = &[
+        Toolset {
+            name: "campaigns",
+            description: "Campaigns: list, create, launch, pause, resume, delete; touches and the leads they produced.",
+            tools: &["get_campaign", "list_campaigns", "create_campaign", "launch_campaign", "pause_campaign", "resume_campaign", "delete_campaign", "campaign_leads", "record_touch"],
+        },
+        Toolset {
+            name: "spend",
+            description: "Spend under the budget caps, and the caps themselves.",
+            tools: &["record_spend", "set_campaign_budget"],
+        },
+        Toolset {
+            name: "analytics",
+            description: "Campaign performance, funnel, attribution, trial conversion, lead sources.",
+            tools: &["campaign_performance", "funnel_analysis", "attribution_report", "get_conversion_insights", "lead_source_performance"],
+        },
+        Toolset {
+            name: "audiences",
+            description: "Audiences and email: build and score audiences, engagement, sends, suppression.",
+            tools: &["build_audience", "score_audience", "email_engagement", "schedule_email_send", "suppress_email"],
+        },
+        Toolset {
+            name: "operations",
+            description: "The team's settings and backups.",
+            tools: &["get_settings", "update_settings", "create_backup", "list_backups", "delete_backup"],
+        },
+    ];
 
     fn new(runtime: Runtime) -> MarketingServer {
         MarketingServer {

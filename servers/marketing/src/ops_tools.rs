@@ -362,9 +362,7 @@ fn unavailable(what: &str, error: impl std::fmt::Display) -> ToolError {
 /// `<data dir>/backups`: `REVOPS_DATA_DIR`, else the SQLite file's folder, else the user's
 /// data folder (`…/revops`).
 async fn backups_dir(store: &store::Store) -> ToolResult<PathBuf> {
-    if let Ok(dir) = std::env::var(DATA_DIR_VAR)
-        && !dir.trim().is_empty()
-    {
+    if let Some(dir) = store::config::var(DATA_DIR_VAR) {
         return Ok(PathBuf::from(dir.trim()).join("backups"));
     }
     if store.backend() == store::Backend::Sqlite {

@@ -55,6 +55,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::vault_cli::VaultCommand,
     },
+    /// Set up the suite: teams, database, master key, actor and role, CRM, caps, demo data;
+    /// writes the config file (re-running changes it, never loses it).
+    Setup(crate::setup_cli::SetupArgs),
+    /// Package one team server as an MCP Bundle (.mcpb) that Claude Desktop installs in one
+    /// click.
+    Bundle(crate::bundle_cli::BundleArgs),
     /// Add the team servers to Claude Desktop (merging, with a backup; twice changes nothing).
     Install {
         #[command(subcommand)]
@@ -133,7 +139,20 @@ pub(crate) fn block_on_command(
 
 /// The whole `main` of `revops`.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A broken config file stops every command but `setup`, which is how it gets mended.
+    let config_error = store::config::load().err();
+    let matches =
+        crate::team::with_config_defaults(<Cli as clap::CommandFactory>::command()).get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    if let Some(error) = config_error
+        && !matches!(cli.command, Command::Setup(_))
+    {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
     // A person reads this program's output: only warnings, unless REVOPS_LOG asks for more
     // (the servers it hosts with `serve` log at info).
     match cli.command {
@@ -145,6 +164,12 @@ pub fn main() -> ExitCode {
     }
     if let Command::Vault { command } = cli.command {
         return block_on_command(crate::vault_cli::run(command));
+    }
+    if let Command::Setup(args) = cli.command {
+        return crate::setup_cli::run(args, None);
+    }
+    if let Command::Bundle(args) = cli.command {
+        return crate::bundle_cli::run(args);
     }
     if let Command::Install { command } = cli.command {
         return crate::install_cli::run(command);
@@ -160,6 +185,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit { .. }
         | Command::Vault { .. }
         | Command::Model { .. }
+        | Command::Setup(_)
+        | Command::Bundle(_)
         | Command::Install { .. } => Ok(()),
         Command::Token {
             command: TokenCommand::New { actor, role },
@@ -221,12 +248,19 @@ async fn run_db(command: DbCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every server's toolsets, for checking a `--toolsets` selection under `serve all`.
+const ALL_TOOLSETS: [(&str, &[mcp_runtime::toolsets::Toolset]); 3] = [
+    (sales::SalesServer::NAME, sales::SalesServer::TOOLSETS),
+    (marketing::MarketingServer::NAME, marketing::MarketingServer::TOOLSETS),
+    (cs::CsServer::NAME, cs::CsServer::TOOLSETS),
+];
+
 async fn runtime_of<T: TeamServer>(
     store: &store::Store,
     actor: &Actor,
     options: &ServerOptions,
 ) -> anyhow::Result<Runtime> {
-    let options = crate::team::runtime_options(options.read_only)?;
+    let options = crate::team::runtime_options(options, &ALL_TOOLSETS)?;
     Ok(Runtime::open(T::NAME, store.clone(), actor.clone(), options).await?)
 }
 

@@ -71,6 +71,8 @@ pub async fn run() -> anyhow::Result<()> {
         ("REVOPS_DATABASE_URL", url.as_str()),
         ("REVOPS_ACTOR", "dana@demo"),
         ("REVOPS_LOG", "warn"),
+        // The demo is self-contained: the user's own config file stays out of it.
+        ("REVOPS_CONFIG", "none"),
     ];
     // Marketing runs as a manager, so the demo can show the confirmation gate.
     let manager_env = [
@@ -78,6 +80,7 @@ pub async fn run() -> anyhow::Result<()> {
         ("REVOPS_ACTOR", "mira@demo"),
         ("REVOPS_ROLE", "manager"),
         ("REVOPS_LOG", "warn"),
+        ("REVOPS_CONFIG", "none"),
     ];
     let handshake = Handshake::claude_desktop();
     let sales = spawn_team("sales", &env, &handshake).await?;

@@ -92,6 +92,12 @@ fn entries(
         .context("this program has no folder")?
         .canonicalize()
         .context("cannot resolve this program's folder")?;
+    // A config file somewhere other than the default must be named, so the servers find the
+    // settings `revops setup` wrote there (the master key among them, which is never copied
+    // into Claude Desktop's file).
+    let config_file = store::config::config_path()
+        .filter(|path| path.exists())
+        .filter(|path| Some(path) != store::config::default_config_path().as_ref());
     let mut entries = Map::new();
     for server in servers {
         let mut binary = folder.join(server.binary());
@@ -105,16 +111,20 @@ fn entries(
                 binary.display()
             );
         }
+        let mut env = json!({
+            "REVOPS_DATABASE_URL": database_url,
+            "REVOPS_ACTOR": actor,
+            "REVOPS_ROLE": role,
+        });
+        if let Some(path) = &config_file {
+            env["REVOPS_CONFIG"] = json!(path.display().to_string());
+        }
         entries.insert(
             server.binary().to_string(),
             json!({
                 "command": binary.display().to_string(),
                 "args": [],
-                "env": {
-                    "REVOPS_DATABASE_URL": database_url,
-                    "REVOPS_ACTOR": actor,
-                    "REVOPS_ROLE": role,
-                },
+                "env": env,
             }),
         );
     }

@@ -9,7 +9,10 @@
 //! - [`cli`]: the `revops` operator CLI (`db`, `serve`, `demo`, `audit`).
 //! - [`audit_cli`]: `revops audit verify|checkpoint|query|export`.
 //! - [`vault_cli`]: `revops vault init|set|list|delete|rotate`.
+//! - [`setup_cli`]: `revops setup` (and `revops-<team> setup`), the wizard that writes the
+//!   config file (`store::config`).
 //! - [`install_cli`]: `revops install claude-desktop`.
+//! - [`bundle_cli`]: `revops bundle`, an MCP Bundle (`.mcpb`) of one team server.
 //! - [`model_cli`]: `revops model train|list|show|activate|retire|evaluate`, reading the
 //!   store's outcomes through `model_data`.
 //!
@@ -19,11 +22,13 @@
 //!   `REVOPS_DATABASE_URL`, else the default SQLite file, migrated on start.
 
 pub mod audit_cli;
+pub mod bundle_cli;
 pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod install_cli;
 pub mod model_cli;
+pub mod setup_cli;
 mod model_data;
 pub mod team;
 pub mod vault_cli;

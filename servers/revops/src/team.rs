@@ -29,6 +29,10 @@ pub struct ServerOptions {
     /// Offer only read-only tools.
     #[arg(long, env = "REVOPS_READ_ONLY")]
     pub read_only: bool,
+    /// Offer only these groups of tools, e.g. leads,pipeline (default: all). The shared
+    /// tools (server_info, audit_query, model health) are always offered.
+    #[arg(long, env = "REVOPS_TOOLSETS", value_name = "NAMES")]
+    pub toolsets: Option<String>,
     #[command(flatten)]
     pub database: DatabaseOptions,
 }
@@ -60,6 +64,15 @@ impl DatabaseOptions {
 pub struct ServerCli {
     #[command(flatten)]
     pub options: ServerOptions,
+    #[command(subcommand)]
+    pub command: Option<ServerCommand>,
+}
+
+/// What a team server binary does besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum ServerCommand {
+    /// Set up this team's server: database, master key, actor and role, CRM, demo data.
+    Setup(crate::setup_cli::SetupArgs),
 }
 
 /// Opens (creating and migrating if needed) the store the options name.
@@ -72,12 +85,20 @@ pub async fn open_store(database: &DatabaseOptions) -> anyhow::Result<store::Sto
     Ok(store)
 }
 
-/// The pipeline's settings from the environment: read-only mode, the gates
-/// (`REVOPS_CONFIRM_TTL_SECONDS`, `REVOPS_MONTHLY_SPEND_CAP_MINOR`) and the policy file
-/// (`REVOPS_POLICY_FILE`). A setting that does not parse stops the server with its reason.
-pub fn runtime_options(read_only: bool) -> anyhow::Result<RuntimeOptions> {
+/// The pipeline's settings from the options and the environment: read-only mode, toolsets,
+/// the gates (`REVOPS_CONFIRM_TTL_SECONDS`, `REVOPS_MONTHLY_SPEND_CAP_MINOR`) and the policy
+/// file (`REVOPS_POLICY_FILE`). A setting that does not parse stops the server with its
+/// reason; so does a toolset that none of `servers` has.
+pub fn runtime_options(
+    options: &ServerOptions,
+    servers: &[(&str, &[mcp_runtime::toolsets::Toolset])],
+) -> anyhow::Result<RuntimeOptions> {
+    let toolsets =
+        mcp_runtime::toolsets::Selection::parse(options.toolsets.as_deref().unwrap_or_default());
+    toolsets.check(servers).map_err(anyhow::Error::msg)?;
     Ok(RuntimeOptions {
-        read_only,
+        read_only: options.read_only,
+        toolsets,
         gates: mcp_runtime::gates::Gates::from_env().map_err(anyhow::Error::msg)?,
         policy: std::sync::Arc::new(
             mcp_runtime::policy::Policy::from_env().map_err(anyhow::Error::msg)?,
@@ -90,7 +111,7 @@ pub fn runtime_options(read_only: bool) -> anyhow::Result<RuntimeOptions> {
 /// Builds the runtime of team `T` from the options and the environment.
 pub async fn runtime_for<T: TeamServer>(options: &ServerOptions) -> anyhow::Result<Runtime> {
     let store = open_store(&options.database).await?;
-    let runtime_options = runtime_options(options.read_only)?;
+    let runtime_options = runtime_options(options, &[(T::NAME, T::TOOLSETS)])?;
     let actor = Actor::from_env_with(&runtime_options.policy).map_err(anyhow::Error::msg)?;
     Ok(Runtime::open(T::NAME, store, actor, runtime_options).await?)
 }
@@ -113,19 +134,33 @@ pub async fn serve_team<T: TeamServer>(options: &ServerOptions) -> anyhow::Resul
 
 /// The whole `main` of a team server binary.
 pub fn main_for<T: TeamServer>() -> ExitCode {
-    mcp_runtime::logging::init();
     let about = format!(
         "The RevOps {} MCP server: stdio for Claude Desktop by default, streamable HTTP with --transport http.",
         mcp_runtime::info::team_title(T::NAME)
     );
-    let matches = <ServerCli as clap::CommandFactory>::command()
-        .about(about)
+    // A broken config file stops a server; `setup` is how it gets mended, so it may run.
+    let config_error = store::config::load().err();
+    let matches = with_config_defaults(<ServerCli as clap::CommandFactory>::command().about(about))
         .get_matches();
     let cli = match <ServerCli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    run_to_exit_code(serve_team::<T>(&cli.options))
+    match cli.command {
+        // The wizard talks to a person: only warnings in its log.
+        Some(ServerCommand::Setup(args)) => {
+            mcp_runtime::logging::init_with_default("warn");
+            crate::setup_cli::run(args, Some(T::NAME))
+        }
+        None => {
+            if let Some(error) = config_error {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+            mcp_runtime::logging::init();
+            run_to_exit_code(serve_team::<T>(&cli.options))
+        }
+    }
 }
 
 /// Runs a future on a multi-threaded runtime and maps its error to exit code 1, with the
@@ -148,4 +183,33 @@ pub fn run_to_exit_code(work: impl Future<Output = anyhow::Result<()>>) -> ExitC
             ExitCode::FAILURE
         }
     }
+}
+
+/// Gives every option that has an environment variable the config file's value as its
+/// default, so a setting can live in the environment or in the file `revops setup` writes
+/// (the environment and the command line win).
+pub fn with_config_defaults(command: clap::Command) -> clap::Command {
+    let from_file: Vec<(clap::Id, String)> = command
+        .get_arguments()
+        .filter_map(|arg| {
+            let variable = arg.get_env()?.to_str()?;
+            if std::env::var_os(variable).is_some() {
+                return None;
+            }
+            Some((arg.get_id().clone(), store::config::var(variable)?))
+        })
+        .collect();
+    let mut command = from_file
+        .into_iter()
+        .fold(command, |command, (id, value)| {
+            command.mut_arg(id, |arg| arg.default_value(value))
+        });
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_string())
+        .collect();
+    for name in names {
+        command = command.mut_subcommand(name, with_config_defaults);
+    }
+    command
 }

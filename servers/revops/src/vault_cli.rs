@@ -413,8 +413,7 @@ fn new_passphrase(what: &str) -> anyhow::Result<SecretString> {
 }
 
 fn read_env_secret(variable: &str) -> Option<SecretString> {
-    std::env::var(variable)
-        .ok()
+    store::config::var(variable)
         .map(Zeroizing::new)
         .filter(|value| !value.is_empty())
         .map(|value| SecretString::from(value.as_str()))

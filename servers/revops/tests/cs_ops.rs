@@ -44,6 +44,7 @@ async fn accounts_with_csm(cs: &Session) -> Vec<Value> {
 /// Runs `revops audit verify` on the database and returns its JSON report; asserts exit 0.
 fn audit_verifies(db: &SeededDatabase) -> Value {
     let verify = std::process::Command::new(binary("revops"))
+        .env("REVOPS_CONFIG", "none")
         .args(["audit", "verify", "--json", "--database-url", &db.url])
         .output()
         .unwrap();

@@ -9,6 +9,7 @@ use util::binary;
 
 fn install(config: &std::path::Path, extra: &[&str]) -> std::process::Output {
     std::process::Command::new(binary("revops"))
+        .env("REVOPS_CONFIG", "none")
         .args([
             "install",
             "claude-desktop",

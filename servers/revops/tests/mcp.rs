@@ -460,6 +460,7 @@ async fn three_server_processes_writing_to_one_sqlite_file_never_see_database_is
     let mut report = serde_json::Value::Null;
     for _ in 0..100 {
         let verify = std::process::Command::new(binary("revops"))
+        .env("REVOPS_CONFIG", "none")
             .args(["audit", "verify", "--json", "--database-url", &db.url])
             .output()
             .unwrap();
@@ -602,6 +603,7 @@ async fn the_servers_work_the_same_on_postgres() {
 #[test]
 fn the_demo_runs_end_to_end_and_tells_its_story() {
     let output = std::process::Command::new(binary("revops"))
+        .env("REVOPS_CONFIG", "none")
         .arg("demo")
         .output()
         .unwrap();
@@ -1083,6 +1085,7 @@ async fn a_server_signs_a_checkpoint_every_n_entries_and_the_chain_verifies_agai
         args.extend(["--checkpoint".to_string(), file.display().to_string()]);
     }
     let verify = std::process::Command::new(binary("revops"))
+        .env("REVOPS_CONFIG", "none")
         .args(&args)
         .output()
         .unwrap();

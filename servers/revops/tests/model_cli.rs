@@ -11,6 +11,7 @@ use util::*;
 
 fn revops(db: &SeededDatabase, args: &[&str]) -> std::process::Output {
     std::process::Command::new(binary("revops"))
+        .env("REVOPS_CONFIG", "none")
         .args(args)
         .env("REVOPS_DATABASE_URL", &db.url)
         .env("REVOPS_ACTOR", "ops-admin")
@@ -207,6 +208,7 @@ fn a_csv_whose_outcome_column_is_missing_is_refused_with_the_columns_it_has() {
     )
     .unwrap();
     let output = std::process::Command::new(binary("revops"))
+        .env("REVOPS_CONFIG", "none")
         .args([
             "model",
             "train",

@@ -810,6 +810,7 @@ async fn ranking_reports_progress_to_a_client_that_asks_for_it() {
     use rmcp::ServiceExt;
     let db = seeded_sqlite().await;
     let mut command = tokio::process::Command::new(binary("revops-sales"));
+    command.env("REVOPS_CONFIG", "none");
     command.envs(server_env(&db, "viewer"));
     let watcher = ProgressWatcher {
         seen: Default::default(),
@@ -935,6 +936,7 @@ async fn session_answering(
 ) {
     use rmcp::ServiceExt;
     let mut command = tokio::process::Command::new(binary("revops-sales"));
+    command.env("REVOPS_CONFIG", "none");
     command.envs(server_env(db, "manager"));
     let user = AnsweringUser {
         action,

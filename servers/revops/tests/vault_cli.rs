@@ -25,6 +25,7 @@ struct Run {
 /// the developer's own environment cannot leak in) and `stdin` piped in.
 fn revops(database: &str, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_revops"));
+    command.env("REVOPS_CONFIG", "none");
     command
         .args(args)
         .env("REVOPS_DATABASE_URL", database)

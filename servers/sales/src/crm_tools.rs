@@ -42,7 +42,7 @@ fn crm_error(error: ConnectorError) -> ToolError {
 }
 
 fn env_url(var: &str) -> Option<String> {
-    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+    store::config::var(var)
 }
 
 impl SalesServer {

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use mcp_runtime::errors::{
     choice_arg, id_arg, optional_choice, required_text, text_arg, timestamp_arg,
 };
+use mcp_runtime::toolsets::Toolset;
 use mcp_runtime::{CallScope, Runtime, TeamServer, ToolError, ToolResult};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -67,6 +68,38 @@ impl TeamServer for SalesServer {
         in minor units (cents) with a currency code. Ids look like acc_000123, lead_000123, opp_000123. Writes \
         take a request_id so retries are safe; delete_leads previews first and needs a confirm_token. Listings \
         are paged: pass next_cursor back as cursor.";
+    const TOOLSETS: &'static [Toolset] = &[
+        Toolset {
+            name: "leads",
+            description: "Find, create, update, convert, route and delete leads.",
+            tools: &["get_lead", "list_leads", "create_lead", "upsert_lead", "update_lead_status", "convert_lead", "delete_leads", "route_leads"],
+        },
+        Toolset {
+            name: "scoring",
+            description: "Score, rank, explain and qualify leads.",
+            tools: &["score_lead", "rank_leads", "explain_lead_score", "qualify_lead"],
+        },
+        Toolset {
+            name: "accounts",
+            description: "Accounts and contacts: look up, match before creating, search.",
+            tools: &["get_account", "match_account", "create_contact", "search_crm"],
+        },
+        Toolset {
+            name: "pipeline",
+            description: "Deals, stages, pipeline, forecast, risk and win probability.",
+            tools: &["create_opportunity", "update_opportunity_stage", "pipeline_summary", "forecast_revenue", "deal_risk", "win_probability"],
+        },
+        Toolset {
+            name: "activities",
+            description: "Activities and tasks.",
+            tools: &["log_activity", "create_task", "list_tasks"],
+        },
+        Toolset {
+            name: "crm",
+            description: "HubSpot and Salesforce sync, and the stored CRM credentials.",
+            tools: &["sync_from_crm", "push_to_crm", "list_credentials", "delete_credential"],
+        },
+    ];
 
     fn new(runtime: Runtime) -> SalesServer {
         SalesServer {

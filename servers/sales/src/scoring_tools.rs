@@ -126,6 +126,10 @@ pub struct ScoredLead {
     pub company_name: Option<String>,
     #[serde(flatten)]
     pub result: LeadScore,
+    /// A stored lead's score by the active learnt version, when one is active (the points
+    /// above are the rule-based v1's; the learnt probability is the score of record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learnt: Option<mcp_runtime::learnt::LearntScore>,
 }
 
 /// Which stored leads to rank.
@@ -196,6 +200,9 @@ pub struct LeadExplanation {
     pub result: LeadScore,
     /// The two or three changes that would raise the score most, best first.
     pub improvements: Vec<Suggestion>,
+    /// The lead's score by the active learnt version, explained feature by feature, when one
+    /// is active.
+    pub learnt: mcp_runtime::learnt::LearntScore,
 }
 
 /// Qualify a stored lead.
@@ -309,7 +316,8 @@ impl SalesServer {
     #[tool(
         description = "Score a lead 0-100 and put it in a tier (hot >= 70, warm 40-69, cold < 40), with the points \
             each factor adds (company size, engagement, industry fit, buying intent; they add up to the score), a \
-            plain-language explanation, and the model name and version. Score a stored lead with lead_id, or a lead \
+            plain-language explanation, and the model name and version; for a stored lead, when a learnt version of \
+            lead_scorer is active, `learnt` gives its conversion probability with each feature's effect. Score a stored lead with lead_id, or a lead \
             that is not stored with company_name, industry, employee_count and signals. Every score is logged. \
             Examples: {\"lead_id\": \"lead_000042\"}; {\"company_name\": \"Acme\", \"industry\": \"technology\", \
             \"employee_count\": 500, \"signals\": {\"website_visits_30d\": 50, \"demo_requested\": true}}.",
@@ -387,10 +395,18 @@ impl SalesServer {
             &[(lead_id.as_deref(), &profile, &result)],
         )
         .await;
+        let learnt = match &lead_id {
+            Some(id) => Some(
+                mcp_runtime::learnt::predict(&self.runtime, &scope.actor.name, "lead", "lead", id)
+                    .await?,
+            ),
+            None => None,
+        };
         Ok(Json(ScoredLead {
             lead_id,
             company_name,
             result,
+            learnt,
         }))
     }
 
@@ -546,7 +562,11 @@ impl SalesServer {
         let improvements = self.lead_model.suggestions(&profile, 3);
         self.log_scores(&scope.actor.name, &[(Some(id.as_str()), &profile, &result)])
             .await;
+        let learnt =
+            mcp_runtime::learnt::predict(&self.runtime, &scope.actor.name, "lead", "lead", &id)
+                .await?;
         Ok(Json(LeadExplanation {
+            learnt,
             lead_id: id,
             company_name: lead.company_name,
             status: lead.status,

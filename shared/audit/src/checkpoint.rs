@@ -89,9 +89,9 @@ pub const KEY_FILE_VAR: &str = "REVOPS_CHECKPOINT_KEY_FILE";
 
 /// `REVOPS_CHECKPOINT_KEY_FILE`, or `checkpoint.key` in the user's data folder.
 pub fn default_key_path() -> PathBuf {
-    match std::env::var(KEY_FILE_VAR) {
-        Ok(path) if !path.trim().is_empty() => PathBuf::from(path),
-        _ => store::location::default_sqlite_path().with_file_name("checkpoint.key"),
+    match store::config::var(KEY_FILE_VAR) {
+        Some(path) => PathBuf::from(path),
+        None => store::location::default_sqlite_path().with_file_name("checkpoint.key"),
     }
 }
 

@@ -28,15 +28,15 @@ pub const MONTHLY_CAP_VAR: &str = "REVOPS_MONTHLY_SPEND_CAP_MINOR";
 impl OrganisationCaps {
     /// `REVOPS_MONTHLY_SPEND_CAP_MINOR`, if set to a non-negative integer.
     pub fn from_env() -> Result<OrganisationCaps, String> {
-        match std::env::var(MONTHLY_CAP_VAR) {
-            Ok(text) if !text.trim().is_empty() => text
+        match store::config::var(MONTHLY_CAP_VAR) {
+            Some(text) => text
                 .trim()
                 .parse::<i64>()
                 .ok()
                 .filter(|cap| *cap >= 0)
                 .map(|cap| OrganisationCaps { monthly_cap_minor: Some(cap) })
                 .ok_or_else(|| format!("{MONTHLY_CAP_VAR} must be a whole number of minor units (cents), got {text:?}")),
-            _ => Ok(OrganisationCaps::default()),
+            None => Ok(OrganisationCaps::default()),
         }
     }
 }

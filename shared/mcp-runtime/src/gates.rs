@@ -105,8 +105,8 @@ impl Default for Gates {
 impl Gates {
     /// Settings from `REVOPS_CONFIRM_TTL_SECONDS` and `REVOPS_MONTHLY_SPEND_CAP_MINOR`.
     pub fn from_env() -> Result<Gates, String> {
-        let ttl = match std::env::var(CONFIRM_TTL_VAR) {
-            Ok(text) if !text.trim().is_empty() => text
+        let ttl = match store::config::var(CONFIRM_TTL_VAR) {
+            Some(text) => text
                 .trim()
                 .parse::<i64>()
                 .ok()

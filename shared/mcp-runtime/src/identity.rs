@@ -77,15 +77,13 @@ impl Actor {
 
     /// [`Actor::from_env`], reading `REVOPS_ROLE` with the policy's role names.
     pub fn from_env_with(policy: &crate::policy::Policy) -> Result<Actor, String> {
-        let name = std::env::var(ACTOR_VAR)
-            .ok()
-            .filter(|n| !n.trim().is_empty())
+        let name = store::config::var(ACTOR_VAR)
             .or_else(|| std::env::var("USER").ok())
             .or_else(|| std::env::var("USERNAME").ok())
             .unwrap_or_else(|| "local-user".to_string());
-        let role = match std::env::var(ROLE_VAR) {
-            Ok(text) if !text.trim().is_empty() => policy.parse_role(&text)?,
-            _ => Role::Rep,
+        let role = match store::config::var(ROLE_VAR) {
+            Some(text) => policy.parse_role(&text)?,
+            None => Role::Rep,
         };
         Ok(Actor {
             name: name.trim().chars().take(120).collect(),

@@ -33,6 +33,8 @@ pub struct ServerInfo {
     pub actor: Actor,
     /// True when only read-only tools are offered.
     pub read_only: bool,
+    /// The toolsets offered (`--toolsets`); none when every toolset is.
+    pub toolsets: Option<Vec<String>>,
 }
 
 /// "Sales", "Marketing", "Customer Success".
@@ -64,6 +66,7 @@ pub async fn server_info(runtime: &Runtime) -> Result<ServerInfo, ToolError> {
         uptime_seconds: runtime.uptime().as_secs(),
         actor: runtime.actor().clone(),
         read_only: runtime.options().read_only,
+        toolsets: runtime.options().toolsets.names().map(<[String]>::to_vec),
     })
 }
 
@@ -97,7 +100,7 @@ pub fn server_info_route<S: TeamServer>() -> ToolRoute<S> {
 }
 
 /// The tools every server shares (`server_info`, `audit_query`, `check_model_health`,
-/// `log_prediction`), to add to a team's router:
+/// `log_prediction`, `activate_model`, `retire_model`), to add to a team's router:
 /// `Self::tool_router() + mcp_runtime::info::shared_tools()`.
 pub fn shared_tools<S: TeamServer>() -> rmcp::handler::server::router::tool::ToolRouter<S> {
     rmcp::handler::server::router::tool::ToolRouter::new()
@@ -105,4 +108,6 @@ pub fn shared_tools<S: TeamServer>() -> rmcp::handler::server::router::tool::Too
         .with_route(crate::audit_tool::audit_query_route())
         .with_route(crate::model_tools::check_model_health_route())
         .with_route(crate::model_tools::log_prediction_route())
+        .with_route(crate::model_tools::model_status_route(true))
+        .with_route(crate::model_tools::model_status_route(false))
 }

@@ -22,13 +22,17 @@
 //! - [`server`]: [`TeamServer`], [`McpServer`] and the pipeline itself.
 //! - [`identity`], [`policy`], [`gates`], [`elicit`], [`recorder`], [`scope`]: the pipeline's
 //!   steps ([`elicit`]: confirming a destructive call by asking the user through the protocol).
+//! - [`learnt`]: scoring with the active learnt model version, explained feature by feature.
 //! - [`predictions`]: the background writer of the prediction log (every score a tool gives).
 //! - [`errors`]: [`ToolError`], the one way a tool reports a failure; [`shape`]: arguments
 //!   checked against the tool's input schema, naming the field that is wrong.
 //! - [`info`]: the tools every server shares ([`info::shared_tools`]): `server_info`,
 //!   `audit_query` from [`audit_tool`], and `check_model_health` and `log_prediction` from
 //!   [`model_tools`].
-//! - [`transport`]: stdio and streamable HTTP (`/mcp`, `/healthz`), one or several servers.
+//! - [`toolsets`]: named groups of a server's tools, so a deployment offers only some.
+//! - [`metrics`]: counters and timings of every call, served as Prometheus text at `/metrics`.
+//! - [`transport`]: stdio and streamable HTTP (`/mcp`, `/healthz`, `/metrics`), one or
+//!   several servers.
 //! - [`logging`]: `tracing` to stderr, never stdout.
 //!
 //! # Invariants
@@ -43,7 +47,9 @@ pub mod errors;
 pub mod gates;
 pub mod identity;
 pub mod info;
+pub mod learnt;
 pub mod logging;
+pub mod metrics;
 pub mod model_tools;
 pub mod policy;
 pub mod predictions;
@@ -51,6 +57,7 @@ pub mod recorder;
 pub mod scope;
 pub mod server;
 pub mod shape;
+pub mod toolsets;
 pub mod transport;
 
 pub use errors::{ToolError, ToolResult};

@@ -679,6 +679,152 @@ pub fn log_prediction_route<S: TeamServer>() -> ToolRoute<S> {
     })
 }
 
+/// Which version to activate or retire.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ModelVersionParams {
+    /// The model's name, e.g. `lead_scorer` (check_model_health lists this server's).
+    pub model_name: String,
+    /// The version number, e.g. 2 (1 is the rule-based default).
+    pub version: i64,
+}
+
+/// A model version's status after a change.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ModelStatusChange {
+    pub model_name: String,
+    pub version: i64,
+    /// active or retired.
+    pub status: String,
+    /// False when the version already had that status (nothing was changed).
+    pub changed: bool,
+    /// The version that was active before, when an activation replaced it (now retired).
+    pub previously_active: Option<i64>,
+    /// Whether the servers can score with it, and if not why (a version learnt from a CSV
+    /// whose columns the store does not have scores nothing; v1 stays in charge).
+    pub note: Option<String>,
+}
+
+/// The kind of a model this server watches, by name.
+fn kind_of(server: &str, model_name: &str) -> Result<&'static str, ToolError> {
+    models_of(server)
+        .iter()
+        .find(|(_, name)| *name == model_name)
+        .map(|(kind, _)| *kind)
+        .ok_or_else(|| {
+            let names: Vec<&str> = models_of(server).iter().map(|(_, n)| *n).collect();
+            ToolError::invalid(
+                "model_name",
+                format!(
+                    "is not a model of this server; its models are {}",
+                    names.join(", ")
+                ),
+            )
+        })
+}
+
+async fn change_model_status(
+    scope: &CallScope,
+    runtime: &Runtime,
+    params: ModelVersionParams,
+    activate: bool,
+) -> Result<ModelStatusChange, ToolError> {
+    let model_name = required_text("model_name", &params.model_name, 100)?;
+    let kind = kind_of(runtime.server(), &model_name)?;
+    if !(1..=1_000_000).contains(&params.version) {
+        return Err(ToolError::invalid(
+            "version",
+            format!("is {}; give a version number from check_model_health", params.version),
+        ));
+    }
+    // Read before the change: a clear "not found", and whether the version can score.
+    let note = if activate {
+        crate::learnt::unusable_reason(runtime.store(), kind, params.version).await?
+    } else {
+        store::models::get_version(runtime.store(), kind, params.version).await?;
+        None
+    };
+    let mut tx = scope.transaction().await?;
+    let (changed, previously_active) = if activate {
+        let previous = store::models::activate(&mut tx, kind, params.version).await?;
+        (previous.is_some(), previous)
+    } else {
+        (store::models::retire(&mut tx, kind, params.version).await?, None)
+    };
+    drop(tx);
+    Ok(ModelStatusChange {
+        model_name,
+        version: params.version,
+        status: if activate { "active" } else { "retired" }.into(),
+        changed,
+        previously_active,
+        note,
+    })
+}
+
+/// `activate_model` (`activate: true`) or `retire_model`.
+pub fn model_status_route<S: TeamServer>(activate: bool) -> ToolRoute<S> {
+    let (name, title, description) = if activate {
+        (
+            "activate_model",
+            "Activate model version",
+            "Make a registered version of one of this server's models the one every score uses (the version active \
+             before is retired, and can be activated again). Admins only; recorded in the audit log. Train versions \
+             with `revops model train`; check_model_health lists them with their AUC. The answer says if the version \
+             cannot score the store's records (learnt from a CSV with other columns). \
+             Example: {\"model_name\": \"lead_scorer\", \"version\": 2}.",
+        )
+    } else {
+        (
+            "retire_model",
+            "Retire model version",
+            "Retire a candidate version of one of this server's models so it cannot be activated by mistake. The \
+             active version cannot be retired: activate another first (v1, the rule-based default, is always there). \
+             Admins only; recorded in the audit log. Example: {\"model_name\": \"lead_scorer\", \"version\": 3}.",
+        )
+    };
+    let meta = crate::policy::least_role_meta(crate::Role::Admin);
+    let tool = Tool::new(
+        name,
+        description,
+        rmcp::handler::server::common::schema_for_type::<ModelVersionParams>(),
+    )
+    .with_title(title)
+    .with_output_schema::<ModelStatusChange>()
+    .with_meta(meta)
+    .with_annotations(
+        ToolAnnotations::with_title(title)
+            .read_only(false)
+            .destructive(false)
+            .idempotent(true)
+            .open_world(false),
+    );
+    ToolRoute::new_dyn(tool, move |context: ToolCallContext<'_, S>| {
+        Box::pin(async move {
+            let params = match parse::<ModelVersionParams>(context.arguments.as_ref()) {
+                Ok(params) => params,
+                Err(error) => {
+                    return Err::<Json<ModelStatusChange>, _>(error).into_call_tool_result();
+                }
+            };
+            let Some(scope) = context
+                .request_context
+                .extensions
+                .get::<CallScope>()
+                .cloned()
+            else {
+                return Err::<Json<ModelStatusChange>, _>(ToolError::Unavailable(
+                    "the call has no pipeline scope".into(),
+                ))
+                .into_call_tool_result();
+            };
+            change_model_status(&scope, context.service.runtime(), params, activate)
+                .await
+                .map(Json)
+                .into_call_tool_result()
+        })
+    })
+}
+
 /// `models://{model_name}/metadata` for each model a server watches (a team may serve a
 /// richer one of its own under the same address; the team's wins).
 pub fn model_resources(server: &str) -> Vec<rmcp::model::Resource> {

@@ -245,9 +245,9 @@ impl Policy {
 
     /// The policy file named by `REVOPS_POLICY_FILE`, or the default policy.
     pub fn from_env() -> Result<Policy, String> {
-        match std::env::var(POLICY_FILE_VAR) {
-            Ok(path) if !path.trim().is_empty() => Policy::load(std::path::Path::new(path.trim())),
-            _ => Ok(Policy::default()),
+        match store::config::var(POLICY_FILE_VAR) {
+            Some(path) => Policy::load(std::path::Path::new(path.trim())),
+            None => Ok(Policy::default()),
         }
     }
 

@@ -140,10 +140,7 @@ impl CheckpointSchedule {
     /// `REVOPS_CHECKPOINT_DIR` (default: `checkpoints` beside the default database), with the
     /// key of `revops audit checkpoint`. `None` when the variable is unset.
     pub fn from_env() -> Result<Option<CheckpointSchedule>, String> {
-        let Some(every) = std::env::var("REVOPS_CHECKPOINT_EVERY")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-        else {
+        let Some(every) = store::config::var("REVOPS_CHECKPOINT_EVERY") else {
             return Ok(None);
         };
         let every: i64 = every
@@ -152,9 +149,7 @@ impl CheckpointSchedule {
             .ok()
             .filter(|n| *n >= 1)
             .ok_or("REVOPS_CHECKPOINT_EVERY must be a whole number of entries, at least 1")?;
-        let folder = std::env::var("REVOPS_CHECKPOINT_DIR")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
+        let folder = store::config::var("REVOPS_CHECKPOINT_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| {
                 store::location::default_sqlite_path().with_file_name("checkpoints")

@@ -35,6 +35,8 @@ pub struct RuntimeOptions {
     pub policy: Arc<crate::policy::Policy>,
     /// Sign an audit checkpoint every N entries, if set.
     pub checkpoints: Option<crate::recorder::CheckpointSchedule>,
+    /// The toolsets offered (`--toolsets`); the shared tools are always offered.
+    pub toolsets: crate::toolsets::Selection,
 }
 
 /// What every team server shares: the store, the session's actor, the pipeline's gates and
@@ -53,6 +55,7 @@ struct RuntimeInner {
     gates: Gates,
     recorder: Arc<dyn CallRecorder>,
     predictions: crate::predictions::PredictionLog,
+    active_models: crate::learnt::ActiveModels,
     auditor: audit::Auditor,
     started: Instant,
 }
@@ -76,6 +79,7 @@ impl Runtime {
                     options.checkpoints.clone(),
                 )),
                 predictions: crate::predictions::PredictionLog::start(store.clone()),
+                active_models: crate::learnt::ActiveModels::default(),
                 auditor,
                 store,
                 actor,
@@ -96,6 +100,11 @@ impl Runtime {
     /// The prediction log: every score a tool gives goes here.
     pub fn predictions(&self) -> &crate::predictions::PredictionLog {
         &self.inner.predictions
+    }
+
+    /// The active model versions, cached per kind (see [`crate::learnt`]).
+    pub fn active_models(&self) -> &crate::learnt::ActiveModels {
+        &self.inner.active_models
     }
 
     /// Confirmation and budget settings.
@@ -136,6 +145,9 @@ pub trait TeamServer: Clone + Send + Sync + 'static {
     const NAME: &'static str;
     /// What the server is for, shown to the model at initialization.
     const INSTRUCTIONS: &'static str;
+    /// The server's tools in named groups; every tool but the shared ones is in exactly one
+    /// (each server's tests check this with [`crate::toolsets::coverage_problems`]).
+    const TOOLSETS: &'static [crate::toolsets::Toolset];
 
     fn new(runtime: Runtime) -> Self;
     fn runtime(&self) -> &Runtime;
@@ -191,12 +203,19 @@ impl<T: TeamServer> McpServer<T> {
         &self.team
     }
 
-    /// A tool this session may see: all tools, or only read-only ones in read-only mode.
+    /// A tool this session may see: in a selected toolset, and read-only in read-only mode.
     fn visible_tool(&self, name: &str) -> Option<Tool> {
         let tool = self.team.tools().get(name)?;
-        let read_only = self.team.runtime().options().read_only;
-        (!read_only || ToolKind::of(tool) == ToolKind::Read)
+        self.offers(tool)
             .then(|| with_confirm_token_argument(tool.clone()))
+    }
+
+    /// Whether this deployment offers `tool`: its toolset is selected, and read-only mode
+    /// (when on) allows it.
+    fn offers(&self, tool: &Tool) -> bool {
+        let options = self.team.runtime().options();
+        (!options.read_only || ToolKind::of(tool) == ToolKind::Read)
+            && options.toolsets.offers(T::TOOLSETS, &tool.name)
     }
 
     async fn record(
@@ -204,6 +223,7 @@ impl<T: TeamServer> McpServer<T> {
         record: &CallRecord,
         tx: Option<&mut store::WriteTx>,
     ) -> Result<(), store::Error> {
+        crate::metrics::record_call(record);
         self.team.runtime().inner.recorder.record(record, tx).await
     }
 
@@ -403,13 +423,12 @@ impl<T: TeamServer> ServerHandler for McpServer<T> {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let read_only = self.team.runtime().options().read_only;
         let tools = self
             .team
             .tools()
             .list_all()
             .into_iter()
-            .filter(|tool| !read_only || ToolKind::of(tool) == ToolKind::Read)
+            .filter(|tool| self.offers(tool))
             .map(with_confirm_token_argument)
             .collect();
         Ok(ListToolsResult::with_all_items(tools))

@@ -40,9 +40,9 @@ impl DatabaseLocation {
 
     /// `REVOPS_DATABASE_URL` if set, else the default SQLite file.
     pub fn from_env() -> Result<DatabaseLocation> {
-        match std::env::var(DATABASE_URL_VAR) {
-            Ok(url) if !url.trim().is_empty() => DatabaseLocation::parse(&url),
-            _ => Ok(DatabaseLocation::SqliteFile(default_sqlite_path())),
+        match crate::config::var(DATABASE_URL_VAR) {
+            Some(url) => DatabaseLocation::parse(&url),
+            None => Ok(DatabaseLocation::SqliteFile(default_sqlite_path())),
         }
     }
 

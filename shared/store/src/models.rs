@@ -96,6 +96,17 @@ pub async fn get_version(
     Ok((version_of(&row)?, get(&row, "params_json")?))
 }
 
+/// The number of the active version of a kind (one indexed read; servers check it on every
+/// score to notice an activation made elsewhere).
+pub async fn active_version(store: &Store, kind: &str) -> Result<Option<i64>> {
+    check_kind(kind)?;
+    sqlx::query_scalar("SELECT version FROM models WHERE kind = $1 AND status = 'active'")
+        .bind(kind)
+        .fetch_optional(store.pool())
+        .await
+        .map_err(|error| Error::from_sqlx("read the active model", error))
+}
+
 /// The active version of a kind and its parameters.
 pub async fn active(store: &Store, kind: &str) -> Result<(ModelVersion, String)> {
     check_kind(kind)?;

@@ -225,8 +225,7 @@ impl MasterKey {
     /// unset). Both set is an error rather than a guess.
     pub fn from_env() -> Result<Option<MasterKey>, VaultError> {
         let read = |name: &str| {
-            std::env::var(name)
-                .ok()
+            store::config::var(name)
                 .map(Zeroizing::new)
                 .filter(|value| !value.trim().is_empty())
         };

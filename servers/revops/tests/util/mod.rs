@@ -120,6 +120,8 @@ pub fn server_env<'a>(db: &'a SeededDatabase, role: &'a str) -> Vec<(&'static st
         ("REVOPS_ACTOR", "test-user"),
         ("REVOPS_ROLE", role),
         ("REVOPS_LOG", "warn"),
+        // A developer's own config file must not leak into a test.
+        ("REVOPS_CONFIG", "none"),
     ]
 }
 
@@ -168,6 +170,7 @@ pub async fn start_http(
     let child = tokio::process::Command::new(binary_path)
         .args(args)
         .args(["--bind", &bind])
+        .env("REVOPS_CONFIG", "none")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
