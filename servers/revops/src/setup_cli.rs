@@ -43,7 +43,7 @@ use answers::{
     environment, from_origin,
 };
 use database::{KeyPlan, Migrated};
-use prompts::{Cancelled, say};
+use prompts::{Cancelled, Choice, say};
 use templates::{TEMPLATES, Team, Template};
 
 /// Options of `revops setup`. Secrets never come from the command line: a CRM token is
@@ -259,7 +259,8 @@ impl<'r> Wizard<'r> {
             template.role,
         )?;
         let cap_default = self.cap_default(&sources, template)?;
-        let crm_given = self.crm_from_flags()?;
+        // Tested before the database is touched, so a refused token changes nothing.
+        let crm_tested = self.test_given_crm(&sources, self.crm_from_flags()?)?;
 
         let database = self.choose_database(&sources, template)?;
         let key = self.choose_master_key(&sources, &database.store)?;
@@ -273,7 +274,7 @@ impl<'r> Wizard<'r> {
             false => actor_default,
         };
         let role = self.choose_role(role_default, &policy)?;
-        let crm = self.choose_crm(&sources, &key, &database.store, crm_given)?;
+        let crm = self.choose_crm(&sources, &key, &database.store, crm_tested)?;
         // The cap is marketing's: asked when marketing runs, and not decided by another
         // team's scoped set-up.
         let asks_cap = teams.contains(&Team::Marketing)
@@ -302,7 +303,7 @@ impl<'r> Wizard<'r> {
         };
         let config = decided.config_file(self.previous.as_ref());
         if self.interactive {
-            say(&self.review(&decided, &database, &key, crm.as_ref(), demo));
+            say(&self.review(&decided, &config, &database, &key, crm.as_ref(), demo));
             if !prompts::confirm(&format!("Write {} and apply?", self.path.display()), true)? {
                 return Err(Cancelled.into());
             }
@@ -310,7 +311,10 @@ impl<'r> Wizard<'r> {
         let outcome = self.apply(&config, &database, &key, crm.as_ref(), demo);
         self.runtime.block_on(database.store.close());
         let report = outcome?;
-        println!("{}", self.summary(&decided, &database, &key, &report));
+        println!(
+            "{}",
+            self.summary(&decided, &config, &database, &key, &report)
+        );
         Ok(())
     }
 
@@ -396,9 +400,9 @@ impl<'r> Wizard<'r> {
             .or(fallback)
             .and_then(|name| offered.iter().position(|t| t.name == name))
             .unwrap_or(0);
-        let items: Vec<String> = offered
+        let items: Vec<Choice> = offered
             .iter()
-            .map(|t| format!("{:<22} {}", t.name, t.summary))
+            .map(|t| Choice::new(t.name, t.summary))
             .collect();
         let chosen = prompts::select(
             "Template (a starting point; every value can be changed)",
@@ -450,9 +454,9 @@ impl<'r> Wizard<'r> {
         if !self.interactive {
             return Ok(default);
         }
-        let items: Vec<String> = Team::ALL
+        let items: Vec<Choice> = Team::ALL
             .iter()
-            .map(|t| format!("{:<10} the {} server", t.name(), t.title()))
+            .map(|t| Choice::new(t.name(), format!("the {} server", t.title())))
             .collect();
         let ticked: Vec<bool> = Team::ALL.iter().map(|t| default.contains(t)).collect();
         loop {
@@ -515,9 +519,11 @@ impl<'r> Wizard<'r> {
             .iter()
             .flat_map(|team| team.toolsets().iter().map(move |set| (*team, set)))
             .collect();
-        let items: Vec<String> = offered
+        let items: Vec<Choice> = offered
             .iter()
-            .map(|(team, set)| format!("{:<10} {:<14} {}", team.name(), set.name, set.description))
+            .map(|(team, set)| {
+                Choice::new(set.name, format!("{}: {}", team.name(), set.description))
+            })
             .collect();
         let ticked: Vec<bool> = offered
             .iter()
@@ -598,15 +604,13 @@ impl<'r> Wizard<'r> {
                 None => template.suggests_postgres,
             };
             let kinds = [
-                "A SQLite file on this computer (one person, or all servers on one machine)"
-                    .to_string(),
-                "A Postgres server (a team sharing one store)".to_string(),
+                Choice::new(
+                    "SQLite",
+                    "a file on this computer (one person, or all servers on one machine)",
+                ),
+                Choice::new("Postgres", "a database server (a team sharing one store)"),
             ];
-            let kind = prompts::select(
-                "Where should the data live?",
-                &kinds,
-                usize::from(postgres_now),
-            )?;
+            let kind = prompts::select("Where the data lives", &kinds, usize::from(postgres_now))?;
             let url = if kind == 0 {
                 let default_path = current
                     .as_deref()
@@ -859,7 +863,7 @@ impl<'r> Wizard<'r> {
             return Ok(default);
         }
         let roles = [Role::Viewer, Role::Rep, Role::Manager, Role::Admin];
-        let items: Vec<String> = roles
+        let items: Vec<Choice> = roles
             .iter()
             .map(|role| {
                 let what = match role {
@@ -868,7 +872,7 @@ impl<'r> Wizard<'r> {
                     Role::Manager => "also destructive tools, each confirmed first",
                     Role::Admin => "also administration: budget caps, credentials",
                 };
-                format!("{:<8} {what}", policy.role_name(*role))
+                Choice::new(policy.role_name(*role), what)
             })
             .collect();
         let position = roles.iter().position(|r| *r == default).unwrap_or(1);
@@ -956,15 +960,45 @@ impl<'r> Wizard<'r> {
             )
     }
 
+    /// Tests the CRM credentials the flags name, if any.
+    fn test_given_crm(
+        &self,
+        sources: &Sources<'_>,
+        given: Option<CrmGiven>,
+    ) -> anyhow::Result<Option<crm::Credentials>> {
+        let Some(given) = given else {
+            return Ok(None);
+        };
+        let tested = match given {
+            CrmGiven::HubSpot(token) => {
+                let base_url = self.hubspot_url(sources);
+                self.runtime
+                    .block_on(crm::test_hubspot(&token, &base_url))
+                    .map(|()| crm::Credentials::HubSpot { token, base_url })
+            }
+            CrmGiven::Salesforce {
+                client_id,
+                client_secret,
+                refresh_token,
+            } => self.runtime.block_on(crm::test_salesforce(
+                &self.salesforce_login_url(sources),
+                client_id,
+                client_secret,
+                refresh_token,
+            )),
+        };
+        tested.map(Some).map_err(anyhow::Error::msg)
+    }
+
     fn choose_crm(
         &self,
         sources: &Sources<'_>,
         key: &KeyPlan,
         store: &store::Store,
-        given: Option<CrmGiven>,
+        tested: Option<crm::Credentials>,
     ) -> anyhow::Result<Option<crm::Credentials>> {
         if !key.has_vault() {
-            if given.is_some() {
+            if tested.is_some() {
                 anyhow::bail!(
                     "CRM credentials are stored in the credential vault, and this set-up has none: {}",
                     key.describe()
@@ -977,29 +1011,8 @@ impl<'r> Wizard<'r> {
             }
             return Ok(None);
         }
-        if !self.interactive {
-            let Some(given) = given else {
-                return Ok(None);
-            };
-            let tested = match given {
-                CrmGiven::HubSpot(token) => {
-                    let base_url = self.hubspot_url(sources);
-                    self.runtime
-                        .block_on(crm::test_hubspot(&token, &base_url))
-                        .map(|()| crm::Credentials::HubSpot { token, base_url })
-                }
-                CrmGiven::Salesforce {
-                    client_id,
-                    client_secret,
-                    refresh_token,
-                } => self.runtime.block_on(crm::test_salesforce(
-                    &self.salesforce_login_url(sources),
-                    client_id,
-                    client_secret,
-                    refresh_token,
-                )),
-            };
-            return tested.map(Some).map_err(anyhow::Error::msg);
+        if tested.is_some() || !self.interactive {
+            return Ok(tested);
         }
         let stored: Vec<String> = self
             .runtime
@@ -1014,12 +1027,18 @@ impl<'r> Wizard<'r> {
             say(&format!("The vault already holds: {}.", stored.join(", ")));
         }
         let choices = [
-            "Not now (later: `revops vault set hubspot private_app_token`)".to_string(),
-            "HubSpot: a private-app token".to_string(),
-            "Salesforce: a connected app (client id, client secret, refresh token)".to_string(),
+            Choice::new(
+                "Not now",
+                "later: `revops vault set hubspot private_app_token`",
+            ),
+            Choice::new("HubSpot", "a private-app token"),
+            Choice::new(
+                "Salesforce",
+                "a connected app: client id, client secret, refresh token",
+            ),
         ];
         loop {
-            let outcome = match prompts::select("Connect a CRM?", &choices, 0)? {
+            let outcome = match prompts::select("Connect a CRM", &choices, 0)? {
                 0 => return Ok(None),
                 1 => {
                     let Some(token) = prompts::secret("HubSpot private-app token (hidden)", true)?
@@ -1076,8 +1095,11 @@ impl<'r> Wizard<'r> {
                 }
                 Err(explanation) => {
                     say(&explanation);
-                    let next = ["Try again".to_string(), "Skip the CRM for now".to_string()];
-                    if prompts::select("What now?", &next, 0)? == 1 {
+                    let next = [
+                        Choice::new("Try again", ""),
+                        Choice::new("Skip the CRM for now", ""),
+                    ];
+                    if prompts::select("What now", &next, 0)? == 1 {
                         return Ok(None);
                     }
                 }
@@ -1106,6 +1128,7 @@ impl<'r> Wizard<'r> {
     fn review(
         &self,
         decided: &Decided,
+        config: &ConfigFile,
         database: &Database,
         key: &KeyPlan,
         crm: Option<&crm::Credentials>,
@@ -1120,7 +1143,7 @@ impl<'r> Wizard<'r> {
             None => lines.push(format!("- write {}", self.path.display())),
         }
         lines.extend(
-            settings_lines(decided, database, key)
+            settings_lines(decided, config, database, key)
                 .into_iter()
                 .map(|l| format!("  {l}")),
         );
@@ -1211,6 +1234,7 @@ impl<'r> Wizard<'r> {
     fn summary(
         &self,
         decided: &Decided,
+        config: &ConfigFile,
         database: &Database,
         key: &KeyPlan,
         applied: &Applied,
@@ -1228,7 +1252,7 @@ impl<'r> Wizard<'r> {
             ));
         }
         lines.extend(
-            settings_lines(decided, database, key)
+            settings_lines(decided, config, database, key)
                 .into_iter()
                 .map(|l| format!("  {l}")),
         );
@@ -1265,13 +1289,18 @@ impl<'r> Wizard<'r> {
 }
 
 /// The settings as a person reads them (no secret ever).
-fn settings_lines(decided: &Decided, database: &Database, key: &KeyPlan) -> Vec<String> {
+fn settings_lines(
+    decided: &Decided,
+    config: &ConfigFile,
+    database: &Database,
+    key: &KeyPlan,
+) -> Vec<String> {
     let teams: Vec<&str> = decided.teams.iter().map(|t| t.name()).collect();
     let toolsets = answers::toolsets_setting(&decided.toolsets);
-    let cap = match decided.monthly_cap_minor {
-        Some(Some(cap)) => format!("{} a month", answers::major(cap)),
-        Some(None) => "none".to_string(),
-        None => "unchanged (not asked)".to_string(),
+    let cap = match config.get(MONTHLY_CAP).map(answers::parse_minor) {
+        Some(Ok(cap)) => format!("{} a month", answers::major(cap)),
+        Some(Err(_)) => "as set in the file (not a valid amount)".to_string(),
+        None => "none".to_string(),
     };
     vec![
         format!("template: {}", decided.template.name),

@@ -4,6 +4,7 @@
 //! against a local stand-in for HubSpot. Every run gets its own HOME and XDG folders and
 //! an empty environment, so nothing of the developer's own set-up leaks in or out.
 
+#![cfg(unix)]
 #![allow(
     clippy::unwrap_used,
     clippy::print_stdout,
@@ -233,7 +234,7 @@ fn a_person_sets_up_the_sales_team_in_the_wizard_and_the_server_then_needs_only_
     wizard.press("\r");
     wizard.wait_for("Toolsets offered to the model");
     wizard.press("\r");
-    wizard.wait_for("Where should the data live?");
+    wizard.wait_for("Where the data lives");
     wizard.press("\r");
     wizard.wait_for("SQLite file (created if missing)");
     wizard.type_line(home.sqlite().to_str().unwrap());
@@ -244,7 +245,7 @@ fn a_person_sets_up_the_sales_team_in_the_wizard_and_the_server_then_needs_only_
     wizard.type_line("dana@example.com");
     wizard.wait_for("Role (what the servers let you do)");
     wizard.press("j\r"); // rep (the template's) is preselected; manager is next
-    wizard.wait_for("Connect a CRM?");
+    wizard.wait_for("Connect a CRM");
     wizard.press("\r");
     wizard.wait_for("Load the demo company");
     wizard.press("y");
@@ -394,7 +395,7 @@ fn running_the_wizard_again_offers_the_current_answers_keeps_the_key_and_backs_u
     wizard.press("\r");
     wizard.wait_for("Toolsets offered to the model");
     wizard.press("\r");
-    wizard.wait_for("Where should the data live?");
+    wizard.wait_for("Where the data lives");
     wizard.press("\r");
     wizard.wait_for("SQLite file (created if missing)");
     wizard.press("\r");
@@ -403,12 +404,12 @@ fn running_the_wizard_again_offers_the_current_answers_keeps_the_key_and_backs_u
     wizard.press("\r");
     wizard.wait_for("Role (what the servers let you do)");
     wizard.press("j\r"); // manager (the file's) is preselected; admin is next
-    wizard.wait_for("Connect a CRM?");
+    wizard.wait_for("Connect a CRM");
     wizard.press("j\r");
     wizard.wait_for("HubSpot private-app token (hidden)");
     wizard.type_line("pat-na1-wrong-SECRET-token");
     wizard.wait_for("HubSpot refused the token (HTTP 401)");
-    wizard.wait_for("What now?");
+    wizard.wait_for("What now");
     wizard.press("j\r");
     wizard.wait_for("Load the demo company");
     wizard.press("n");
@@ -690,6 +691,7 @@ async fn a_crm_token_is_tested_live_refused_with_the_reason_or_stored_in_the_vau
         "the token is never shown"
     );
     assert!(!home.config().exists(), "a refused token writes nothing");
+    assert!(!home.sqlite().exists(), "not even the database");
 
     let offline = set_up("http://127.0.0.1:1");
     assert_eq!(offline.code, 2, "{}", offline.stderr);
@@ -736,4 +738,200 @@ async fn a_crm_token_is_tested_live_refused_with_the_reason_or_stored_in_the_vau
     let stored = vault.get("hubspot", "private_app_token").await.unwrap();
     assert_eq!(stored.expose_secret(), token);
     store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn salesforce_credentials_are_tested_with_a_refresh_and_stored_as_the_refresh_left_them() {
+    let salesforce = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/oauth2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "00D-access-SECRET",
+            "refresh_token": "rotated-refresh-SECRET",
+            "instance_url": salesforce.uri(),
+            "token_type": "Bearer",
+        })))
+        .expect(1)
+        .mount(&salesforce)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/services/data/v62.0/query"))
+        .and(header("authorization", "Bearer 00D-access-SECRET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "totalSize": 0,
+            "done": true,
+            "records": [],
+        })))
+        .expect(1)
+        .mount(&salesforce)
+        .await;
+    let home = Home::new();
+    let database = home.sqlite_url();
+    let login_url = salesforce.uri();
+    let run = tokio::task::block_in_place(|| {
+        home.setup(
+            &[
+                "--template",
+                "sales-team",
+                "--database-url",
+                &database,
+                "--salesforce-login-url",
+                &login_url,
+                "--salesforce-client-id-env",
+                "SF_ID",
+                "--salesforce-client-secret-env",
+                "SF_SECRET",
+                "--salesforce-refresh-token-env",
+                "SF_REFRESH",
+            ],
+            &[
+                ("SF_ID", "3MVG9-client-id"),
+                ("SF_SECRET", "client-SECRET"),
+                ("SF_REFRESH", "first-refresh-SECRET"),
+            ],
+        )
+    });
+    run.assert_ok();
+    assert!(!run.stdout.contains("SECRET") && !run.stderr.contains("SECRET"));
+    let config = home.read_config();
+    assert_eq!(
+        config.get("REVOPS_SALESFORCE_LOGIN_URL"),
+        Some(login_url.as_str())
+    );
+    assert!(
+        !std::fs::read_to_string(home.config())
+            .unwrap()
+            .contains("SECRET")
+    );
+    let key = MasterKey::from_base64(config.get("REVOPS_MASTER_KEY").unwrap()).unwrap();
+    let store = open(&database).await;
+    let vault = Vault::open(&store, key).await.unwrap();
+    let stored = |name: &'static str| {
+        let vault = &vault;
+        async move {
+            vault
+                .get("salesforce", name)
+                .await
+                .unwrap()
+                .expose_secret()
+                .to_string()
+        }
+    };
+    assert_eq!(stored("client_id").await, "3MVG9-client-id");
+    assert_eq!(stored("client_secret").await, "client-SECRET");
+    assert_eq!(
+        stored("refresh_token").await,
+        "rotated-refresh-SECRET",
+        "the refresh token the test's refresh returned, not the spent one"
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_existing_vault_keeps_its_key_and_a_new_key_only_comes_when_asked_for() {
+    let home = Home::new();
+    let database = home.sqlite_url();
+    // A vault set up earlier (`revops vault init`), holding a credential.
+    let old_key = {
+        let store = open(&database).await;
+        let key = MasterKey::generate().unwrap();
+        let text = key.to_base64().unwrap().expose_secret().to_string();
+        let vault = Vault::init(&store, key).await.unwrap();
+        vault
+            .put("hubspot", "private_app_token", "pat-kept-SECRET".into())
+            .await
+            .unwrap();
+        store.close().await;
+        text
+    };
+    let set_up = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec![
+            "--template",
+            "sales-team",
+            "--database-url",
+            database.as_str(),
+        ];
+        all.extend_from_slice(args);
+        tokio::task::block_in_place(|| home.setup(&all, env))
+    };
+
+    // Without the key the file gets none, and says how the servers get it.
+    let without = set_up(&[], &[]);
+    without.assert_ok();
+    assert_eq!(home.read_config().get("REVOPS_MASTER_KEY"), None);
+    assert!(
+        without
+            .stdout
+            .contains("whose key this set-up was not given"),
+        "{}",
+        without.stdout
+    );
+
+    // With the key in the environment, that key is kept and written down.
+    let wrong = MasterKey::generate().unwrap().to_base64().unwrap();
+    let refused = set_up(&[], &[("REVOPS_MASTER_KEY", wrong.expose_secret())]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("does not open this database's credential vault"),
+        "{}",
+        refused.stderr
+    );
+    let kept = set_up(&[], &[("REVOPS_MASTER_KEY", &old_key)]);
+    kept.assert_ok();
+    assert_eq!(
+        home.read_config().get("REVOPS_MASTER_KEY"),
+        Some(old_key.as_str())
+    );
+
+    // A new key only with --new-master-key: the credential moves to it, the file follows.
+    let replaced = set_up(&["--new-master-key"], &[]);
+    replaced.assert_ok();
+    assert!(
+        replaced.stdout.contains("re-encrypted"),
+        "{}",
+        replaced.stdout
+    );
+    let new_key = home
+        .read_config()
+        .get("REVOPS_MASTER_KEY")
+        .unwrap()
+        .to_string();
+    assert_ne!(new_key, old_key);
+    assert!(
+        !replaced.stdout.contains(&new_key),
+        "the new key is never printed"
+    );
+    let store = open(&database).await;
+    let vault = Vault::open(&store, MasterKey::from_base64(&new_key).unwrap())
+        .await
+        .unwrap();
+    let token = vault.get("hubspot", "private_app_token").await.unwrap();
+    assert_eq!(token.expose_secret(), "pat-kept-SECRET");
+    assert!(
+        Vault::open(&store, MasterKey::from_base64(&old_key).unwrap())
+            .await
+            .is_err(),
+        "the old key no longer opens the vault"
+    );
+    store.close().await;
+    let backups = home.backups();
+    assert!(
+        backups
+            .iter()
+            .any(|b| std::fs::read_to_string(b).unwrap().contains(&old_key)),
+        "the file with the old key is backed up"
+    );
+}
+
+#[test]
+fn escape_stops_the_wizard_and_nothing_is_written() {
+    let home = Home::new();
+    let mut wizard = home.wizard(&[]);
+    wizard.wait_for("Template (a starting point");
+    wizard.press("\x1b");
+    wizard.wait_for("nothing was written");
+    assert_eq!(wizard.finish(), 1, "{}", wizard.transcript);
+    assert!(!home.config().exists());
 }

@@ -101,6 +101,81 @@ pub struct Gbm {
     pub width: usize,
     /// Total split gain per input, for "most important features".
     pub gain: Vec<f64>,
+    /// The trees laid out for fast prediction, built on first use.
+    #[serde(skip)]
+    #[schemars(skip)]
+    compiled: Compiled,
+}
+
+/// A split's input index has this bit set when missing values go left.
+const MISSING_LEFT: u32 = 1 << 31;
+
+/// One node of the prediction layout: 16 bytes. A split's children sit side by side
+/// (`right = left + 1`); a leaf has `left == 0` (no tree's root is a child) and its value in
+/// `threshold`.
+#[derive(Debug, Clone, Copy)]
+struct FlatNode {
+    threshold: f64,
+    left: u32,
+    /// The input index, with [`MISSING_LEFT`].
+    feature: u32,
+}
+
+/// Every tree in one array of [`FlatNode`]s, in breadth-first order, for prediction: half
+/// the memory of [`Node`]s and no branch on the direction taken.
+#[derive(Debug, Clone, Default)]
+struct Flat {
+    nodes: Vec<FlatNode>,
+    roots: Vec<u32>,
+}
+
+impl Flat {
+    fn of(trees: &[Tree]) -> Flat {
+        let empty = FlatNode {
+            threshold: 0.0,
+            left: 0,
+            feature: 0,
+        };
+        let mut flat = Flat::default();
+        let mut queue = std::collections::VecDeque::new();
+        for tree in trees {
+            let root = flat.nodes.len();
+            flat.roots.push(u32::try_from(root).unwrap_or(u32::MAX));
+            flat.nodes.push(empty);
+            queue.push_back((0usize, root));
+            while let Some((from, to)) = queue.pop_front() {
+                let node = &tree.nodes[from];
+                flat.nodes[to] = if node.is_leaf() {
+                    FlatNode {
+                        threshold: node.value,
+                        ..empty
+                    }
+                } else {
+                    let left = flat.nodes.len();
+                    flat.nodes.extend([empty, empty]);
+                    queue.push_back((node.left as usize, left));
+                    queue.push_back((node.right as usize, left + 1));
+                    FlatNode {
+                        threshold: node.threshold,
+                        left: u32::try_from(left).unwrap_or(u32::MAX),
+                        feature: node.feature
+                            | if node.missing_left { MISSING_LEFT } else { 0 },
+                    }
+                };
+            }
+        }
+        flat
+    }
+}
+
+/// The prediction layout, built once per model. A cache: it never makes two models differ.
+#[derive(Debug, Clone, Default)]
+struct Compiled(std::sync::OnceLock<Flat>);
+
+impl PartialEq for Compiled {
+    fn eq(&self, _: &Compiled) -> bool {
+        true
+    }
 }
 
 /// A small, fast, deterministic generator (SplitMix64) for shuffles.
@@ -424,21 +499,6 @@ impl Grower<'_> {
     }
 }
 
-impl Tree {
-    fn leaf_for(&self, row: &[f64]) -> usize {
-        let mut index = 0;
-        loop {
-            let node = &self.nodes[index];
-            if node.is_leaf() {
-                return index;
-            }
-            let value = row[node.feature as usize];
-            // Non-short-circuit `|` and `&`: no branch to mispredict on the comparison.
-            let left = (value <= node.threshold) | (value.is_nan() & node.missing_left);
-            index = if left { node.left } else { node.right } as usize;
-        }
-    }
-}
 
 fn log_loss(margins: &[f64], labels: &[bool], rows: &[u32]) -> f64 {
     let total: f64 = rows
@@ -545,17 +605,30 @@ impl Gbm {
             trees,
             width,
             gain,
+            compiled: Compiled::default(),
         }
     }
 
     /// The log-odds for one row of inputs.
     pub fn margin(&self, row: &[f64]) -> f64 {
-        self.base
-            + self
-                .trees
-                .iter()
-                .map(|tree| tree.nodes[tree.leaf_for(row)].value)
-                .sum::<f64>()
+        let flat = self.compiled.0.get_or_init(|| Flat::of(&self.trees));
+        let mut sum = 0.0;
+        for &root in &flat.roots {
+            let mut index = root as usize;
+            loop {
+                let node = flat.nodes[index];
+                if node.left == 0 {
+                    sum += node.threshold;
+                    break;
+                }
+                let value = row[(node.feature & !MISSING_LEFT) as usize];
+                // Non-short-circuit `|` and `&`: the direction is arithmetic, not a branch.
+                let left = (value <= node.threshold)
+                    | (value.is_nan() & (node.feature & MISSING_LEFT != 0));
+                index = node.left as usize + usize::from(!left);
+            }
+        }
+        self.base + sum
     }
 
     /// The probability of the outcome for one row of inputs.

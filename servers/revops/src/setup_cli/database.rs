@@ -3,7 +3,12 @@
 //! up or re-key it with the chosen master key, and load the demo company into an empty
 //! store.
 
+use std::time::Duration;
+
 use vault::{ExposeSecret, MasterKey, SecretString, Vault};
+
+/// How long the set-up waits for a database connection.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
 
 /// How far the migrations got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,11 +22,27 @@ pub struct Migrated {
 pub async fn connect_and_migrate(
     location: &store::DatabaseLocation,
 ) -> Result<(store::Store, Migrated), String> {
-    let store = store::Store::connect(location)
-        .await
-        .map_err(|error| error.to_string())?;
+    // A file about to be created has nothing to ask about (and asking an empty database
+    // for its level logs an error about the missing migrations table).
+    let brand_new = location.sqlite_path().is_some_and(|path| !path.exists());
+    // The store's own pool waits 30 s for a connection; a person at a prompt should hear
+    // sooner that the server is not answering.
+    let store = match tokio::time::timeout(CONNECT_PATIENCE, store::Store::connect(location)).await
+    {
+        Ok(connected) => connected.map_err(|error| error.to_string())?,
+        Err(_) => {
+            return Err(format!(
+                "cannot connect to the database at {}: no connection within {} s (is the server running and reachable from here?)",
+                location.redacted(),
+                CONNECT_PATIENCE.as_secs()
+            ));
+        }
+    };
     // A database never migrated has no migration table yet: level 0.
-    let before = store.migration_level().await.unwrap_or(0);
+    let before = match brand_new {
+        true => 0,
+        false => store.migration_level().await.unwrap_or(0),
+    };
     if let Err(error) = store.migrate().await {
         store.close().await;
         return Err(format!(
@@ -138,10 +159,14 @@ impl KeyPlan {
     pub fn describe(&self) -> String {
         match self {
             KeyPlan::Create { .. } => "a new master key, stored in the config file only (keep a backup of the file: without the key, stored credentials cannot be opened)".to_string(),
-            KeyPlan::Keep { origin, .. } => format!("kept (from {origin}), stored in the config file"),
+            KeyPlan::Keep { origin, .. } if origin == "the config file" => {
+                "kept (the one already in the config file)".to_string()
+            }
+            KeyPlan::Keep { origin, .. } => format!("kept (from {origin}), now stored in the config file"),
             KeyPlan::Replace { vault_exists: true, .. } => "replaced by a new key; the vault's credentials are re-encrypted under it, and the old key no longer opens them".to_string(),
             KeyPlan::Replace { .. } => "replaced by a new key (this database had no vault yet)".to_string(),
-            KeyPlan::Passphrase { .. } => "the vault uses the passphrase in REVOPS_MASTER_PASSPHRASE; nothing stored".to_string(),
+            KeyPlan::Passphrase { vault_exists: true, .. } => "the vault uses the passphrase in REVOPS_MASTER_PASSPHRASE; nothing stored".to_string(),
+            KeyPlan::Passphrase { .. } => "REVOPS_MASTER_PASSPHRASE is set, but this database has no vault yet: run `revops vault init --passphrase`".to_string(),
             KeyPlan::Without { why } => format!("none in the config file: {why}"),
         }
     }

@@ -27,26 +27,76 @@ pub fn say(text: &str) {
     eprintln!("{text}");
 }
 
-/// One of `items`; Esc stops the set-up.
-pub fn select(prompt: &str, items: &[String], default: usize) -> anyhow::Result<usize> {
-    Select::new()
-        .with_prompt(prompt)
-        .items(items)
-        .default(default.min(items.len().saturating_sub(1)))
-        .interact_opt()
-        .map_err(io)?
-        .ok_or_else(|| Cancelled.into())
+/// One item of a list: a short label (what is echoed back once chosen) and a line saying
+/// what it means.
+pub struct Choice {
+    pub label: String,
+    pub detail: String,
 }
 
-/// Some of `items` (space ticks, Enter accepts); Esc stops the set-up.
-pub fn multi_select(prompt: &str, items: &[String], ticked: &[bool]) -> anyhow::Result<Vec<usize>> {
-    MultiSelect::new()
+impl Choice {
+    pub fn new(label: impl Into<String>, detail: impl Into<String>) -> Choice {
+        Choice {
+            label: label.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The items as shown: labels in a column, details beside them.
+fn lines(choices: &[Choice]) -> Vec<String> {
+    let width = choices
+        .iter()
+        .map(|c| c.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    choices
+        .iter()
+        .map(|c| match c.detail.is_empty() {
+            true => c.label.clone(),
+            false => format!("{:<width$}  {}", c.label, c.detail),
+        })
+        .collect()
+}
+
+/// One of `choices`; Esc stops the set-up.
+pub fn select(prompt: &str, choices: &[Choice], default: usize) -> anyhow::Result<usize> {
+    let chosen = Select::new()
         .with_prompt(prompt)
-        .items(items)
-        .defaults(ticked)
+        .items(lines(choices))
+        .default(default.min(choices.len().saturating_sub(1)))
+        .report(false)
         .interact_opt()
         .map_err(io)?
-        .ok_or_else(|| Cancelled.into())
+        .ok_or(Cancelled)?;
+    say(&format!("{prompt}: {}", choices[chosen].label));
+    Ok(chosen)
+}
+
+/// Some of `choices` (space ticks, Enter accepts); Esc stops the set-up.
+pub fn multi_select(
+    prompt: &str,
+    choices: &[Choice],
+    ticked: &[bool],
+) -> anyhow::Result<Vec<usize>> {
+    let chosen = MultiSelect::new()
+        .with_prompt(prompt)
+        .items(lines(choices))
+        .defaults(ticked)
+        .report(false)
+        .interact_opt()
+        .map_err(io)?
+        .ok_or(Cancelled)?;
+    let labels: Vec<&str> = chosen.iter().map(|i| choices[*i].label.as_str()).collect();
+    say(&format!(
+        "{prompt}: {}",
+        if labels.is_empty() {
+            "none".to_string()
+        } else {
+            labels.join(", ")
+        }
+    ));
+    Ok(chosen)
 }
 
 /// A line of text, `default` on Enter, re-asked until `check` accepts it. With `show` off
