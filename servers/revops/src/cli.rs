@@ -248,19 +248,12 @@ async fn run_db(command: DbCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every server's toolsets, for checking a `--toolsets` selection under `serve all`.
-const ALL_TOOLSETS: [(&str, &[mcp_runtime::toolsets::Toolset]); 3] = [
-    (sales::SalesServer::NAME, sales::SalesServer::TOOLSETS),
-    (marketing::MarketingServer::NAME, marketing::MarketingServer::TOOLSETS),
-    (cs::CsServer::NAME, cs::CsServer::TOOLSETS),
-];
-
 async fn runtime_of<T: TeamServer>(
     store: &store::Store,
     actor: &Actor,
     options: &ServerOptions,
 ) -> anyhow::Result<Runtime> {
-    let options = crate::team::runtime_options(options, &ALL_TOOLSETS)?;
+    let options = crate::team::runtime_options(options, &crate::team::ALL_TOOLSETS)?;
     Ok(Runtime::open(T::NAME, store.clone(), actor.clone(), options).await?)
 }
 

@@ -108,10 +108,22 @@ pub fn runtime_options(
     })
 }
 
+/// Every server's toolsets. A selection is checked against all three, not one server's:
+/// one config file serves every team a set-up runs, and each server offers the selected
+/// toolsets that are its own.
+pub const ALL_TOOLSETS: [(&str, &[mcp_runtime::toolsets::Toolset]); 3] = [
+    (sales::SalesServer::NAME, sales::SalesServer::TOOLSETS),
+    (
+        marketing::MarketingServer::NAME,
+        marketing::MarketingServer::TOOLSETS,
+    ),
+    (cs::CsServer::NAME, cs::CsServer::TOOLSETS),
+];
+
 /// Builds the runtime of team `T` from the options and the environment.
 pub async fn runtime_for<T: TeamServer>(options: &ServerOptions) -> anyhow::Result<Runtime> {
     let store = open_store(&options.database).await?;
-    let runtime_options = runtime_options(options, &[(T::NAME, T::TOOLSETS)])?;
+    let runtime_options = runtime_options(options, &ALL_TOOLSETS)?;
     let actor = Actor::from_env_with(&runtime_options.policy).map_err(anyhow::Error::msg)?;
     Ok(Runtime::open(T::NAME, store, actor, runtime_options).await?)
 }

@@ -654,8 +654,12 @@ async fn sigterm_lets_an_in_flight_call_finish_and_records_it() {
         );
         lock.rollback().await.unwrap();
     };
+    // Bounded, so a call cut off by the stop fails the test instead of hanging it.
+    let write = tokio::time::timeout(Duration::from_secs(60), write);
     let (answer, ()) = tokio::join!(write, stop_while_the_write_waits);
-    let answer = answer.unwrap();
+    let answer = answer
+        .expect("the call in flight was answered before the server stopped")
+        .unwrap();
     assert_ne!(answer.is_error, Some(true), "{}", client::text_of(&answer));
     let created = answer.structured_content.unwrap();
     assert_eq!(created["created"], true);

@@ -1,6 +1,6 @@
-//! CRM sync tools: `sync_from_crm` (pull HubSpot or Salesforce records into the store) and
-//! `push_to_crm` (create or update a lead in the CRM). Both run in the call's transaction,
-//! so a page of pulled records commits with its cursor and its audit entry, and a push
+//! CRM sync tools: `sync_from_crm` (pull HubSpot or Salesforce leads, accounts or deals into
+//! the store) and `push_to_crm` (create or update a lead in the CRM). Both run in the call's
+//! transaction, so a page of pulled records commits with its cursor and its audit entry, and a push
 //! records the remote id with its entry. The connections (circuit breaker, rate limits, OAuth
 //! token) live as long as the server; credentials come from the vault
 //! (`REVOPS_MASTER_KEY`), and without them the tools say how to set them up. Base URLs can
@@ -80,8 +80,9 @@ impl SalesServer {
 pub struct SyncParams {
     /// hubspot or salesforce.
     pub provider: String,
-    /// leads (HubSpot contacts, Salesforce leads) or accounts (HubSpot companies, Salesforce
-    /// accounts); default leads.
+    /// leads (HubSpot contacts, Salesforce leads), accounts (HubSpot companies, Salesforce
+    /// accounts) or deals (HubSpot deals, Salesforce opportunities; sync accounts first, a
+    /// deal whose company is not synced is reported as unlinked); default leads.
     #[serde(default)]
     pub kind: Option<String>,
     /// Most pages to pull in this call, 1-20 (default 5); run again to continue.
@@ -112,8 +113,11 @@ pub struct PushParams {
 impl SalesServer {
     #[tool(
         description = "Pull records from the CRM (HubSpot or Salesforce) into the local store: leads (HubSpot \
-            contacts, Salesforce leads) or accounts (companies). Each record is upserted by its CRM id, so running \
-            it again creates nothing twice; it resumes from where the last run stopped, a few pages per call (run \
+            contacts, Salesforce leads), accounts (companies) or deals (HubSpot deals, Salesforce opportunities, \
+            with stages mapped to the local ones and amounts in minor units; each deal is linked to the account \
+            synced from its company, so sync accounts first: a deal without one is reported as unlinked, never \
+            given an invented account). Each record is upserted by its CRM id, so running it again creates \
+            nothing twice; it resumes from where the last run stopped, a few pages per call (run \
             again while complete is false). Needs the CRM's credentials in the vault. \
             Example: {\"provider\": \"hubspot\", \"kind\": \"leads\", \"max_pages\": 5}.",
         annotations(
@@ -133,11 +137,12 @@ impl SalesServer {
         let kind = match choice_arg(
             "kind",
             params.kind.as_deref().unwrap_or("leads"),
-            &["leads", "accounts"],
+            &["leads", "accounts", "deals"],
         )?
         .as_str()
         {
             "accounts" => connectors::SyncKind::Accounts,
+            "deals" => connectors::SyncKind::Deals,
             _ => connectors::SyncKind::Leads,
         };
         let max_pages = u32::try_from(range_arg(

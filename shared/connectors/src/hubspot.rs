@@ -10,6 +10,11 @@
 //! retried only because it carries an idempotency key. A 401 is answered by one refresh
 //! (OAuth) and one more try. HubSpot's search returns at most 10,000 results per query;
 //! the sync narrows each pass to records modified since the last one.
+//!
+//! Deals: the search API returns no associations, so a page of deals is followed by one
+//! batch read of their company associations (`POST /crm/v4/associations/deals/companies/
+//! batch/read`, a read, retried like search); each deal's primary company id (else its
+//! first) is put into the record as [`mapping::HUBSPOT_DEAL_COMPANY`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,6 +38,8 @@ pub const PRIVATE_APP_TOKEN: &str = "private_app_token";
 const DISPLAY: &str = "HubSpot";
 /// Records per search page: HubSpot's maximum.
 const PAGE_SIZE: u32 = 100;
+/// Batch read of deal → company associations (v4; up to 1,000 inputs, so a page fits).
+pub const DEAL_COMPANIES: &str = "/crm/v4/associations/deals/companies/batch/read";
 
 /// A HubSpot CRM object type.
 #[derive(
@@ -299,6 +306,42 @@ impl HubSpot {
         self.read_json(answer, object, Some(id))
     }
 
+    /// The company each deal is associated with, by deal id: the primary association where
+    /// HubSpot marks one, else the first. Deals without a company are absent.
+    pub async fn deal_companies(
+        &self,
+        deal_ids: &[&str],
+    ) -> Result<BTreeMap<String, String>, ConnectorError> {
+        let mut companies = BTreeMap::new();
+        if deal_ids.is_empty() {
+            return Ok(companies);
+        }
+        let inputs: Vec<serde_json::Value> =
+            deal_ids.iter().map(|id| json!({ "id": id })).collect();
+        let body = json!({ "inputs": inputs });
+        let answer = self
+            .send(|token| {
+                self.api
+                    .post(DEAL_COMPANIES)
+                    .json(&body)
+                    .bearer_auth(token)
+                    .idempotent()
+            })
+            .await?;
+        let batch: AssociationBatch = self.read_json(answer, ObjectType::Deals, None)?;
+        for result in batch.results {
+            let primary = result
+                .to
+                .iter()
+                .find(|to| to.association_types.iter().any(AssociationType::is_primary))
+                .or_else(|| result.to.first());
+            if let Some(company) = primary.and_then(|to| remote_id(&to.to_object_id)) {
+                companies.insert(result.from.id, company);
+            }
+        }
+        Ok(companies)
+    }
+
     /// The contact with this email, if any.
     pub async fn find_contact_by_email(
         &self,
@@ -382,13 +425,25 @@ impl Crm for HubSpot {
         let object = match kind {
             SyncKind::Leads => ObjectType::Contacts,
             SyncKind::Accounts => ObjectType::Companies,
+            SyncKind::Deals => ObjectType::Deals,
         };
         let search = Search {
             after: page.after.clone(),
             since: page.since,
             ..Search::default()
         };
-        self.search(object, &search).await
+        let mut found = self.search(object, &search).await?;
+        if kind == SyncKind::Deals {
+            let ids: Vec<&str> = found.records.iter().map(|r| r.id.as_str()).collect();
+            let companies = self.deal_companies(&ids).await?;
+            for record in &mut found.records {
+                let company = companies.get(&record.id).cloned();
+                record
+                    .properties
+                    .insert(mapping::HUBSPOT_DEAL_COMPANY.to_owned(), company);
+            }
+        }
+        Ok(found)
     }
 
     fn lead_from(&self, record: &RemoteRecord) -> Result<store::leads::NewLead, String> {
@@ -397,6 +452,10 @@ impl Crm for HubSpot {
 
     fn account_from(&self, record: &RemoteRecord) -> Result<store::accounts::NewAccount, String> {
         mapping::account_from_hubspot_company(record)
+    }
+
+    fn deal_from(&self, record: &RemoteRecord) -> Result<store::sync::RemoteDeal, String> {
+        mapping::deal_from_hubspot_deal(record)
     }
 
     async fn push_lead(
@@ -489,4 +548,57 @@ struct Paging {
 #[derive(serde::Deserialize)]
 struct NextPage {
     after: String,
+}
+
+/// A v4 association batch read: `{"results": [{"from": {"id"}, "to": [{"toObjectId",
+/// "associationTypes": [...]}]}]}` (ids of deals without a company come back in `errors`,
+/// with HTTP 207, and are simply absent here).
+#[derive(serde::Deserialize)]
+struct AssociationBatch {
+    #[serde(default)]
+    results: Vec<AssociationResult>,
+}
+
+#[derive(serde::Deserialize)]
+struct AssociationResult {
+    from: AssociationFrom,
+    #[serde(default)]
+    to: Vec<AssociationTo>,
+}
+
+#[derive(serde::Deserialize)]
+struct AssociationFrom {
+    id: String,
+}
+
+#[derive(serde::Deserialize)]
+struct AssociationTo {
+    /// A number in v4 answers; text is accepted too.
+    #[serde(rename = "toObjectId")]
+    to_object_id: serde_json::Value,
+    #[serde(default, rename = "associationTypes")]
+    association_types: Vec<AssociationType>,
+}
+
+#[derive(serde::Deserialize)]
+struct AssociationType {
+    #[serde(default, rename = "typeId")]
+    type_id: Option<i64>,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+impl AssociationType {
+    /// HubSpot's "deal to company, primary" association is type 5, labelled `Primary`.
+    fn is_primary(&self) -> bool {
+        self.type_id == Some(5) || self.label.as_deref() == Some("Primary")
+    }
+}
+
+fn remote_id(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Number(number) => Some(number.to_string()),
+        serde_json::Value::String(text) if !text.is_empty() => Some(text.clone()),
+        _ => None,
+    }
 }

@@ -11,9 +11,9 @@
 //!   rotated refresh token to the vault before the new access token is used.
 //! - [`mapping`]: every field mapping between CRM records and store records, with the
 //!   defaults for fields a CRM lacks.
-//! - [`sync`]: [`sync::sync_from_crm`] (leads or accounts: pull pages, upsert by remote id,
-//!   a cursor committed with each page) and [`sync::push_lead`] (create or update with an
-//!   idempotency key). Deals/opportunities are not synced yet.
+//! - [`sync`]: [`sync::sync_from_crm`] (leads, accounts or deals: pull pages, upsert by
+//!   remote id, a cursor committed with each page) and [`sync::push_lead`] (create or update
+//!   with an idempotency key). Deals are pulled only; pushing a deal is not built yet.
 //! - [`ConnectorError`]: errors a tool can show as they are.
 //!
 //! # Invariants
@@ -119,6 +119,10 @@ pub trait Crm: Send + Sync {
     /// The local account of a remote record pulled for [`SyncKind::Accounts`], or why it
     /// is skipped.
     fn account_from(&self, record: &RemoteRecord) -> Result<store::accounts::NewAccount, String>;
+
+    /// The local deal of a remote record pulled for [`SyncKind::Deals`], or why it is
+    /// skipped.
+    fn deal_from(&self, record: &RemoteRecord) -> Result<store::sync::RemoteDeal, String>;
 
     /// Creates or updates the remote record of `lead`. A create sends `idempotency_key`,
     /// so a retried push never creates a second record.

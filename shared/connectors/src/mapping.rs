@@ -48,14 +48,55 @@
 //! kept. Pushing does the reverse: the count goes back as the range that contains it, and
 //! fields holding a default ("unknown", 0) are not sent, so a push never overwrites a value
 //! in HubSpot with our placeholder.
+//!
+//! # HubSpot deal / Salesforce Opportunity → opportunity (pull only)
+//!
+//! | opportunity      | HubSpot deal                         | Salesforce Opportunity | when missing          |
+//! |------------------|--------------------------------------|------------------------|-----------------------|
+//! | `external_id`    | the record id                        | `Id`                   |                       |
+//! | `name`           | `dealname`                           | `Name`                 | the record is skipped |
+//! | `stage`          | `dealstage` (see [`stage_from_hubspot`]) | `StageName` (see [`stage_from_salesforce`]) | the record is skipped |
+//! | `amount_minor`   | `amount` (decimal text)              | `Amount` (a number)    | 0                     |
+//! | `currency`       | `deal_currency_code`                 | [`DEFAULT_CURRENCY`]   | [`DEFAULT_CURRENCY`]  |
+//! | `close_date`     | `closedate` (date part)              | `CloseDate`            | the record is skipped |
+//! | `account_id`     | the deal's primary associated company, by its remote id | `AccountId` | the record is skipped as unlinked |
+//!
+//! A deal is linked to the local account that carries its company's (account's) remote id;
+//! a deal whose company is not synced yet is reported, never given an invented account:
+//! sync accounts first. The amount is converted to minor units by the currency's exponent
+//! (JPY has none, KWD three) without going through floating point. Salesforce's
+//! `CurrencyIsoCode` exists only in multi-currency orgs (asking for it elsewhere fails the
+//! query), so Salesforce amounts are read in [`DEFAULT_CURRENCY`]. Owner, probability and
+//! the lead stay local. A stage outside the tables is read from the CRM's own closed flags
+//! (`hs_is_closed_won`/`hs_is_closed`, `IsWon`/`IsClosed`); an open stage the tables do not
+//! know skips the record and names the stage, rather than guessing where it sits.
+//!
+//! # Salesforce Contact ↔ contact
+//!
+//! | contact      | Salesforce Contact | pulled when missing                  |
+//! |--------------|--------------------|--------------------------------------|
+//! | `account_id` | `AccountId` (the local account with that remote id, resolved by the caller) | the record is skipped |
+//! | `email`      | `Email` (lower-cased) | the record is **skipped**         |
+//! | `first_name` | `FirstName`        | `""`                                 |
+//! | `last_name`  | `LastName`         | `""` (pushed as [`SALESFORCE_NOT_PROVIDED`], Salesforce requires it) |
+//! | `phone`      | `Phone`            | `None`                               |
+//! | `title`      | `Title`            | `None`                               |
+//! | `role`       | (none in Salesforce) | [`DEFAULT_CONTACT_ROLE`]           |
+//!
+//! # Opportunity → Salesforce Opportunity (push)
+//!
+//! `Name`, `StageName` (the first Salesforce stage of the local stage, see
+//! [`salesforce_stage_of`]), `Amount` (major units, as a number), `CloseDate`, and
+//! `AccountId` when the local account is linked.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use store::accounts::NewAccount;
+use store::accounts::{NewAccount, NewContact};
 use store::leads::NewLead;
-use store::records::Lead;
+use store::records::{Contact, Lead, Opportunity};
+use store::sync::RemoteDeal;
 
 use crate::RemoteRecord;
 use crate::hubspot::ObjectType;
@@ -123,11 +164,47 @@ const COMPANY_PROPERTIES: &[&str] = &[
 const DEAL_PROPERTIES: &[&str] = &[
     "dealname",
     "amount",
+    "deal_currency_code",
     "dealstage",
     "pipeline",
     "closedate",
+    "hs_is_closed",
+    "hs_is_closed_won",
     "hs_lastmodifieddate",
 ];
+
+/// The Opportunity fields a sync reads.
+pub const SALESFORCE_OPPORTUNITY_FIELDS: &[&str] = &[
+    "Id",
+    "Name",
+    "StageName",
+    "Amount",
+    "CloseDate",
+    "AccountId",
+    "IsClosed",
+    "IsWon",
+    "LastModifiedDate",
+];
+
+/// The Contact fields a sync reads.
+pub const SALESFORCE_CONTACT_FIELDS: &[&str] = &[
+    "Id",
+    "AccountId",
+    "Email",
+    "FirstName",
+    "LastName",
+    "Phone",
+    "Title",
+    "LastModifiedDate",
+];
+
+/// The currency of a deal whose CRM names none (and of every Salesforce deal, see above).
+pub const DEFAULT_CURRENCY: &str = "USD";
+/// The role of a contact pulled from a CRM that has no such field.
+pub const DEFAULT_CONTACT_ROLE: &str = "user";
+/// The property [`crate::HubSpot`] fills with a deal's primary associated company id (the
+/// search API does not return associations).
+pub const HUBSPOT_DEAL_COMPANY: &str = "revops_associated_company_id";
 
 /// The properties asked for when reading `object`.
 pub fn hubspot_properties(object: ObjectType) -> &'static [&'static str] {
@@ -329,6 +406,333 @@ pub fn hubspot_contact_from_lead(lead: &Lead) -> BTreeMap<String, String> {
     properties
 }
 
+/// HubSpot's default-pipeline `dealstage` ids and the local stage of each.
+const HUBSPOT_STAGES: &[(&str, &str)] = &[
+    ("appointmentscheduled", "prospecting"),
+    ("qualifiedtobuy", "qualification"),
+    ("presentationscheduled", "proposal"),
+    ("decisionmakerboughtin", "negotiation"),
+    ("contractsent", "negotiation"),
+    ("closedwon", "closed_won"),
+    ("closedlost", "closed_lost"),
+];
+
+/// Salesforce's standard `StageName` values and the local stage of each; the first of each
+/// local stage is what a push sends.
+const SALESFORCE_STAGES: &[(&str, &str)] = &[
+    ("Prospecting", "prospecting"),
+    ("Qualification", "qualification"),
+    ("Needs Analysis", "qualification"),
+    ("Proposal/Price Quote", "proposal"),
+    ("Value Proposition", "proposal"),
+    ("Id. Decision Makers", "proposal"),
+    ("Perception Analysis", "proposal"),
+    ("Negotiation/Review", "negotiation"),
+    ("Closed Won", "closed_won"),
+    ("Closed Lost", "closed_lost"),
+];
+
+/// The local stage of a HubSpot `dealstage` id (case-insensitive); `None` for a stage of a
+/// custom pipeline.
+pub fn stage_from_hubspot(dealstage: &str) -> Option<&'static str> {
+    let dealstage = dealstage.trim();
+    HUBSPOT_STAGES
+        .iter()
+        .find(|(theirs, _)| theirs.eq_ignore_ascii_case(dealstage))
+        .map(|(_, ours)| *ours)
+}
+
+/// The local stage of a Salesforce `StageName` (case-insensitive); `None` for an org's own
+/// stage names.
+pub fn stage_from_salesforce(stage_name: &str) -> Option<&'static str> {
+    let stage_name = stage_name.trim();
+    SALESFORCE_STAGES
+        .iter()
+        .find(|(theirs, _)| theirs.eq_ignore_ascii_case(stage_name))
+        .map(|(_, ours)| *ours)
+}
+
+/// The Salesforce `StageName` a push sends for a local stage.
+pub fn salesforce_stage_of(stage: &str) -> Option<&'static str> {
+    SALESFORCE_STAGES
+        .iter()
+        .find(|(_, ours)| *ours == stage)
+        .map(|(theirs, _)| *theirs)
+}
+
+/// The opportunity of a HubSpot deal, or why it is skipped.
+pub fn deal_from_hubspot_deal(record: &RemoteRecord) -> Result<RemoteDeal, String> {
+    let currency = record
+        .property("deal_currency_code")
+        .unwrap_or(DEFAULT_CURRENCY);
+    deal_from(
+        record,
+        DealFields {
+            name: "dealname",
+            stage: record.property("dealstage").and_then(stage_from_hubspot),
+            stage_name: record.property("dealstage"),
+            won: "hs_is_closed_won",
+            closed: "hs_is_closed",
+            amount: "amount",
+            close_date: "closedate",
+            account: HUBSPOT_DEAL_COMPANY,
+        },
+        currency,
+    )
+}
+
+/// The opportunity of a Salesforce Opportunity, or why it is skipped.
+pub fn deal_from_salesforce_opportunity(record: &RemoteRecord) -> Result<RemoteDeal, String> {
+    deal_from(
+        record,
+        DealFields {
+            name: "Name",
+            stage: record.property("StageName").and_then(stage_from_salesforce),
+            stage_name: record.property("StageName"),
+            won: "IsWon",
+            closed: "IsClosed",
+            amount: "Amount",
+            close_date: "CloseDate",
+            account: "AccountId",
+        },
+        DEFAULT_CURRENCY,
+    )
+}
+
+/// Where a CRM keeps each field of a deal; `stage` is the mapped stage, if the table knows
+/// `stage_name`.
+struct DealFields<'a> {
+    name: &'a str,
+    stage: Option<&'static str>,
+    stage_name: Option<&'a str>,
+    won: &'a str,
+    closed: &'a str,
+    amount: &'a str,
+    close_date: &'a str,
+    account: &'a str,
+}
+
+fn deal_from(
+    record: &RemoteRecord,
+    fields: DealFields<'_>,
+    currency: &str,
+) -> Result<RemoteDeal, String> {
+    if record.archived {
+        return Err("archived in the CRM".to_owned());
+    }
+    let Some(name) = record.property(fields.name) else {
+        return Err("no deal name".to_owned());
+    };
+    let flag = |field: &str| record.property(field) == Some("true");
+    let stage = match fields.stage {
+        Some(stage) => stage,
+        None if flag(fields.won) => "closed_won",
+        None if flag(fields.closed) => "closed_lost",
+        None => {
+            return Err(match fields.stage_name {
+                Some(stage) => format!("its stage {stage:?} has no local stage in the mapping"),
+                None => "no stage".to_owned(),
+            });
+        }
+    };
+    let currency = currency.trim().to_ascii_uppercase();
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!("its currency {currency:?} is not an ISO 4217 code"));
+    }
+    let amount_minor = match record.property(fields.amount) {
+        Some(amount) => minor_units(amount, &currency)?,
+        None => 0,
+    };
+    let Some(close_date) = record.property(fields.close_date).and_then(date_part) else {
+        return Err("no valid close date".to_owned());
+    };
+    Ok(RemoteDeal {
+        name: name.to_owned(),
+        stage: stage.to_owned(),
+        amount_minor,
+        currency,
+        close_date,
+        account_external_id: record.property(fields.account).map(str::to_owned),
+    })
+}
+
+/// The Salesforce Opportunity fields of a deal; `account_remote_id` is the `Id` of its
+/// account's Salesforce record, when linked.
+pub fn salesforce_opportunity_from_opportunity(
+    deal: &Opportunity,
+    account_remote_id: Option<&str>,
+) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("Name".to_owned(), Value::String(deal.name.clone()));
+    if let Some(stage) = salesforce_stage_of(&deal.stage) {
+        fields.insert("StageName".to_owned(), Value::String(stage.to_owned()));
+    }
+    if let Some(amount) = major_units(deal.amount_minor, &deal.currency) {
+        fields.insert("Amount".to_owned(), amount);
+    }
+    fields.insert(
+        "CloseDate".to_owned(),
+        Value::String(deal.close_date.clone()),
+    );
+    if let Some(account) = account_remote_id {
+        fields.insert("AccountId".to_owned(), Value::String(account.to_owned()));
+    }
+    fields
+}
+
+/// The contact of a Salesforce Contact under the local account `account_id` (the one
+/// linked to the Contact's `AccountId`), or why it is skipped.
+pub fn contact_from_salesforce_contact(
+    record: &RemoteRecord,
+    account_id: &str,
+) -> Result<NewContact, String> {
+    if record.archived {
+        return Err("archived in Salesforce".to_owned());
+    }
+    let Some(email) = record.property("Email") else {
+        return Err("no email (the store keys contacts by email)".to_owned());
+    };
+    let email = email.to_lowercase();
+    if !email.contains('@') || email.len() > 320 {
+        return Err("the email is not valid".to_owned());
+    }
+    let text = |name: &str| {
+        record
+            .property(name)
+            .filter(|value| *value != SALESFORCE_NOT_PROVIDED)
+            .map(str::to_owned)
+    };
+    Ok(NewContact {
+        account_id: account_id.to_owned(),
+        first_name: text("FirstName").unwrap_or_default(),
+        last_name: text("LastName").unwrap_or_default(),
+        email,
+        phone: text("Phone"),
+        title: text("Title"),
+        role: DEFAULT_CONTACT_ROLE.to_owned(),
+    })
+}
+
+/// The Salesforce Contact fields of a contact; `account_remote_id` is the `Id` of its
+/// account's Salesforce record, when linked. `LastName` is required there.
+pub fn salesforce_contact_from_contact(
+    contact: &Contact,
+    account_remote_id: Option<&str>,
+) -> Map<String, Value> {
+    let mut fields = Map::new();
+    let mut set = |name: &str, value: &str| {
+        let value = value.trim();
+        if !value.is_empty() && value != UNKNOWN {
+            fields.insert(name.to_owned(), Value::String(value.to_owned()));
+        }
+    };
+    set("Email", &contact.email);
+    set("FirstName", &contact.first_name);
+    set("LastName", &contact.last_name);
+    if let Some(phone) = &contact.phone {
+        set("Phone", phone);
+    }
+    if let Some(title) = &contact.title {
+        set("Title", title);
+    }
+    if let Some(account) = account_remote_id {
+        set("AccountId", account);
+    }
+    fields
+        .entry("LastName")
+        .or_insert_with(|| Value::String(SALESFORCE_NOT_PROVIDED.to_owned()));
+    fields
+}
+
+/// How many decimal places a currency's minor unit has (ISO 4217).
+fn currency_exponent(currency: &str) -> u32 {
+    match currency {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        _ => 2,
+    }
+}
+
+/// `"1234.5"` in USD → `123450`; digits past the minor unit are rounded half up. Decimal
+/// text only (with an optional exponent, as a JSON number may be written): no floating
+/// point, so no cent is lost.
+fn minor_units(amount: &str, currency: &str) -> Result<i64, String> {
+    let invalid = || format!("its amount {amount:?} is not a non-negative number");
+    let text = amount.trim().replace(',', "");
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().map_err(|_| invalid())?),
+        None => (text.as_str(), 0),
+    };
+    let mantissa = mantissa.strip_prefix('+').unwrap_or(mantissa);
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return Err(invalid());
+    }
+    let digits = format!("{whole}{fraction}");
+    // The value is digits × 10^(shift) in minor units.
+    let scale = i32::try_from(currency_exponent(currency)).unwrap_or(2);
+    let fraction_len = i32::try_from(fraction.len()).map_err(|_| invalid())?;
+    let shift = exponent + scale - fraction_len;
+    let too_large = || format!("its amount {amount:?} is too large");
+    let digits = digits.trim_start_matches('0');
+    if digits.is_empty() {
+        return Ok(0);
+    }
+    if shift >= 0 {
+        let value: i64 = digits.parse().map_err(|_| too_large())?;
+        let factor = 10_i64
+            .checked_pow(u32::try_from(shift).map_err(|_| too_large())?)
+            .ok_or_else(too_large)?;
+        return value.checked_mul(factor).ok_or_else(too_large);
+    }
+    let cut = usize::try_from(-shift).map_err(|_| invalid())?;
+    if cut > digits.len() {
+        return Ok(0);
+    }
+    let (kept, dropped) = digits.split_at(digits.len() - cut);
+    let kept: i64 = if kept.is_empty() {
+        0
+    } else {
+        kept.parse().map_err(|_| too_large())?
+    };
+    let round_up = dropped.as_bytes().first().is_some_and(|b| *b >= b'5');
+    kept.checked_add(i64::from(round_up)).ok_or_else(too_large)
+}
+
+/// Minor units as the number a CRM takes in major units: `123450` USD → `1234.5`.
+fn major_units(amount_minor: i64, currency: &str) -> Option<Value> {
+    let scale = 10_i64.pow(currency_exponent(currency));
+    let whole = amount_minor / scale;
+    let fraction = amount_minor % scale;
+    let text = if scale == 1 {
+        whole.to_string()
+    } else {
+        let width = currency_exponent(currency) as usize;
+        format!("{whole}.{fraction:0width$}")
+    };
+    text.parse::<serde_json::Number>().ok().map(Value::Number)
+}
+
+/// `2026-12-31T00:00:00Z`, `2026-12-31` or milliseconds since the epoch (older HubSpot
+/// answers) → `2026-12-31`, checked to be a real date.
+fn date_part(text: &str) -> Option<String> {
+    if text.len() > 10 && text.bytes().all(|b| b.is_ascii_digit()) {
+        let millis = text.parse::<i64>().ok()?;
+        let time = chrono::DateTime::from_timestamp_millis(millis)?;
+        return Some(time.format("%Y-%m-%d").to_string());
+    }
+    let date = text.get(..10)?;
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .ok()
+        .map(|_| date.to_owned())
+}
+
 /// `https://www.example.com/about` → `example.com`.
 fn host_of(website: &str) -> Option<String> {
     let rest = website.split_once("://").map_or(website, |(_, rest)| rest);
@@ -474,5 +878,213 @@ mod tests {
         assert_eq!(lower_bound("1000+"), Some(1000));
         assert_eq!(employee_range(30), Some("25-50"));
         assert_eq!(employee_range(0), None);
+    }
+
+    fn deal(properties: &[(&str, &str)]) -> RemoteRecord {
+        let mut record = contact(properties);
+        record.id = "9001".to_owned();
+        record
+    }
+
+    #[test]
+    fn every_hubspot_default_stage_and_salesforce_standard_stage_has_a_local_stage() {
+        let allowed = store::opportunities::STAGE_ORDER;
+        for (theirs, ours) in HUBSPOT_STAGES.iter().chain(SALESFORCE_STAGES) {
+            assert!(allowed.contains(ours), "{theirs} maps to {ours}");
+        }
+        assert_eq!(
+            stage_from_hubspot("appointmentscheduled"),
+            Some("prospecting")
+        );
+        assert_eq!(
+            stage_from_hubspot("decisionmakerboughtin"),
+            Some("negotiation")
+        );
+        assert_eq!(stage_from_hubspot("ClosedWon"), Some("closed_won"));
+        assert_eq!(stage_from_hubspot("1234567"), None);
+        assert_eq!(
+            stage_from_salesforce("Needs Analysis"),
+            Some("qualification")
+        );
+        assert_eq!(
+            stage_from_salesforce("Id. Decision Makers"),
+            Some("proposal")
+        );
+        assert_eq!(
+            stage_from_salesforce("Negotiation/Review"),
+            Some("negotiation")
+        );
+        assert_eq!(stage_from_salesforce("Closed Lost"), Some("closed_lost"));
+        for stage in allowed {
+            let name = salesforce_stage_of(stage).unwrap();
+            assert_eq!(
+                stage_from_salesforce(name),
+                Some(stage),
+                "{stage} round trip"
+            );
+        }
+    }
+
+    #[test]
+    fn amounts_become_minor_units_by_the_currency_without_losing_a_cent() {
+        assert_eq!(minor_units("1234.5", "USD"), Ok(123_450));
+        assert_eq!(minor_units("0.29", "USD"), Ok(29));
+        assert_eq!(minor_units("19.999", "EUR"), Ok(2000));
+        assert_eq!(minor_units("1,250,000", "USD"), Ok(125_000_000));
+        assert_eq!(minor_units("5000", "JPY"), Ok(5000));
+        assert_eq!(minor_units("1.5", "KWD"), Ok(1500));
+        assert_eq!(minor_units("1.2E4", "USD"), Ok(1_200_000));
+        assert_eq!(minor_units("0", "USD"), Ok(0));
+        assert!(minor_units("-10", "USD").is_err());
+        assert!(minor_units("ten", "USD").is_err());
+        assert!(minor_units("99999999999999999999", "USD").is_err());
+        assert_eq!(major_units(123_450, "USD"), Some(Value::from(1234.5)));
+        assert_eq!(major_units(5000, "JPY"), Some(Value::from(5000)));
+    }
+
+    #[test]
+    fn a_hubspot_deal_maps_its_stage_amount_currency_date_and_company() {
+        let mapped = deal_from_hubspot_deal(&deal(&[
+            ("dealname", "Acme renewal"),
+            ("dealstage", "contractsent"),
+            ("amount", "12000.50"),
+            ("deal_currency_code", "eur"),
+            ("closedate", "2026-12-31T00:00:00Z"),
+            (HUBSPOT_DEAL_COMPANY, "501"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            mapped,
+            RemoteDeal {
+                name: "Acme renewal".to_owned(),
+                stage: "negotiation".to_owned(),
+                amount_minor: 1_200_050,
+                currency: "EUR".to_owned(),
+                close_date: "2026-12-31".to_owned(),
+                account_external_id: Some("501".to_owned()),
+            }
+        );
+        let no_company = deal_from_hubspot_deal(&deal(&[
+            ("dealname", "Loose"),
+            ("dealstage", "qualifiedtobuy"),
+            ("closedate", "1798675200000"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (
+                no_company.account_external_id,
+                no_company.amount_minor,
+                no_company.currency.as_str()
+            ),
+            (None, 0, DEFAULT_CURRENCY)
+        );
+        assert_eq!(no_company.close_date, "2026-12-31");
+    }
+
+    #[test]
+    fn a_custom_stage_is_read_from_the_closed_flags_or_the_deal_is_skipped_naming_it() {
+        let won = deal_from_hubspot_deal(&deal(&[
+            ("dealname", "Custom pipeline"),
+            ("dealstage", "88123"),
+            ("hs_is_closed_won", "true"),
+            ("hs_is_closed", "true"),
+            ("closedate", "2026-10-01"),
+        ]))
+        .unwrap();
+        assert_eq!(won.stage, "closed_won");
+        let open = deal_from_salesforce_opportunity(&deal(&[
+            ("Name", "Custom"),
+            ("StageName", "Discovery Call"),
+            ("IsClosed", "false"),
+            ("CloseDate", "2026-10-01"),
+        ]))
+        .unwrap_err();
+        assert!(open.contains("Discovery Call"), "{open}");
+        let no_date = deal_from_hubspot_deal(&deal(&[
+            ("dealname", "Undated"),
+            ("dealstage", "closedlost"),
+        ]));
+        assert!(no_date.is_err());
+    }
+
+    #[test]
+    fn a_salesforce_opportunity_maps_both_ways() {
+        let mapped = deal_from_salesforce_opportunity(&deal(&[
+            ("Name", "Initech expansion"),
+            ("StageName", "Perception Analysis"),
+            ("Amount", "48000.0"),
+            ("CloseDate", "2027-01-15"),
+            ("AccountId", "001000000000001AAA"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (
+                mapped.stage.as_str(),
+                mapped.amount_minor,
+                mapped.currency.as_str()
+            ),
+            ("proposal", 4_800_000, "USD")
+        );
+        assert_eq!(
+            mapped.account_external_id.as_deref(),
+            Some("001000000000001AAA")
+        );
+        let local = Opportunity {
+            id: "opp_1".to_owned(),
+            external_id: None,
+            account_id: "acc_1".to_owned(),
+            lead_id: None,
+            name: mapped.name.clone(),
+            stage: mapped.stage.clone(),
+            amount_minor: mapped.amount_minor,
+            currency: mapped.currency.clone(),
+            probability: 40,
+            close_date: mapped.close_date.clone(),
+            owner: None,
+            created_at: "2026-11-21T00:00:00.000000Z".to_owned(),
+            updated_at: "2026-11-21T00:00:00.000000Z".to_owned(),
+            closed_at: None,
+        };
+        let fields = salesforce_opportunity_from_opportunity(&local, Some("001000000000001AAA"));
+        assert_eq!(fields["StageName"], "Proposal/Price Quote");
+        assert_eq!(fields["Amount"], Value::from(48000.0));
+        assert_eq!(fields["CloseDate"], "2027-01-15");
+        assert_eq!(fields["AccountId"], "001000000000001AAA");
+    }
+
+    #[test]
+    fn a_salesforce_contact_maps_both_ways_and_needs_an_email() {
+        let record = deal(&[
+            ("Email", " Grace@Navy.Example "),
+            ("FirstName", "Grace"),
+            ("LastName", "Hopper"),
+            ("Title", "Rear Admiral"),
+            ("AccountId", "001000000000001AAA"),
+        ]);
+        let contact = contact_from_salesforce_contact(&record, "acc_1").unwrap();
+        assert_eq!(contact.email, "grace@navy.example");
+        assert_eq!(contact.account_id, "acc_1");
+        assert_eq!(contact.role, DEFAULT_CONTACT_ROLE);
+        assert_eq!(
+            (contact.phone, contact.title.as_deref()),
+            (None, Some("Rear Admiral"))
+        );
+        assert!(contact_from_salesforce_contact(&deal(&[("LastName", "X")]), "acc_1").is_err());
+
+        let local = Contact {
+            id: "con_1".to_owned(),
+            account_id: "acc_1".to_owned(),
+            first_name: "Grace".to_owned(),
+            last_name: String::new(),
+            email: "grace@navy.example".to_owned(),
+            phone: Some("+1 555 0100".to_owned()),
+            title: None,
+            role: "champion".to_owned(),
+        };
+        let fields = salesforce_contact_from_contact(&local, Some("001000000000001AAA"));
+        assert_eq!(fields["LastName"], SALESFORCE_NOT_PROVIDED);
+        assert_eq!(fields["Phone"], "+1 555 0100");
+        assert_eq!(fields["AccountId"], "001000000000001AAA");
+        assert!(!fields.contains_key("Title"));
     }
 }

@@ -312,6 +312,7 @@ impl Crm for Salesforce {
         let (object, fields) = match kind {
             SyncKind::Leads => (SObject::Lead, mapping::SALESFORCE_LEAD_FIELDS),
             SyncKind::Accounts => (SObject::Account, mapping::SALESFORCE_ACCOUNT_FIELDS),
+            SyncKind::Deals => (SObject::Opportunity, mapping::SALESFORCE_OPPORTUNITY_FIELDS),
         };
         let mut conditions = Vec::new();
         if let Some(after) = &page.after {
@@ -354,6 +355,10 @@ impl Crm for Salesforce {
 
     fn account_from(&self, record: &RemoteRecord) -> Result<store::accounts::NewAccount, String> {
         mapping::account_from_salesforce_account(record)
+    }
+
+    fn deal_from(&self, record: &RemoteRecord) -> Result<store::sync::RemoteDeal, String> {
+        mapping::deal_from_salesforce_opportunity(record)
     }
 
     async fn push_lead(

@@ -2,7 +2,9 @@
 //!
 //! **Pull** ([`sync_from_crm`]): a pass walks the CRM's pages; each page's records are
 //! upserted keyed by the remote id (a record whose email matches an unlinked local lead is
-//! linked to it), and the page's cursor is saved *in the same transaction*
+//! linked to it; a deal is linked to the local account carrying its company's remote id, and
+//! a new deal whose company is not linked locally is skipped and reported as unlinked), and
+//! the page's cursor is saved *in the same transaction*
 //! (`store::sync::save_page`). A failure therefore loses nothing and repeats nothing: the
 //! next run resumes from the last committed page, and re-applying a page changes nothing.
 //! A completed pass remembers when it started; the next one asks only for records modified
@@ -22,7 +24,7 @@
 //! a tool. The store variants suit the CLI and background jobs.
 
 use store::leads::{MatchBy, UpsertOutcome};
-use store::sync::{AccountUpsert, LeadMatch, PageCounts};
+use store::sync::{AccountUpsert, DealUpsert, LeadMatch, PageCounts};
 use store::{Store, WriteTx};
 
 use crate::{ConnectorError, Crm, PageRequest, PushAction};
@@ -37,6 +39,9 @@ pub enum SyncKind {
     Leads,
     /// Accounts, from HubSpot companies or Salesforce Accounts.
     Accounts,
+    /// Opportunities, from HubSpot deals or Salesforce Opportunities, each linked to the
+    /// local account of its company (sync accounts first).
+    Deals,
 }
 
 impl SyncKind {
@@ -45,6 +50,7 @@ impl SyncKind {
         match self {
             SyncKind::Leads => "leads",
             SyncKind::Accounts => "accounts",
+            SyncKind::Deals => "deals",
         }
     }
 }
@@ -69,6 +75,9 @@ pub struct SyncReport {
     pub updated: u64,
     pub unchanged: u64,
     pub skipped: u64,
+    /// Of the skipped: deals whose company/account is not linked to a local account (each
+    /// listed with the reason `unlinked: …`); sync accounts first, then deals again.
+    pub unlinked: u64,
     /// The first skipped records (at most [`MAX_SKIPPED_LISTED`]).
     pub skipped_records: Vec<Skipped>,
     /// Whether the pass reached the last page; `false` when `max_pages` stopped it (run
@@ -292,6 +301,49 @@ async fn apply_page<C: Crm>(
                     AccountUpsert::DomainTaken { account_id, .. } => {
                         let reason = format!(
                             "its domain belongs to account {account_id}, linked to another {} record",
+                            crm.display_name()
+                        );
+                        skip(report, &mut counts, &record.id, reason);
+                    }
+                }
+            }
+        }
+        SyncKind::Deals => {
+            let actor = format!("{}-sync", crm.provider());
+            for record in &page.records {
+                let deal = match crm.deal_from(record) {
+                    Ok(deal) => deal,
+                    Err(reason) => {
+                        skip(report, &mut counts, &record.id, reason);
+                        continue;
+                    }
+                };
+                match store::sync::upsert_deal(tx, &record.id, &deal, &actor).await? {
+                    DealUpsert::Done { outcome, .. } => tally(&mut counts, outcome),
+                    DealUpsert::Unlinked {
+                        account_external_id,
+                    } => {
+                        report.unlinked += 1;
+                        let reason = match account_external_id {
+                            Some(remote) => format!(
+                                "unlinked: its {} company/account {remote} is not linked to a local \
+                                 account; sync accounts first, then deals again",
+                                crm.display_name()
+                            ),
+                            None => format!(
+                                "unlinked: it has no company/account in {}, and a deal needs one",
+                                crm.display_name()
+                            ),
+                        };
+                        skip(report, &mut counts, &record.id, reason);
+                    }
+                    DealUpsert::ClosedLocally {
+                        opportunity_id,
+                        stage,
+                    } => {
+                        let reason = format!(
+                            "deal {opportunity_id} is {stage} here and closed deals are final; \
+                             the {} change was not applied",
                             crm.display_name()
                         );
                         skip(report, &mut counts, &record.id, reason);

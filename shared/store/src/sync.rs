@@ -1,6 +1,7 @@
 //! CRM sync state and the matching a sync needs: one `sync_cursors` row per provider and
 //! object kind (the paging cursor of the pass in progress, the time the last complete pass
-//! started, running counts, the last error), and how a remote record finds its local lead.
+//! started, running counts, the last error), how a remote record finds its local lead, and
+//! the upserts of remote accounts and deals keyed by their remote ids.
 //!
 //! A connector commits each pulled page's upserts and [`save_page`] in one write
 //! transaction, so the cursor never runs ahead of the data (a failure resumes from the last
@@ -386,5 +387,152 @@ pub async fn upsert_account(
     Ok(AccountUpsert::Done {
         account_id: updated.id,
         outcome: UpsertOutcome::Updated,
+    })
+}
+
+/// A CRM deal as the store keeps it: the fields a sync applies, already mapped to local
+/// stages and minor units (see the connectors' mapping module).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteDeal {
+    pub name: String,
+    /// One of [`crate::opportunities::STAGE_ORDER`].
+    pub stage: String,
+    pub amount_minor: i64,
+    /// ISO 4217 code, upper case.
+    pub currency: String,
+    /// `YYYY-MM-DD`.
+    pub close_date: String,
+    /// The CRM id of the deal's company or account, when the CRM names one.
+    pub account_external_id: Option<String>,
+}
+
+/// What [`upsert_deal`] did, or why it did nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DealUpsert {
+    Done {
+        opportunity_id: String,
+        account_id: String,
+        outcome: crate::leads::UpsertOutcome,
+    },
+    /// A new deal whose company or account is not linked to any local account (or that
+    /// names none): nothing was created, because a deal needs an account and a sync never
+    /// invents one.
+    Unlinked { account_external_id: Option<String> },
+    /// The local deal is closed (closed deals are final) and the CRM now says otherwise
+    /// about its stage, amount or close date: nothing was changed.
+    ClosedLocally {
+        opportunity_id: String,
+        stage: String,
+    },
+}
+
+/// Creates or updates the opportunity of a remote deal, matched by its remote id
+/// (`opportunities.external_id`, unique). A new deal is linked to the local account that
+/// carries the deal's account remote id; an existing one follows the CRM to another linked
+/// account, and keeps its account when the CRM names one that is not linked here. Stage,
+/// amount and close date go through [`crate::opportunities::update`], so every change is
+/// in the stage history under `actor`; owner, probability set by a rep, and the lead stay
+/// local. Running it twice changes nothing.
+pub async fn upsert_deal(
+    tx: &mut WriteTx,
+    external_id: &str,
+    deal: &RemoteDeal,
+    actor: &str,
+) -> Result<DealUpsert> {
+    use crate::leads::UpsertOutcome;
+    let linked: Option<String> =
+        sqlx::query_scalar("SELECT id FROM opportunities WHERE external_id = $1")
+            .bind(external_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(|error| Error::from_sqlx("match a deal by external id", error))?;
+    let account_id: Option<String> = match &deal.account_external_id {
+        Some(account_external_id) => {
+            sqlx::query_scalar("SELECT id FROM accounts WHERE external_id = $1")
+                .bind(account_external_id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(|error| Error::from_sqlx("match a deal's account", error))?
+        }
+        None => None,
+    };
+    let Some(opportunity_id) = linked else {
+        let Some(account_id) = account_id else {
+            return Ok(DealUpsert::Unlinked {
+                account_external_id: deal.account_external_id.clone(),
+            });
+        };
+        let new = crate::opportunities::NewOpportunity {
+            account_id: account_id.clone(),
+            lead_id: None,
+            name: deal.name.clone(),
+            stage: deal.stage.clone(),
+            amount_minor: deal.amount_minor,
+            currency: deal.currency.clone(),
+            probability: None,
+            close_date: deal.close_date.clone(),
+            owner: None,
+        };
+        let (created, _) = crate::opportunities::create(tx, &new, actor, None).await?;
+        sqlx::query("UPDATE opportunities SET external_id = $2 WHERE id = $1")
+            .bind(&created.id)
+            .bind(external_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(|error| Error::from_sqlx("link a deal to its CRM record", error))?;
+        return Ok(DealUpsert::Done {
+            opportunity_id: created.id,
+            account_id,
+            outcome: UpsertOutcome::Created,
+        });
+    };
+    let existing = crate::opportunities::get_in(tx, &opportunity_id).await?;
+    let moves = deal.stage != existing.stage
+        || deal.amount_minor != existing.amount_minor
+        || deal.close_date != existing.close_date;
+    if moves && existing.stage.starts_with("closed_") {
+        return Ok(DealUpsert::ClosedLocally {
+            opportunity_id,
+            stage: existing.stage,
+        });
+    }
+    let account_id = account_id.unwrap_or_else(|| existing.account_id.clone());
+    let mut changed = false;
+    if deal.name != existing.name
+        || deal.currency != existing.currency
+        || account_id != existing.account_id
+    {
+        sqlx::query(
+            "UPDATE opportunities SET name = $2, currency = $3, account_id = $4, updated_at = $5 WHERE id = $1",
+        )
+        .bind(&opportunity_id)
+        .bind(&deal.name)
+        .bind(&deal.currency)
+        .bind(&account_id)
+        .bind(crate::clock::now())
+        .execute(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("update a deal from its CRM record", error))?;
+        changed = true;
+    }
+    if moves {
+        let update = crate::opportunities::DealUpdate {
+            stage: Some(deal.stage.clone()),
+            amount_minor: Some(deal.amount_minor),
+            close_date: Some(deal.close_date.clone()),
+            probability: None,
+            note: Some("from the CRM".to_owned()),
+        };
+        let (_, change) = crate::opportunities::update(tx, &opportunity_id, &update, actor).await?;
+        changed |= change.is_some();
+    }
+    Ok(DealUpsert::Done {
+        opportunity_id,
+        account_id,
+        outcome: if changed {
+            UpsertOutcome::Updated
+        } else {
+            UpsertOutcome::Unchanged
+        },
     })
 }
