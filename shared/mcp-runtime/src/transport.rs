@@ -16,7 +16,8 @@
 //!   client) pass.
 //! - **Request size**: a body over `REVOPS_HTTP_MAX_BODY_BYTES` (default 1 MiB) is refused
 //!   with 413: at once when `Content-Length` says so, else as soon as the streamed body
-//!   passes the limit; the connection is dropped, the server keeps serving.
+//!   passes the limit; the rest is read and thrown away (up to 8 MiB, 5 s) so the client
+//!   sees the answer, then the connection is closed; the server keeps serving.
 //! - **Shutdown**: on SIGTERM or Ctrl-C the listener closes at once; calls in flight run to
 //!   their answer (and their audit entry) for up to `REVOPS_SHUTDOWN_GRACE_SECONDS`
 //!   (default 10); then the MCP sessions end, queued audit entries and predictions are
@@ -34,7 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody as _};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -321,6 +322,7 @@ impl HttpApp {
             let stopping = stopping.clone();
             async move {
                 signal.await;
+                tracing::info!("stop signal received: no new connections");
                 stopping.cancel();
             }
         });
@@ -344,6 +346,8 @@ impl HttpApp {
             }
         };
         signals.abort();
+        // Sessions left without a connection (their clients gone) end here too.
+        self.cancel.cancel();
         for runtime in &self.runtimes {
             runtime.shutdown().await;
         }
@@ -364,11 +368,13 @@ async fn finish_calls_in_flight(
     end_sessions: CancellationToken,
 ) {
     stopping.cancelled().await;
-    tracing::info!(
-        in_flight = in_flight.current(),
-        grace_seconds = grace.as_secs(),
-        "stopping: no new connections; finishing the calls in flight"
-    );
+    if in_flight.current() > 0 {
+        tracing::info!(
+            in_flight = in_flight.current(),
+            grace_seconds = grace.as_secs(),
+            "finishing the calls in flight"
+        );
+    }
     if !in_flight.wait_until_idle(grace).await {
         tracing::warn!(
             in_flight = in_flight.current(),
@@ -614,6 +620,7 @@ async fn limit_body(State(max_bytes): State<usize>, request: Request, next: Next
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > max_bytes as u64) {
+        discard_the_rest(request.into_body().into_data_stream());
         return body_too_large(max_bytes);
     }
     let (parts, body) = request.into_parts();
@@ -622,6 +629,7 @@ async fn limit_body(State(max_bytes): State<usize>, request: Request, next: Next
     while let Some(chunk) = chunks.next().await {
         match chunk {
             Ok(chunk) if collected.len() + chunk.len() > max_bytes => {
+                discard_the_rest(chunks);
                 return body_too_large(max_bytes);
             }
             Ok(chunk) => collected.extend_from_slice(&chunk),
@@ -637,6 +645,28 @@ async fn limit_body(State(max_bytes): State<usize>, request: Request, next: Next
     }
     next.run(Request::from_parts(parts, Body::from(collected)))
         .await
+}
+
+/// The most of a refused body read and thrown away, and for how long.
+const DISCARD_AT_MOST_BYTES: usize = 8 * 1024 * 1024;
+const DISCARD_AT_MOST_FOR: Duration = Duration::from_secs(5);
+
+/// Reads and throws away what is left of a refused body (a "lingering close"): closing a
+/// connection with unread data resets it, and a client still sending would then see the
+/// reset instead of the 413. Bounded, so a huge body is cut off all the same.
+fn discard_the_rest(mut chunks: axum::body::BodyDataStream) {
+    tokio::spawn(async move {
+        let drained = async {
+            let mut read = 0;
+            while let Some(Ok(chunk)) = chunks.next().await {
+                read += chunk.len();
+                if read > DISCARD_AT_MOST_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DISCARD_AT_MOST_FOR, drained).await;
+    });
 }
 
 fn body_too_large(max_bytes: usize) -> Response {
@@ -708,6 +738,11 @@ async fn track_in_flight(
     let call = in_flight.begin();
     let response = next.run(request).await;
     let (parts, body) = response.into_parts();
+    if body.size_hint().exact().is_some() {
+        // A complete answer (JSON, 202): the work is done; keep its framing as it is.
+        drop(call);
+        return Response::from_parts(parts, body);
+    }
     let body = Body::from_stream(body.into_data_stream().map(move |chunk| {
         // The stream owns the guard: it ends when the body is finished or dropped.
         let _call = &call;

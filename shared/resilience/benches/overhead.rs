@@ -72,6 +72,9 @@ impl Setup {
                 .await;
             server
         });
+        // The bare client is built before any `Upstream`, so the TLS provider must be
+        // installed first (reqwest has no default one and panics without it).
+        resilience::install_tls_provider();
         let bare = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
