@@ -47,17 +47,32 @@ impl TeamServer for CsServer {
         Toolset {
             name: "health",
             description: "Account health, churn risk, the at-risk list and churn predictions.",
-            tools: &["account_health", "detect_churn_risk", "list_at_risk_accounts", "predict_churn"],
+            tools: &[
+                "account_health",
+                "detect_churn_risk",
+                "list_at_risk_accounts",
+                "predict_churn",
+            ],
         },
         Toolset {
             name: "insight",
             description: "Expansion, NPS, feature adoption and onboarding.",
-            tools: &["expansion_opportunities", "nps_summary", "feature_adoption", "onboarding_progress"],
+            tools: &[
+                "expansion_opportunities",
+                "nps_summary",
+                "feature_adoption",
+                "onboarding_progress",
+            ],
         },
         Toolset {
             name: "portfolio",
             description: "Accounts, touchpoints and bulk account updates.",
-            tools: &["get_account_overview", "list_accounts", "log_touchpoint", "bulk_update_accounts"],
+            tools: &[
+                "get_account_overview",
+                "list_accounts",
+                "log_touchpoint",
+                "bulk_update_accounts",
+            ],
         },
         Toolset {
             name: "tickets",

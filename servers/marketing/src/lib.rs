@@ -55,7 +55,17 @@ impl TeamServer for MarketingServer {
         Toolset {
             name: "campaigns",
             description: "Campaigns: list, create, launch, pause, resume, delete; touches and the leads they produced.",
-            tools: &["get_campaign", "list_campaigns", "create_campaign", "launch_campaign", "pause_campaign", "resume_campaign", "delete_campaign", "campaign_leads", "record_touch"],
+            tools: &[
+                "get_campaign",
+                "list_campaigns",
+                "create_campaign",
+                "launch_campaign",
+                "pause_campaign",
+                "resume_campaign",
+                "delete_campaign",
+                "campaign_leads",
+                "record_touch",
+            ],
         },
         Toolset {
             name: "spend",
@@ -65,17 +75,35 @@ impl TeamServer for MarketingServer {
         Toolset {
             name: "analytics",
             description: "Campaign performance, funnel, attribution, trial conversion, lead sources.",
-            tools: &["campaign_performance", "funnel_analysis", "attribution_report", "get_conversion_insights", "lead_source_performance"],
+            tools: &[
+                "campaign_performance",
+                "funnel_analysis",
+                "attribution_report",
+                "get_conversion_insights",
+                "lead_source_performance",
+            ],
         },
         Toolset {
             name: "audiences",
             description: "Audiences and email: build and score audiences, engagement, sends, suppression.",
-            tools: &["build_audience", "score_audience", "email_engagement", "schedule_email_send", "suppress_email"],
+            tools: &[
+                "build_audience",
+                "score_audience",
+                "email_engagement",
+                "schedule_email_send",
+                "suppress_email",
+            ],
         },
         Toolset {
             name: "operations",
             description: "The team's settings and backups.",
-            tools: &["get_settings", "update_settings", "create_backup", "list_backups", "delete_backup"],
+            tools: &[
+                "get_settings",
+                "update_settings",
+                "create_backup",
+                "list_backups",
+                "delete_backup",
+            ],
         },
     ];
 

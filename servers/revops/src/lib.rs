@@ -28,7 +28,7 @@ pub mod client;
 pub mod demo;
 pub mod install_cli;
 pub mod model_cli;
-pub mod setup_cli;
 mod model_data;
+pub mod setup_cli;
 pub mod team;
 pub mod vault_cli;

@@ -211,11 +211,9 @@ pub fn with_config_defaults(command: clap::Command) -> clap::Command {
             Some((arg.get_id().clone(), store::config::var(variable)?))
         })
         .collect();
-    let mut command = from_file
-        .into_iter()
-        .fold(command, |command, (id, value)| {
-            command.mut_arg(id, |arg| arg.default_value(value))
-        });
+    let mut command = from_file.into_iter().fold(command, |command, (id, value)| {
+        command.mut_arg(id, |arg| arg.default_value(value))
+    });
     let names: Vec<String> = command
         .get_subcommands()
         .map(|sub| sub.get_name().to_string())

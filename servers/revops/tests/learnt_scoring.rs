@@ -116,7 +116,10 @@ async fn an_activated_learnt_lead_model_scores_stored_leads_with_its_reasons(db:
         json!({"model_name": "lead_scorer", "version": 2}),
     )
     .await;
-    assert!(refused.contains("activate another version first"), "{refused}");
+    assert!(
+        refused.contains("activate another version first"),
+        "{refused}"
+    );
     client::call_ok(
         &admin,
         "activate_model",
@@ -182,7 +185,14 @@ async fn a_learnt_churn_model_scores_customers_and_a_csv_model_is_reported_unusa
     let from_csv = train(
         db,
         &[
-            "--kind", "churn", "--from", &csv, "--label", "Exited", "--holdout", "0.2",
+            "--kind",
+            "churn",
+            "--from",
+            &csv,
+            "--label",
+            "Exited",
+            "--holdout",
+            "0.2",
         ],
     );
     let admin = session_as(db, "revops-cs", "admin").await;
@@ -206,13 +216,9 @@ async fn a_learnt_churn_model_scores_customers_and_a_csv_model_is_reported_unusa
         .await
         .unwrap()["items"][0]["account_id"]
         .clone();
-    let risk = client::call_ok(
-        &admin,
-        "detect_churn_risk",
-        json!({"account_id": customer}),
-    )
-    .await
-    .unwrap();
+    let risk = client::call_ok(&admin, "detect_churn_risk", json!({"account_id": customer}))
+        .await
+        .unwrap();
     assert!(risk["learnt"]["prediction"].is_null());
     assert!(
         risk["learnt"]["note"]
@@ -228,13 +234,9 @@ async fn a_learnt_churn_model_scores_customers_and_a_csv_model_is_reported_unusa
     )
     .await
     .unwrap();
-    let risk = client::call_ok(
-        &admin,
-        "detect_churn_risk",
-        json!({"account_id": customer}),
-    )
-    .await
-    .unwrap();
+    let risk = client::call_ok(&admin, "detect_churn_risk", json!({"account_id": customer}))
+        .await
+        .unwrap();
     assert_explained(&risk["learnt"]["prediction"]);
     let health = client::call_ok(
         &admin,
@@ -243,6 +245,9 @@ async fn a_learnt_churn_model_scores_customers_and_a_csv_model_is_reported_unusa
     )
     .await
     .unwrap();
-    assert!(health.to_string().contains("\"status\":\"active\""), "{health}");
+    assert!(
+        health.to_string().contains("\"status\":\"active\""),
+        "{health}"
+    );
     admin.cancel().await.unwrap();
 }

@@ -460,7 +460,7 @@ async fn three_server_processes_writing_to_one_sqlite_file_never_see_database_is
     let mut report = serde_json::Value::Null;
     for _ in 0..100 {
         let verify = std::process::Command::new(binary("revops"))
-        .env("REVOPS_CONFIG", "none")
+            .env("REVOPS_CONFIG", "none")
             .args(["audit", "verify", "--json", "--database-url", &db.url])
             .output()
             .unwrap();

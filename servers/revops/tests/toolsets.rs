@@ -63,7 +63,12 @@ async fn every_tool_of_every_server_is_in_exactly_one_toolset() {
 #[tokio::test]
 async fn a_toolset_selection_offers_only_those_groups_and_the_shared_tools() {
     let db = seeded_sqlite().await;
-    let session = session_with(&db, "revops-sales", &[("REVOPS_TOOLSETS", "scoring, pipeline")]).await;
+    let session = session_with(
+        &db,
+        "revops-sales",
+        &[("REVOPS_TOOLSETS", "scoring, pipeline")],
+    )
+    .await;
     let tools = tool_names(&session).await;
     let mut expected: Vec<String> = toolsets_of("revops-sales")
         .iter()
@@ -82,21 +87,31 @@ async fn a_toolset_selection_offers_only_those_groups_and_the_shared_tools() {
     )
     .await;
     assert!(hidden.unwrap_err().to_string().contains("unknown tool"));
-    client::call_ok(&session, "score_lead", serde_json::json!({"lead_id": "lead_000001"}))
-        .await
-        .unwrap();
+    client::call_ok(
+        &session,
+        "score_lead",
+        serde_json::json!({"lead_id": "lead_000001"}),
+    )
+    .await
+    .unwrap();
     session.cancel().await.unwrap();
 
     // Read-only composes: of the chosen groups, only the reads.
     let read_only = session_with(
         &db,
         "revops-sales",
-        &[("REVOPS_TOOLSETS", "pipeline"), ("REVOPS_READ_ONLY", "true")],
+        &[
+            ("REVOPS_TOOLSETS", "pipeline"),
+            ("REVOPS_READ_ONLY", "true"),
+        ],
     )
     .await;
     let tools = tool_names(&read_only).await;
     assert!(tools.contains(&"pipeline_summary".to_string()));
-    assert!(!tools.contains(&"create_opportunity".to_string()), "{tools:?}");
+    assert!(
+        !tools.contains(&"create_opportunity".to_string()),
+        "{tools:?}"
+    );
     assert!(!tools.contains(&"score_lead".to_string()));
     read_only.cancel().await.unwrap();
 }
@@ -144,23 +159,34 @@ async fn settings_come_from_the_config_file_and_the_environment_wins() {
         ("REVOPS_LOG", "warn"),
         ("REVOPS_ROLE", "manager"),
     ];
-    let session = client::spawn_stdio(&binary("revops-marketing"), &env, &Handshake::claude_desktop())
-        .await
-        .unwrap();
+    let session = client::spawn_stdio(
+        &binary("revops-marketing"),
+        &env,
+        &Handshake::claude_desktop(),
+    )
+    .await
+    .unwrap();
     let info = client::call_ok(&session, "server_info", serde_json::json!({}))
         .await
         .unwrap();
     assert_eq!(info["actor"]["name"], "from-the-file", "{info}");
     assert_eq!(info["actor"]["role"], "manager", "the environment wins");
     assert_eq!(info["toolsets"], serde_json::json!(["analytics"]));
-    assert!(info["record_counts"]["campaigns"].as_i64().unwrap() > 0, "{info}");
+    assert!(
+        info["record_counts"]["campaigns"].as_i64().unwrap() > 0,
+        "{info}"
+    );
     let tools = tool_names(&session).await;
     assert!(tools.contains(&"funnel_analysis".to_string()));
     assert!(!tools.contains(&"create_campaign".to_string()), "{tools:?}");
     session.cancel().await.unwrap();
 
     // A broken file stops the server and says which file and why.
-    std::fs::write(&config, "{\"format\": 1, \"settings\": {\"REVOPS_ROLE\": 7}}").unwrap();
+    std::fs::write(
+        &config,
+        "{\"format\": 1, \"settings\": {\"REVOPS_ROLE\": 7}}",
+    )
+    .unwrap();
     let output = std::process::Command::new(binary("revops-marketing"))
         .env("REVOPS_CONFIG", &config)
         .stdin(std::process::Stdio::null())
@@ -168,5 +194,8 @@ async fn settings_come_from_the_config_file_and_the_environment_wins() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&config) && stderr.contains("not valid"), "{stderr}");
+    assert!(
+        stderr.contains(&config) && stderr.contains("not valid"),
+        "{stderr}"
+    );
 }

@@ -6,6 +6,8 @@
 //! (`REVOPS_MASTER_KEY`), and without them the tools say how to set them up. Base URLs can
 //! point at a sandbox: `REVOPS_HUBSPOT_URL`, `REVOPS_SALESFORCE_LOGIN_URL`.
 
+use std::sync::Arc;
+
 use connectors::{ConnectorError, HubSpot, HubSpotConfig, Salesforce, SalesforceConfig};
 use mcp_runtime::errors::{choice_arg, id_arg, range_arg};
 use mcp_runtime::{CallScope, ToolError, ToolResult};
@@ -34,10 +36,30 @@ impl std::fmt::Debug for CrmConnections {
 const PROVIDERS: [&str; 2] = ["hubspot", "salesforce"];
 
 fn crm_error(error: ConnectorError) -> ToolError {
+    // Limit refusals are counted for `/metrics` (`mcp_rate_limit_violations_total`).
+    match &error {
+        ConnectorError::Upstream(resilience::Error::RateLimited { scope, .. }) => {
+            mcp_runtime::metrics::rate_limit_violation(&scope.to_string());
+        }
+        ConnectorError::Upstream(resilience::Error::Throttled { upstream, .. }) => {
+            mcp_runtime::metrics::rate_limit_violation(&format!("{upstream} 429"));
+        }
+        _ => {}
+    }
     match error {
         ConnectorError::NotFound { .. } => ToolError::NotFound(error.to_string()),
         ConnectorError::Store(store) => store.into(),
         other => ToolError::Unavailable(other.to_string()),
+    }
+}
+
+/// The breaker of an upstream as `/metrics` and `/healthz` show it.
+fn position(state: resilience::BreakerState) -> mcp_runtime::metrics::BreakerPosition {
+    use mcp_runtime::metrics::BreakerPosition;
+    match state {
+        resilience::BreakerState::Closed => BreakerPosition::Closed,
+        resilience::BreakerState::HalfOpen => BreakerPosition::HalfOpen,
+        resilience::BreakerState::Open => BreakerPosition::Open,
     }
 }
 
@@ -54,7 +76,21 @@ impl SalesServer {
                 if let Some(url) = env_url("REVOPS_HUBSPOT_URL") {
                     config = config.with_base_url(url);
                 }
-                HubSpot::from_env(self.runtime.store(), config).await
+                let hubspot = HubSpot::from_env(self.runtime.store(), config).await?;
+                // Watched through a weak reference: the gauge goes when the server does.
+                let crm = Arc::downgrade(&self.crm);
+                mcp_runtime::metrics::watch_breaker("HubSpot", move || {
+                    let crm = crm.upgrade()?;
+                    // Not set yet while this very initialisation finishes: closed.
+                    Some(
+                        crm.hubspot
+                            .get()
+                            .map_or(mcp_runtime::metrics::BreakerPosition::Closed, |api| {
+                                position(api.health().breaker)
+                            }),
+                    )
+                });
+                Ok(hubspot)
             })
             .await
             .map_err(crm_error)
@@ -68,7 +104,19 @@ impl SalesServer {
                 if let Some(url) = env_url("REVOPS_SALESFORCE_LOGIN_URL") {
                     config = config.with_login_url(url);
                 }
-                Salesforce::from_env(self.runtime.store(), config).await
+                let salesforce = Salesforce::from_env(self.runtime.store(), config).await?;
+                let crm = Arc::downgrade(&self.crm);
+                mcp_runtime::metrics::watch_breaker("Salesforce", move || {
+                    let crm = crm.upgrade()?;
+                    Some(
+                        crm.salesforce
+                            .get()
+                            .map_or(mcp_runtime::metrics::BreakerPosition::Closed, |api| {
+                                position(api.health().breaker)
+                            }),
+                    )
+                });
+                Ok(salesforce)
             })
             .await
             .map_err(crm_error)

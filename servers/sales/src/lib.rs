@@ -72,22 +72,48 @@ impl TeamServer for SalesServer {
         Toolset {
             name: "leads",
             description: "Find, create, update, convert, route and delete leads.",
-            tools: &["get_lead", "list_leads", "create_lead", "upsert_lead", "update_lead_status", "convert_lead", "delete_leads", "route_leads"],
+            tools: &[
+                "get_lead",
+                "list_leads",
+                "create_lead",
+                "upsert_lead",
+                "update_lead_status",
+                "convert_lead",
+                "delete_leads",
+                "route_leads",
+            ],
         },
         Toolset {
             name: "scoring",
             description: "Score, rank, explain and qualify leads.",
-            tools: &["score_lead", "rank_leads", "explain_lead_score", "qualify_lead"],
+            tools: &[
+                "score_lead",
+                "rank_leads",
+                "explain_lead_score",
+                "qualify_lead",
+            ],
         },
         Toolset {
             name: "accounts",
             description: "Accounts and contacts: look up, match before creating, search.",
-            tools: &["get_account", "match_account", "create_contact", "search_crm"],
+            tools: &[
+                "get_account",
+                "match_account",
+                "create_contact",
+                "search_crm",
+            ],
         },
         Toolset {
             name: "pipeline",
             description: "Deals, stages, pipeline, forecast, risk and win probability.",
-            tools: &["create_opportunity", "update_opportunity_stage", "pipeline_summary", "forecast_revenue", "deal_risk", "win_probability"],
+            tools: &[
+                "create_opportunity",
+                "update_opportunity_stage",
+                "pipeline_summary",
+                "forecast_revenue",
+                "deal_risk",
+                "win_probability",
+            ],
         },
         Toolset {
             name: "activities",
@@ -97,7 +123,12 @@ impl TeamServer for SalesServer {
         Toolset {
             name: "crm",
             description: "HubSpot and Salesforce sync, and the stored CRM credentials.",
-            tools: &["sync_from_crm", "push_to_crm", "list_credentials", "delete_credential"],
+            tools: &[
+                "sync_from_crm",
+                "push_to_crm",
+                "list_credentials",
+                "delete_credential",
+            ],
         },
     ];
 

@@ -158,8 +158,7 @@ impl Flat {
                     FlatNode {
                         threshold: node.threshold,
                         left: u32::try_from(left).unwrap_or(u32::MAX),
-                        feature: node.feature
-                            | if node.missing_left { MISSING_LEFT } else { 0 },
+                        feature: node.feature | if node.missing_left { MISSING_LEFT } else { 0 },
                     }
                 };
             }
@@ -498,7 +497,6 @@ impl Grower<'_> {
         (Tree { nodes }, split_bins)
     }
 }
-
 
 fn log_loss(margins: &[f64], labels: &[bool], rows: &[u32]) -> f64 {
     let total: f64 = rows

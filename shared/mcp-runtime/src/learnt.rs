@@ -98,30 +98,30 @@ async fn load(store: &store::Store, kind: &str, version: i64) -> ToolResult<Acti
     let rule_based = serde_json::from_str::<serde_json::Value>(&params)
         .is_ok_and(|value| value.get("rule_based") == Some(&serde_json::Value::Bool(true)));
     Ok(if rule_based {
-            Active::RuleBased { version }
-        } else {
-            match serde_json::from_str::<learn::Model>(&params) {
-                Ok(model) => usable(
-                    LearntModel {
-                        name: meta.name,
-                        kind: kind.to_string(),
-                        version,
-                        learnt_from: meta.learnt_from,
-                        model,
-                    },
-                    kind,
-                ),
-                Err(error) => {
-                    tracing::warn!(%error, kind, version, "the active model's parameters do not parse");
-                    Active::Unusable {
-                        version,
-                        reason: format!(
-                            "the parameters of v{version} do not parse with this build; retrain it"
-                        ),
-                    }
+        Active::RuleBased { version }
+    } else {
+        match serde_json::from_str::<learn::Model>(&params) {
+            Ok(model) => usable(
+                LearntModel {
+                    name: meta.name,
+                    kind: kind.to_string(),
+                    version,
+                    learnt_from: meta.learnt_from,
+                    model,
+                },
+                kind,
+            ),
+            Err(error) => {
+                tracing::warn!(%error, kind, version, "the active model's parameters do not parse");
+                Active::Unusable {
+                    version,
+                    reason: format!(
+                        "the parameters of v{version} do not parse with this build; retrain it"
+                    ),
                 }
             }
-        })
+        }
+    })
 }
 
 /// A learnt version is usable when the store has every feature it learnt from.

@@ -733,7 +733,10 @@ async fn change_model_status(
     if !(1..=1_000_000).contains(&params.version) {
         return Err(ToolError::invalid(
             "version",
-            format!("is {}; give a version number from check_model_health", params.version),
+            format!(
+                "is {}; give a version number from check_model_health",
+                params.version
+            ),
         ));
     }
     // Read before the change: a clear "not found", and whether the version can score.
@@ -748,7 +751,10 @@ async fn change_model_status(
         let previous = store::models::activate(&mut tx, kind, params.version).await?;
         (previous.is_some(), previous)
     } else {
-        (store::models::retire(&mut tx, kind, params.version).await?, None)
+        (
+            store::models::retire(&mut tx, kind, params.version).await?,
+            None,
+        )
     };
     drop(tx);
     Ok(ModelStatusChange {

@@ -108,7 +108,10 @@ impl Selection {
 pub fn coverage_problems(sets: &[Toolset], tools: &[String]) -> Vec<String> {
     let mut problems = Vec::new();
     for tool in tools {
-        let homes = sets.iter().filter(|s| s.tools.contains(&tool.as_str())).count();
+        let homes = sets
+            .iter()
+            .filter(|s| s.tools.contains(&tool.as_str()))
+            .count();
         let core = CORE_TOOLS.contains(&tool.as_str());
         match (core, homes) {
             (true, 0) | (false, 1) => {}
@@ -120,7 +123,10 @@ pub fn coverage_problems(sets: &[Toolset], tools: &[String]) -> Vec<String> {
     for set in sets {
         for tool in set.tools {
             if !tools.iter().any(|t| t == tool) {
-                problems.push(format!("toolset {} names {tool}, which is not a tool", set.name));
+                problems.push(format!(
+                    "toolset {} names {tool}, which is not a tool",
+                    set.name
+                ));
             }
         }
     }
@@ -170,6 +176,10 @@ mod tests {
             .to_vec();
         let problems = coverage_problems(SETS, &tools);
         assert!(problems.iter().any(|p| p == "forecast is in no toolset"));
-        assert!(problems.iter().any(|p| p.contains("pipeline_summary, which is not a tool")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("pipeline_summary, which is not a tool"))
+        );
     }
 }

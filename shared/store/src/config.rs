@@ -168,9 +168,17 @@ mod tests {
         let error = ConfigFile::read(file.path()).unwrap_err();
         assert!(error.contains("is not valid"), "{error}");
         let file = write(r#"{"format":7}"#);
-        assert!(ConfigFile::read(file.path()).unwrap_err().contains("format 7"));
+        assert!(
+            ConfigFile::read(file.path())
+                .unwrap_err()
+                .contains("format 7")
+        );
         let file = write(r#"{"format":1,"settings":{"PATH":"/evil"}}"#);
-        assert!(ConfigFile::read(file.path()).unwrap_err().contains("REVOPS_"));
+        assert!(
+            ConfigFile::read(file.path())
+                .unwrap_err()
+                .contains("REVOPS_")
+        );
         let file = write(r#"{"format":1,"extra":true}"#);
         assert!(ConfigFile::read(file.path()).is_err());
     }

@@ -77,12 +77,20 @@ impl FeatureRows {
 
     /// The feature names (without the outcome).
     pub fn features(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().map(String::as_str).filter(|n| *n != LABEL)
+        self.names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| *n != LABEL)
     }
 }
 
 /// The rows of `kind` (lead, churn or conversion) for `subjects`.
-pub async fn rows(store: &Store, kind: &str, subjects: Subjects<'_>, as_of: AsOf) -> Result<FeatureRows> {
+pub async fn rows(
+    store: &Store,
+    kind: &str,
+    subjects: Subjects<'_>,
+    as_of: AsOf,
+) -> Result<FeatureRows> {
     match kind {
         "lead" => leads(store, subjects).await,
         "churn" => customers(store, subjects, as_of).await,
@@ -114,7 +122,12 @@ const SUPPORT_FEATURES: [&str; 3] = ["tickets", "urgent_tickets", "nps_average"]
 pub fn feature_names(kind: &str) -> Vec<&'static str> {
     match kind {
         "lead" => LEAD_FEATURES.to_vec(),
-        "churn" => [&FIRMOGRAPHICS[..], &USAGE_FEATURES[..], &SUPPORT_FEATURES[..]].concat(),
+        "churn" => [
+            &FIRMOGRAPHICS[..],
+            &USAGE_FEATURES[..],
+            &SUPPORT_FEATURES[..],
+        ]
+        .concat(),
         "conversion" => [&FIRMOGRAPHICS[..], &USAGE_FEATURES[..]].concat(),
         _ => Vec::new(),
     }
@@ -154,12 +167,19 @@ async fn leads(store: &Store, subjects: Subjects<'_>) -> Result<FeatureRows> {
     let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(subject_of(subjects))
         .fetch(store.pool());
-    while let Some(row) = rows.try_next().await.map_err(sql_error("read lead features"))? {
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(sql_error("read lead features"))?
+    {
         let cells = names
             .iter()
             .map(|n| text(&row, n))
             .collect::<Result<Vec<_>>>()?;
-        table.push(row.try_get("id").map_err(sql_error("read lead features"))?, cells);
+        table.push(
+            row.try_get("id").map_err(sql_error("read lead features"))?,
+            cells,
+        );
     }
     Ok(table)
 }
@@ -219,10 +239,7 @@ const USAGE_FEATURES: [&str; 8] = [
     "feature_events_change",
 ];
 
-async fn usage_by_account(
-    store: &Store,
-    subjects: Subjects<'_>,
-) -> Result<HashMap<String, Usage>> {
+async fn usage_by_account(store: &Store, subjects: Subjects<'_>) -> Result<HashMap<String, Usage>> {
     let mut usage: HashMap<String, Usage> = HashMap::new();
     let mut rows = sqlx::query(
         "SELECT account_id, active_users, seats_used, logins, feature_events, premium_feature_events \
@@ -264,7 +281,9 @@ async fn per_account_counts(
     .await
     .map_err(&read)?;
     for row in tickets {
-        let entry = counts.entry(row.try_get("account_id").map_err(&read)?).or_default();
+        let entry = counts
+            .entry(row.try_get("account_id").map_err(&read)?)
+            .or_default();
         entry[0] = text(&row, "tickets")?;
         entry[1] = text(&row, "urgent")?;
     }
@@ -277,7 +296,9 @@ async fn per_account_counts(
     .await
     .map_err(&read)?;
     for row in nps {
-        counts.entry(row.try_get("account_id").map_err(&read)?).or_default()[2] = text(&row, "nps")?;
+        counts
+            .entry(row.try_get("account_id").map_err(&read)?)
+            .or_default()[2] = text(&row, "nps")?;
     }
     Ok(counts)
 }
@@ -379,4 +400,3 @@ const FIRMOGRAPHICS: [&str; 5] = [
     "employee_count",
     "seats_purchased",
 ];
-
