@@ -13,12 +13,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Setup, capture, setup, setup_on};
+use common::{Setup, capture, requests_to, secret, setup, setup_on};
 use connectors::hubspot::DEAL_COMPANIES;
 use connectors::sync::SyncKind;
 use connectors::{ConnectorError, HubSpot, HubSpotConfig, Salesforce, SalesforceConfig};
 use resilience::{BreakerConfig, RetryPolicy, Timeouts, UpstreamConfig};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param_contains};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -45,10 +44,6 @@ fn upstream(name: &str, server: &MockServer) -> UpstreamConfig {
             failure_threshold: 50,
             ..BreakerConfig::default()
         })
-}
-
-fn secret(value: &str) -> SecretString {
-    SecretString::from(value.to_owned())
 }
 
 async fn hubspot(setup: &Setup) -> HubSpot {
@@ -130,16 +125,6 @@ async fn opportunity_count(setup: &Setup) -> i64 {
         .fetch_one(setup.store.pool())
         .await
         .unwrap()
-}
-
-async fn requests_to(server: &MockServer, to: &str) -> Vec<Request> {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.url.path() == to)
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------

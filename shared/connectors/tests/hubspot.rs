@@ -11,13 +11,14 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Setup, capture, external_ids, lead_count, local_lead, setup, setup_on};
+use common::{
+    Setup, capture, external_ids, lead_count, local_lead, requests_to, secret, setup, setup_on,
+};
 use connectors::auth::Auth;
 use connectors::hubspot::ObjectType;
 use connectors::sync::SyncKind;
 use connectors::{ConnectorError, HubSpot, HubSpotConfig, PushAction};
 use resilience::{BreakerConfig, BreakerState, RetryPolicy, Timeouts, UpstreamConfig};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -105,10 +106,6 @@ async fn with_oauth(setup: &Setup, access: Option<&str>) -> HubSpot {
     hubspot
 }
 
-fn secret(value: &str) -> SecretString {
-    SecretString::from(value.to_owned())
-}
-
 fn contact(id: u32) -> Value {
     json!({
         "id": id.to_string(),
@@ -152,16 +149,6 @@ async fn search_page(server: &MockServer, after: Option<&'static str>, answer: R
         .respond_with(answer)
         .mount(server)
         .await;
-}
-
-async fn requests_to(server: &MockServer, to: &str) -> Vec<Request> {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.url.path() == to)
-        .collect()
 }
 
 async fn searches_after(server: &MockServer, after: Option<&str>) -> usize {

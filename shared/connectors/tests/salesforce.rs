@@ -11,16 +11,16 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Setup, capture, external_ids, lead_count, local_lead, setup};
+use common::{Setup, capture, external_ids, lead_count, local_lead, requests_to, secret, setup};
 use connectors::auth::Auth;
 use connectors::salesforce::SObject;
 use connectors::sync::SyncKind;
 use connectors::{ConnectorError, PushAction, Salesforce, SalesforceConfig};
 use resilience::{BreakerConfig, RetryPolicy, Timeouts, UpstreamConfig};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header, method, path, query_param_contains};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const EXPIRED_ACCESS: &str = "00Dexpired!session-secret-1111";
 const FRESH_ACCESS: &str = "00Dfresh!session-secret-2222";
@@ -58,10 +58,6 @@ fn config(server: &MockServer) -> SalesforceConfig {
         login,
         ..SalesforceConfig::default()
     }
-}
-
-fn secret(value: &str) -> SecretString {
-    SecretString::from(value.to_owned())
 }
 
 /// A connected app in the vault; with `session`, a saved access token and its API host.
@@ -140,16 +136,6 @@ fn records(range: std::ops::RangeInclusive<u32>, next: Option<&str>) -> Response
         body["nextRecordsUrl"] = json!(next);
     }
     ResponseTemplate::new(200).set_body_json(body)
-}
-
-async fn requests_to(server: &MockServer, to: &str) -> Vec<Request> {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.url.path() == to)
-        .collect()
 }
 
 #[tokio::test(flavor = "current_thread")]

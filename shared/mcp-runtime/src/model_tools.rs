@@ -595,6 +595,20 @@ fn parse<P: serde::de::DeserializeOwned>(
     })
 }
 
+/// A write tool's typed parameters and the pipeline's scope of the call.
+fn params_and_scope<P: serde::de::DeserializeOwned, S: TeamServer>(
+    context: &ToolCallContext<'_, S>,
+) -> Result<(P, CallScope), ToolError> {
+    let params = parse::<P>(context.arguments.as_ref())?;
+    let scope = context
+        .request_context
+        .extensions
+        .get::<CallScope>()
+        .cloned()
+        .ok_or_else(|| ToolError::Unavailable("the call has no pipeline scope".into()))?;
+    Ok((params, scope))
+}
+
 /// The `check_model_health` route.
 pub fn check_model_health_route<S: TeamServer>() -> ToolRoute<S> {
     let tool = Tool::new(
@@ -654,27 +668,13 @@ pub fn log_prediction_route<S: TeamServer>() -> ToolRoute<S> {
     );
     ToolRoute::new_dyn(tool, |context: ToolCallContext<'_, S>| {
         Box::pin(async move {
-            let params = match parse::<LogPredictionParams>(context.arguments.as_ref()) {
-                Ok(params) => params,
-                Err(error) => {
-                    return Err::<Json<LoggedPrediction>, _>(error).into_call_tool_result();
+            let answer = match params_and_scope::<LogPredictionParams, S>(&context) {
+                Ok((params, scope)) => {
+                    log_prediction(&scope, context.service.runtime().server(), params).await
                 }
+                Err(error) => Err(error),
             };
-            let Some(scope) = context
-                .request_context
-                .extensions
-                .get::<CallScope>()
-                .cloned()
-            else {
-                return Err::<Json<LoggedPrediction>, _>(ToolError::Unavailable(
-                    "the call has no pipeline scope".into(),
-                ))
-                .into_call_tool_result();
-            };
-            log_prediction(&scope, context.service.runtime().server(), params)
-                .await
-                .map(Json)
-                .into_call_tool_result()
+            answer.map(Json).into_call_tool_result()
         })
     })
 }
@@ -806,27 +806,13 @@ pub fn model_status_route<S: TeamServer>(activate: bool) -> ToolRoute<S> {
     );
     ToolRoute::new_dyn(tool, move |context: ToolCallContext<'_, S>| {
         Box::pin(async move {
-            let params = match parse::<ModelVersionParams>(context.arguments.as_ref()) {
-                Ok(params) => params,
-                Err(error) => {
-                    return Err::<Json<ModelStatusChange>, _>(error).into_call_tool_result();
+            let answer = match params_and_scope::<ModelVersionParams, S>(&context) {
+                Ok((params, scope)) => {
+                    change_model_status(&scope, context.service.runtime(), params, activate).await
                 }
+                Err(error) => Err(error),
             };
-            let Some(scope) = context
-                .request_context
-                .extensions
-                .get::<CallScope>()
-                .cloned()
-            else {
-                return Err::<Json<ModelStatusChange>, _>(ToolError::Unavailable(
-                    "the call has no pipeline scope".into(),
-                ))
-                .into_call_tool_result();
-            };
-            change_model_status(&scope, context.service.runtime(), params, activate)
-                .await
-                .map(Json)
-                .into_call_tool_result()
+            answer.map(Json).into_call_tool_result()
         })
     })
 }

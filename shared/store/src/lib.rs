@@ -198,6 +198,23 @@ impl Store {
 
     /// The newest migration applied to this database (0 when none).
     pub async fn migration_level(&self) -> Result<i64> {
+        // A database never migrated has no migrations table: level 0, not an error.
+        let catalogue = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+        };
+        let tables: i64 = sqlx::query_scalar(catalogue)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|error| Error::from_sqlx("read the migration level", error))?;
+        if tables == 0 {
+            return Ok(0);
+        }
         let level: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = $1")
                 .bind(true)

@@ -6,10 +6,11 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use secrecy::SecretString;
 use store::Store;
 use tracing_subscriber::fmt::MakeWriter;
 use vault::{MasterKey, Vault};
-use wiremock::MockServer;
+use wiremock::{MockServer, Request};
 
 /// Everything the TRACE subscriber writes, kept in memory.
 #[derive(Clone, Default)]
@@ -130,4 +131,20 @@ pub async fn local_lead(store: &Store, email: &str) -> String {
     let (lead, _) = store::leads::create(&mut tx, &lead, None).await.unwrap();
     tx.commit().await.unwrap();
     lead.id
+}
+
+/// A secret from test text.
+pub fn secret(value: &str) -> SecretString {
+    SecretString::from(value.to_owned())
+}
+
+/// The requests the fake upstream received at path `to`.
+pub async fn requests_to(server: &MockServer, to: &str) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == to)
+        .collect()
 }
