@@ -93,47 +93,16 @@ async fn audit_with_entries(url: &str, expected: i64) -> Value {
     summary
 }
 
-/// A server process this test stops itself, with a signal.
-struct StoppableServer {
-    bind: String,
-    child: ChildGuard,
+/// What the shutdown test does to a server it started.
+trait Stoppable {
+    /// Sends SIGTERM.
+    fn terminate(&self);
+    async fn exit_status(&mut self) -> std::process::ExitStatus;
+    /// Whether the server still accepts new connections.
+    fn accepts_connections(&self) -> bool;
 }
 
-impl StoppableServer {
-    /// Starts `binary --transport http --bind 127.0.0.1:PORT` with `env` and waits until
-    /// `/healthz` answers.
-    async fn start(binary_name: &str, env: &[(&str, &str)]) -> StoppableServer {
-        resilience::install_tls_provider();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let bind = format!("127.0.0.1:{port}");
-        let child = tokio::process::Command::new(binary(binary_name))
-            .args(["--transport", "http", "--bind", &bind])
-            .env("REVOPS_CONFIG", "none")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let server = StoppableServer {
-            bind,
-            child: ChildGuard(child),
-        };
-        for _ in 0..200 {
-            if let Ok(response) = reqwest::get(format!("http://{}/healthz", server.bind)).await
-                && response.status().is_success()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the HTTP server on {} did not become healthy", server.bind);
-    }
-
+impl Stoppable for HttpServer {
     fn terminate(&self) {
         let pid = self.child.0.id().unwrap();
         let sent = std::process::Command::new("kill")
@@ -151,7 +120,6 @@ impl StoppableServer {
             .unwrap()
     }
 
-    /// Whether the server still accepts new connections.
     fn accepts_connections(&self) -> bool {
         std::net::TcpStream::connect(&self.bind).is_ok()
     }
@@ -595,7 +563,7 @@ async fn sigterm_lets_an_in_flight_call_finish_and_records_it() {
     let mut env = server_env(&db, "rep");
     // Longer than this test can take, so only the calls' end can end the wait.
     env.push(("REVOPS_SHUTDOWN_GRACE_SECONDS", "120"));
-    let mut server = StoppableServer::start("revops-marketing", &env).await;
+    let mut server = start_http(&binary("revops-marketing"), &["--transport", "http"], &env).await;
     let bind = server.bind.clone();
     let session = client::connect_http(
         &format!("http://{bind}/mcp"),

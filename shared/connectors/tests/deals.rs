@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -528,25 +529,6 @@ async fn an_interrupted_salesforce_opportunity_sync_resumes_and_a_second_run_cre
     );
     assert_eq!(opportunity_count(&setup).await, 185);
     logs.assert_none_of(SECRETS);
-}
-
-/// A case on SQLite, and on Postgres when `REVOPS_TEST_POSTGRES_URL` names a server.
-macro_rules! on_both_backends {
-    ($case:ident, $sqlite:ident, $postgres:ident) => {
-        #[tokio::test]
-        async fn $sqlite() {
-            $case(setup().await).await;
-        }
-
-        #[tokio::test]
-        async fn $postgres() {
-            let Some(url) = store::test_support::postgres_url_or_skip(stringify!($postgres)) else {
-                return;
-            };
-            let store = store::test_support::fresh_postgres(&url).await.unwrap();
-            $case(setup_on(store, None).await).await;
-        }
-    };
 }
 
 on_both_backends!(

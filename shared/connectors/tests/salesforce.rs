@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;

@@ -149,7 +149,8 @@ impl Drop for ChildGuard {
 pub struct HttpServer {
     /// `127.0.0.1:PORT`, where it listens.
     pub bind: String,
-    _child: ChildGuard,
+    /// The process, for a test that signals it or waits for its exit.
+    pub child: ChildGuard,
 }
 
 /// Starts `binary args… --bind 127.0.0.1:PORT` (a free port) with `env` and waits until its
@@ -179,7 +180,7 @@ pub async fn start_http(
         .unwrap();
     let server = HttpServer {
         bind,
-        _child: ChildGuard(child),
+        child: ChildGuard(child),
     };
     let url = format!("http://{}/healthz", server.bind);
     for _ in 0..200 {

@@ -3,6 +3,26 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+/// A case on SQLite, and on Postgres when `REVOPS_TEST_POSTGRES_URL` names a server.
+#[allow(unused_macros, reason = "each test binary uses a different subset")]
+macro_rules! on_both_backends {
+    ($case:ident, $sqlite:ident, $postgres:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            $case(setup().await).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Some(url) = store::test_support::postgres_url_or_skip(stringify!($postgres)) else {
+                return;
+            };
+            let store = store::test_support::fresh_postgres(&url).await.unwrap();
+            $case(setup_on(store, None).await).await;
+        }
+    };
+}
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
