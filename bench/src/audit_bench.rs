@@ -10,6 +10,19 @@ fn arguments(n: usize) -> serde_json::Value {
     serde_json::json!({"lead_id": format!("lead_{n:06}"), "limit": 25})
 }
 
+/// The entry of one bench call by the bench's actor.
+fn call<'a>(tool: &'a str, kind: &'a str, arguments: &'a serde_json::Value) -> audit::NewEntry<'a> {
+    audit::NewEntry {
+        server: "sales",
+        actor_name: "bench@example.com",
+        tool,
+        kind,
+        arguments,
+        outcome: "ok",
+        detail: "",
+    }
+}
+
 async fn append_one(
     store: &store::Store,
     auditor: &audit::Auditor,
@@ -17,16 +30,9 @@ async fn append_one(
 ) -> anyhow::Result<()> {
     let mut tx = store.begin_write().await?;
     let arguments = arguments(n);
-    let entry = audit::NewEntry {
-        server: "sales",
-        actor_name: "bench@example.com",
-        tool: "get_lead",
-        kind: "read",
-        arguments: &arguments,
-        outcome: "ok",
-        detail: "",
-    };
-    auditor.append(&mut tx, entry).await?;
+    auditor
+        .append(&mut tx, call("get_lead", "read", &arguments))
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -36,7 +42,7 @@ async fn append_rate(
     store: &store::Store,
     writers: usize,
     total: usize,
-) -> anyhow::Result<(f64, Duration)> {
+) -> anyhow::Result<(f64, Duration, Duration)> {
     let auditor = audit::Auditor::open(store).await?;
     auditor.register_actor(store, "bench@example.com").await?;
     let started = Instant::now();
@@ -63,7 +69,49 @@ async fn append_rate(
     Ok((
         total as f64 / elapsed.as_secs_f64(),
         latencies[latencies.len() / 2],
+        latencies[latencies.len() * 99 / 100],
     ))
+}
+
+/// The audit step of a write call: appending its entry inside the call's own transaction,
+/// timed from before the append to after it (the transaction and its commit are the
+/// change's own, timed apart for comparison). Medians over `calls` calls, and the step's
+/// 99th percentile.
+async fn audit_step(store: &store::Store, calls: usize) -> anyhow::Result<StepTimes> {
+    let auditor = audit::Auditor::open(store).await?;
+    auditor.register_actor(store, "bench@example.com").await?;
+    let (mut begins, mut steps, mut commits) = (Vec::new(), Vec::new(), Vec::new());
+    for n in 0..calls {
+        let started = Instant::now();
+        let mut tx = store.begin_write().await?;
+        begins.push(started.elapsed());
+        let arguments = arguments(n);
+        let entry = call("update_lead", "write", &arguments);
+        let started = Instant::now();
+        auditor.append(&mut tx, entry).await?;
+        steps.push(started.elapsed());
+        let started = Instant::now();
+        tx.commit().await?;
+        commits.push(started.elapsed());
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let step_median = median(&mut steps);
+    Ok(StepTimes {
+        begin: median(&mut begins),
+        step: step_median,
+        step_p99: steps[steps.len() * 99 / 100],
+        commit: median(&mut commits),
+    })
+}
+
+struct StepTimes {
+    begin: Duration,
+    step: Duration,
+    step_p99: Duration,
+    commit: Duration,
 }
 
 /// Builds a chain of `entries` quickly (many entries per transaction).
@@ -105,8 +153,12 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         .and_then(|i| args.get(i + 1))
         .cloned();
 
+    let synchronous = store::config::var("REVOPS_SQLITE_SYNCHRONOUS")
+        .unwrap_or_else(|| "normal".into())
+        .to_ascii_uppercase();
     println!(
-        "Audit log appends: each entry its own committed transaction (SQLite: WAL, synchronous=NORMAL)"
+        "Audit log appends: each entry its own committed transaction (SQLite: WAL, synchronous={synchronous}; \
+         REVOPS_SQLITE_SYNCHRONOUS=full for FULL)"
     );
     let mut targets = vec![("sqlite".to_string(), None)];
     if let Some(url) = &postgres {
@@ -124,11 +176,24 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
                 }
                 Some(url) => store::test_support::fresh_postgres(url).await?,
             };
-            let (rate, p50) = append_rate(&store, writers, appends).await?;
+            let (rate, p50, p99) = append_rate(&store, writers, appends).await?;
             println!(
-                "  {name:<8} {writers} writer(s): {rate:>9.0} appends/s, median append+commit {:>6.1} µs",
-                p50.as_secs_f64() * 1e6
+                "  {name:<8} {writers} writer(s): {rate:>9.0} appends/s, begin+append+commit median {:>6.1} µs, p99 {:>7.1} µs",
+                p50.as_secs_f64() * 1e6,
+                p99.as_secs_f64() * 1e6
             );
+            if writers == 1 {
+                let times = audit_step(&store, 2_000).await?;
+                let micros = |d: Duration| d.as_secs_f64() * 1e6;
+                println!(
+                    "  {name:<8} audit step of a write call (append in its transaction): median {:>6.1} µs, p99 {:>6.1} µs \
+                     (the call's own begin {:.1} µs and commit {:.1} µs)",
+                    micros(times.step),
+                    micros(times.step_p99),
+                    micros(times.begin),
+                    micros(times.commit)
+                );
+            }
             store.close().await;
         }
     }

@@ -6,11 +6,12 @@
 //! read one account's history; the listings (`list_at_risk_accounts`, segment
 //! `predict_churn`, `expansion_opportunities`) read every account in scope in one streaming
 //! pass. Every churn and health prediction given to the caller is logged (model name and
-//! version, the account id, the signals; no personal data); the at-risk listing logs only
-//! the page it returns.
+//! version, the account id, the signals, the time it took; no personal data); the at-risk
+//! listing logs only the page it returns.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use chrono::{Datelike, NaiveDate};
 use mcp_runtime::errors::{date_arg, id_arg, optional_choice, range_arg, text_arg};
@@ -693,8 +694,14 @@ impl CsServer {
         ChurnModel::default_v1()
     }
 
-    /// Logs predictions given to the caller (no personal data: account ids and signals).
-    async fn log_predictions(&self, actor: &str, entries: Vec<LoggedPrediction>) {
+    /// Logs predictions given to the caller (no personal data: account ids and signals), each
+    /// with the time it took to compute.
+    async fn log_predictions(
+        &self,
+        actor: &str,
+        entries: Vec<LoggedPrediction>,
+        latency_micros: Option<i64>,
+    ) {
         let now = store::clock::now();
         let rows = entries
             .into_iter()
@@ -710,6 +717,7 @@ impl CsServer {
                     payload_json: payload.to_string(),
                     actor: actor.to_owned(),
                     created_at: now.clone(),
+                    latency_micros,
                 }
             })
             .collect();
@@ -953,7 +961,9 @@ impl CsServer {
                 .map_err(|problem| ToolError::invalid("weights", problem))?,
             None => self.health_model(),
         };
+        let started = Instant::now();
         let health = account_health_of(self.runtime.store(), &model, &account_id).await?;
+        let latency = store::predictions::latency_micros(started.elapsed(), 1);
         if let Some(score) = health.health.score {
             self.log_predictions(
                 &scope.actor.name,
@@ -970,6 +980,7 @@ impl CsServer {
                     }),
                     serde_json::json!({"weights": model.params().weights, "factors": health.health.factors, "as_of": health.as_of}),
                 )],
+                latency,
             )
             .await;
         }
@@ -1002,7 +1013,9 @@ impl CsServer {
     ) -> Result<Json<AccountChurnRisk>, ToolError> {
         let account_id = id_arg("account_id", "acc", &params.account_id)?;
         let model = self.churn_model();
+        let started = Instant::now();
         let mut risk = churn_risk_of(self.runtime.store(), &model, &account_id).await?;
+        let latency = store::predictions::latency_micros(started.elapsed(), 1);
         risk.learnt = Some(
             mcp_runtime::learnt::predict(
                 &self.runtime,
@@ -1024,6 +1037,7 @@ impl CsServer {
                     risk.risk.tier.map(|t| t.as_str().to_owned()),
                     serde_json::json!({"signals": risk.risk.signals, "probability_90d": risk.probability_90d, "as_of": risk.as_of}),
                 )],
+                latency,
             )
             .await;
         }
@@ -1065,6 +1079,7 @@ impl CsServer {
         let limit = page_limit(params.limit)?;
         let after = params.cursor.as_deref().map(at_risk_cursor).transpose()?;
         let model = self.churn_model();
+        let started = Instant::now();
         let page = at_risk_page(
             self.runtime.store(),
             &model,
@@ -1075,6 +1090,8 @@ impl CsServer {
             limit,
         )
         .await?;
+        // Every account in scope is scored in the one pass: each score's share of it.
+        let latency = store::predictions::latency_micros(started.elapsed(), page.scored);
         let entries = page
             .items
             .iter()
@@ -1089,7 +1106,8 @@ impl CsServer {
                 )
             })
             .collect();
-        self.log_predictions(&call.actor.name, entries).await;
+        self.log_predictions(&call.actor.name, entries, latency)
+            .await;
         Ok(Json(page))
     }
 
@@ -1130,8 +1148,10 @@ impl CsServer {
                 ));
             }
             let account_id = id_arg("account_id", "acc", id)?;
+            let started = Instant::now();
             let (account, prepared) = prepared(self.runtime.store(), &account_id).await?;
             let risk = model.assess(&prepared.facts());
+            let latency = store::predictions::latency_micros(started.elapsed(), 1);
             let probability = risk
                 .risk
                 .map(|r| round4(model.probability(r, horizon_days)));
@@ -1157,6 +1177,7 @@ impl CsServer {
                         risk.tier.map(|t| t.as_str().to_owned()),
                         serde_json::json!({"horizon_days": horizon_days, "probability": p, "signals": risk.signals}),
                     )],
+                    latency,
                 )
                 .await;
             }
@@ -1193,6 +1214,7 @@ impl CsServer {
         let mut mrr: BTreeMap<String, f64> = BTreeMap::new();
         let mut points: BTreeMap<String, (f64, String)> = BTreeMap::new();
         let mut accounts: Vec<AccountProbability> = Vec::new();
+        let started = Instant::now();
         store::health::for_each_account(
             self.runtime.store(),
             &scope,
@@ -1227,6 +1249,8 @@ impl CsServer {
             },
         )
         .await?;
+        // Every account in the segment is scored in the one pass: each score's share of it.
+        let latency = store::predictions::latency_micros(started.elapsed(), n);
         if n == 0 && without == 0 {
             return Err(ToolError::NotFound(format!(
                 "no active or at-risk account matches {subject}; check the segment, plan or CSM name"
@@ -1267,7 +1291,8 @@ impl CsServer {
                 )
             })
             .collect();
-        self.log_predictions(&call.actor.name, entries).await;
+        self.log_predictions(&call.actor.name, entries, latency)
+            .await;
         Ok(Json(ChurnPrediction {
             scope: "segment".into(),
             subject,

@@ -951,6 +951,8 @@ impl MarketingServer {
                  trial usage to predict from"
             )));
         };
+        // The prediction's time: reading the trial's usage and the model.
+        let predicting = std::time::Instant::now();
         let usage = store::funnel::trial_usage(store, &id, started).await?;
         let now = chrono::Utc::now();
         let days_left = store::clock::parse(ends)
@@ -971,7 +973,8 @@ impl MarketingServer {
         };
         let model = ConversionModel::default_v1();
         let prediction = model.predict(&facts);
-        self.log_conversion(&scope.actor.name, &id, &facts, &prediction)
+        let latency = store::predictions::latency_micros(predicting.elapsed(), 1);
+        self.log_conversion(&scope.actor.name, &id, &facts, &prediction, latency)
             .await;
         let learnt = mcp_runtime::learnt::predict(
             &self.runtime,
@@ -1055,13 +1058,15 @@ impl MarketingServer {
 }
 
 impl MarketingServer {
-    /// Queues a prediction log entry for a conversion prediction given to the caller.
+    /// Queues a prediction log entry for a conversion prediction given to the caller, with the
+    /// time it took to compute.
     async fn log_conversion(
         &self,
         actor: &str,
         account_id: &str,
         facts: &TrialFacts,
         prediction: &ConversionPrediction,
+        latency_micros: Option<i64>,
     ) {
         let ModelRef { name, version } = &prediction.model;
         let entry = store::predictions::NewPrediction {
@@ -1081,6 +1086,7 @@ impl MarketingServer {
             .to_string(),
             actor: actor.to_string(),
             created_at: store::clock::now(),
+            latency_micros,
         };
         self.runtime.predictions().log(vec![entry]).await;
     }

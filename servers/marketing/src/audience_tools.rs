@@ -533,6 +533,7 @@ impl MarketingServer {
         let model = self.lead_model();
         let mut keys: Vec<(Reverse<u32>, String, Tier)> = Vec::new();
         let mut tiers = TierCounts::default();
+        let started = std::time::Instant::now();
         let scored = store::audiences::for_each_member_scoring_row(store, &id, |row| {
             let (score, tier) = score_row(&model, &row);
             match tier {
@@ -543,6 +544,8 @@ impl MarketingServer {
             keys.push((Reverse(score), row.id, tier));
         })
         .await?;
+        // Every member is scored in the one pass: each score's share of it.
+        let latency = store::predictions::latency_micros(started.elapsed(), scored);
         keys.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let start = match &after {
             Some(cursor) => keys.partition_point(|k| (&k.0, &k.1) <= (&cursor.0, &cursor.1)),
@@ -593,6 +596,7 @@ impl MarketingServer {
                     .to_string(),
                     actor: scope.actor.name.clone(),
                     created_at: now.clone(),
+                    latency_micros: latency,
                 }
             })
             .collect();

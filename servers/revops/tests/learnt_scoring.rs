@@ -251,3 +251,298 @@ async fn a_learnt_churn_model_scores_customers_and_a_csv_model_is_reported_unusa
     );
     admin.cancel().await.unwrap();
 }
+
+/// Every lead `rank_leads` gives for `filter`, page after page, checking that the ranks run
+/// on without a gap and that every page says the same about its ranking.
+struct Ranking {
+    items: Vec<Value>,
+    matched: u64,
+    ranked_by: String,
+    note: String,
+    first_cursor: Option<String>,
+}
+
+async fn rank_every_lead(session: &client::Session, filter: Value) -> Ranking {
+    let mut items: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut said: Option<(String, String)> = None;
+    let mut first_cursor = None;
+    loop {
+        let mut args = filter.clone();
+        args["limit"] = json!(200);
+        if let Some(cursor) = &cursor {
+            args["cursor"] = json!(cursor);
+        }
+        let page = client::call_ok(session, "rank_leads", args).await.unwrap();
+        let this = (
+            page["ranked_by"].as_str().unwrap().to_string(),
+            page["ranking_note"].as_str().unwrap().to_string(),
+        );
+        assert_eq!(*said.get_or_insert_with(|| this.clone()), this);
+        for item in page["items"].as_array().unwrap() {
+            assert_eq!(item["rank"], items.len() + 1, "{item}");
+            items.push(item.clone());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => {
+                first_cursor.get_or_insert_with(|| next.to_string());
+                cursor = Some(next.to_string());
+            }
+            None => {
+                let (ranked_by, note) = said.unwrap();
+                return Ranking {
+                    items,
+                    matched: page["matched"].as_u64().unwrap(),
+                    ranked_by,
+                    note,
+                    first_cursor,
+                };
+            }
+        }
+    }
+}
+
+fn lead_ids(ranking: &Ranking) -> Vec<&str> {
+    ranking
+        .items
+        .iter()
+        .map(|item| item["lead_id"].as_str().unwrap())
+        .collect()
+}
+
+/// Each lead once, every matching lead there, best first by `value`, ties by id.
+fn assert_ranked_by(ranking: &Ranking, value: impl Fn(&Value) -> f64) {
+    let ids = lead_ids(ranking);
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "no lead twice");
+    assert_eq!(ids.len() as u64, ranking.matched, "no lead left out");
+    for pair in ranking.items.windows(2) {
+        let (a, b) = (value(&pair[0]), value(&pair[1]));
+        assert!(
+            a > b || (a == b && pair[0]["lead_id"].as_str() < pair[1]["lead_id"].as_str()),
+            "{} before {}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+on_both_backends!(rank_leads_ranks_by_the_learnt_probability_while_a_learnt_lead_model_is_active);
+async fn rank_leads_ranks_by_the_learnt_probability_while_a_learnt_lead_model_is_active(
+    db: &SeededDatabase,
+) {
+    train(db, &["--kind", "lead", "--cv", "3"]);
+    let admin = session_as(db, "revops-sales", "admin").await;
+
+    // v1 active: the score ranks, as it always did, and the page says so.
+    let by_rules = rank_every_lead(&admin, json!({})).await;
+    assert_eq!(by_rules.ranked_by, "rule-based v1");
+    assert!(by_rules.note.contains("rule-based v1"), "{}", by_rules.note);
+    assert!(
+        by_rules
+            .items
+            .iter()
+            .all(|item| item.get("learnt_probability").is_none())
+    );
+    assert_ranked_by(&by_rules, |item| item["score"].as_f64().unwrap());
+    let working_by_rules = rank_every_lead(&admin, json!({"status": "working"})).await;
+
+    client::call_ok(
+        &admin,
+        "activate_model",
+        json!({"model_name": "lead_scorer", "version": 2}),
+    )
+    .await
+    .unwrap();
+
+    // v2 active: the learnt probability ranks, the cursor pages through every lead once,
+    // and each lead keeps its rule-based score and tier.
+    let learnt = rank_every_lead(&admin, json!({})).await;
+    assert_eq!(learnt.ranked_by, "learnt v2");
+    assert!(learnt.note.contains("lead_scorer v2"), "{}", learnt.note);
+    let probability = |item: &Value| item["learnt_probability"].as_f64().unwrap();
+    assert_ranked_by(&learnt, probability);
+    assert!(learnt.items.iter().all(|item| {
+        let p = probability(item);
+        p > 0.0 && p < 1.0 && item["score"].is_u64() && item["tier"].is_string()
+    }));
+    assert_ne!(lead_ids(&learnt), lead_ids(&by_rules));
+    let best = &learnt.items[0];
+    let scored = client::call_ok(&admin, "score_lead", json!({"lead_id": best["lead_id"]}))
+        .await
+        .unwrap();
+    let single = scored["learnt"]["prediction"]["probability"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (single - probability(best)).abs() < 1e-9,
+        "score_lead says {single}, rank_leads {best}"
+    );
+
+    // Filters still choose the leads; the learnt probability orders them.
+    let working = rank_every_lead(&admin, json!({"status": "working"})).await;
+    assert_eq!(working.matched, working_by_rules.matched);
+    assert!(working.matched > 0);
+    assert!(working.items.iter().all(|item| item["status"] == "working"));
+    assert_ranked_by(&working, probability);
+
+    // A cursor from the other ranking cannot resume this one.
+    let stale = error_text(
+        &admin,
+        "rank_leads",
+        json!({"cursor": by_rules.first_cursor.clone().unwrap()}),
+    )
+    .await;
+    assert!(stale.contains("start again without a cursor"), "{stale}");
+
+    // Back to v1: v1's ranking again, exactly.
+    client::call_ok(
+        &admin,
+        "activate_model",
+        json!({"model_name": "lead_scorer", "version": 1}),
+    )
+    .await
+    .unwrap();
+    let back = rank_every_lead(&admin, json!({})).await;
+    assert_eq!(back.ranked_by, "rule-based v1");
+    assert_eq!(lead_ids(&back), lead_ids(&by_rules));
+    admin.cancel().await.unwrap();
+}
+
+/// Per model the servers logged for the test's actor: (model, predictions, timed ones, the
+/// fastest time in microseconds).
+async fn logged_latency(db: &SeededDatabase) -> Vec<(String, i64, i64, Option<i64>)> {
+    let store = store::Store::connect(&store::DatabaseLocation::parse(&db.url).unwrap())
+        .await
+        .unwrap();
+    let rows = sqlx::query_as::<_, (String, i64, i64, Option<i64>)>(
+        "SELECT model_name, COUNT(*), COUNT(latency_micros), MIN(latency_micros) FROM predictions \
+         WHERE actor = 'test-user' GROUP BY model_name ORDER BY model_name",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    store.close().await;
+    rows
+}
+
+on_both_backends!(every_prediction_the_servers_log_holds_the_time_it_took);
+async fn every_prediction_the_servers_log_holds_the_time_it_took(db: &SeededDatabase) {
+    train(db, &["--kind", "lead", "--cv", "3"]);
+    let sales = session_as(db, "revops-sales", "admin").await;
+    client::call_ok(
+        &sales,
+        "activate_model",
+        json!({"model_name": "lead_scorer", "version": 2}),
+    )
+    .await
+    .unwrap();
+    for (tool, arguments) in [
+        ("score_lead", json!({"lead_id": "lead_000001"})),
+        (
+            "score_lead",
+            json!({"company_name": "Acme", "industry": "saas", "employee_count": 120}),
+        ),
+        ("explain_lead_score", json!({"lead_id": "lead_000002"})),
+        ("qualify_lead", json!({"lead_id": "lead_000003"})),
+        ("rank_leads", json!({"limit": 5})),
+        ("win_probability", json!({"opportunity_id": "opp_000002"})),
+    ] {
+        client::call_ok(&sales, tool, arguments).await.unwrap();
+    }
+    sales.cancel().await.unwrap();
+
+    let cs = session_as(db, "revops-cs", "admin").await;
+    let customer = client::call_ok(
+        &cs,
+        "list_at_risk_accounts",
+        json!({"limit": 3, "min_risk": 0}),
+    )
+    .await
+    .unwrap()["items"][0]["account_id"]
+        .clone();
+    for (tool, arguments) in [
+        ("account_health", json!({"account_id": customer})),
+        ("detect_churn_risk", json!({"account_id": customer})),
+        ("predict_churn", json!({"account_id": customer})),
+        ("predict_churn", json!({"segment": "smb"})),
+    ] {
+        client::call_ok(&cs, tool, arguments).await.unwrap();
+    }
+    cs.cancel().await.unwrap();
+
+    let marketing = session_as(db, "revops-marketing", "admin").await;
+    let store = store::Store::connect(&store::DatabaseLocation::parse(&db.url).unwrap())
+        .await
+        .unwrap();
+    let trial: String = sqlx::query_scalar(
+        "SELECT a.id FROM accounts a WHERE a.lifecycle_stage = 'trial' AND a.trial_started_at IS NOT NULL \
+         AND EXISTS (SELECT 1 FROM usage_snapshots u WHERE u.account_id = a.id) ORDER BY a.id LIMIT 1",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    store.close().await;
+    client::call_ok(
+        &marketing,
+        "get_conversion_insights",
+        json!({"account_id": trial}),
+    )
+    .await
+    .unwrap();
+    let audience = client::call_ok(
+        &marketing,
+        "build_audience",
+        json!({"name": "Latency check", "leads": {"statuses": ["mql"]}, "request_id": "latency-1"}),
+    )
+    .await
+    .unwrap()["audience_id"]
+        .clone();
+    client::call_ok(
+        &marketing,
+        "score_audience",
+        json!({"audience_id": audience, "limit": 5}),
+    )
+    .await
+    .unwrap();
+    marketing.cancel().await.unwrap();
+
+    // The log is written in the background; a server drains it as it stops.
+    let expected = [
+        "account_health",
+        "churn_risk",
+        "lead_scorer",
+        "trial_conversion",
+        "win_probability",
+    ];
+    let mut logged = Vec::new();
+    for _ in 0..100 {
+        logged = logged_latency(db).await;
+        if logged.len() == expected.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let models: Vec<&str> = logged.iter().map(|(model, ..)| model.as_str()).collect();
+    assert_eq!(models, expected, "{logged:?}");
+    for (model, predictions, timed, fastest) in &logged {
+        assert!(*predictions > 0);
+        assert_eq!(timed, predictions, "{model}: every prediction timed");
+        assert!(fastest.unwrap() >= 1, "{model}: {fastest:?}");
+    }
+
+    // The learnt version's predictions keep their time in the column, not in the payload.
+    let store = store::Store::connect(&store::DatabaseLocation::parse(&db.url).unwrap())
+        .await
+        .unwrap();
+    let learnt: (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(latency_micros) FROM predictions \
+         WHERE model_name = 'lead_scorer' AND model_version = 2 AND payload_json NOT LIKE '%latency%'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    store.close().await;
+    // score_lead and explain_lead_score, and the five leads of the ranked page.
+    assert_eq!(learnt, (7, 7));
+}

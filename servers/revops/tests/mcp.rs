@@ -1093,3 +1093,33 @@ async fn a_server_signs_a_checkpoint_every_n_entries_and_the_chain_verifies_agai
     assert!(verify.status.success(), "{report}");
     assert_eq!(report["summary"]["checkpoints_matched"], 2, "{report}");
 }
+
+#[tokio::test]
+async fn sqlite_durability_can_be_set_to_full_and_a_bad_setting_is_refused_by_name() {
+    let db = seeded_sqlite().await;
+    let verify = |setting: &str| {
+        std::process::Command::new(binary("revops"))
+            .env("REVOPS_CONFIG", "none")
+            .env("REVOPS_SQLITE_SYNCHRONOUS", setting)
+            .args(["audit", "verify", "--json", "--database-url", &db.url])
+            .output()
+            .unwrap()
+    };
+    let full = verify("full");
+    assert!(
+        full.status.success(),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+    let bad = verify("sometimes");
+    assert_eq!(bad.status.code(), Some(2));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&bad.stdout),
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(
+        said.contains("REVOPS_SQLITE_SYNCHRONOUS") && said.contains("normal or full"),
+        "{said}"
+    );
+}

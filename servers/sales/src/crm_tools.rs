@@ -1,5 +1,5 @@
-//! CRM sync tools: `sync_from_crm` (pull HubSpot or Salesforce leads, accounts or deals into
-//! the store) and `push_to_crm` (create or update a lead in the CRM). Both run in the call's
+//! CRM sync tools: `sync_from_crm` (pull HubSpot or Salesforce leads, accounts, deals or
+//! contacts into the store) and `push_to_crm` (create or update a lead in the CRM). Both run in the call's
 //! transaction, so a page of pulled records commits with its cursor and its audit entry, and a push
 //! records the remote id with its entry. The connections (circuit breaker, rate limits, OAuth
 //! token) live as long as the server; credentials come from the vault
@@ -129,8 +129,10 @@ pub struct SyncParams {
     /// hubspot or salesforce.
     pub provider: String,
     /// leads (HubSpot contacts, Salesforce leads), accounts (HubSpot companies, Salesforce
-    /// accounts) or deals (HubSpot deals, Salesforce opportunities; sync accounts first, a
-    /// deal whose company is not synced is reported as unlinked); default leads.
+    /// accounts), deals (HubSpot deals, Salesforce opportunities) or contacts (people at
+    /// accounts: Salesforce contacts, HubSpot contacts associated with a company); sync
+    /// accounts first, a deal or contact whose company is not synced is reported as
+    /// unlinked; default leads.
     #[serde(default)]
     pub kind: Option<String>,
     /// Most pages to pull in this call, 1-20 (default 5); run again to continue.
@@ -161,10 +163,13 @@ pub struct PushParams {
 impl SalesServer {
     #[tool(
         description = "Pull records from the CRM (HubSpot or Salesforce) into the local store: leads (HubSpot \
-            contacts, Salesforce leads), accounts (companies) or deals (HubSpot deals, Salesforce opportunities, \
+            contacts, Salesforce leads), accounts (companies), deals (HubSpot deals, Salesforce opportunities, \
             with stages mapped to the local ones and amounts in minor units; each deal is linked to the account \
             synced from its company, so sync accounts first: a deal without one is reported as unlinked, never \
-            given an invented account). Each record is upserted by its CRM id, so running it again creates \
+            given an invented account) or contacts (people at accounts: Salesforce contacts, and HubSpot contacts \
+            associated with a company, linked to the account synced from it the same way, so sync accounts first; \
+            HubSpot contacts without a company stay leads, synced with kind leads; a local contact with the same \
+            email is linked, not duplicated). Each record is upserted by its CRM id, so running it again creates \
             nothing twice; it resumes from where the last run stopped, a few pages per call (run \
             again while complete is false). Needs the CRM's credentials in the vault. \
             Example: {\"provider\": \"hubspot\", \"kind\": \"leads\", \"max_pages\": 5}.",
@@ -185,12 +190,13 @@ impl SalesServer {
         let kind = match choice_arg(
             "kind",
             params.kind.as_deref().unwrap_or("leads"),
-            &["leads", "accounts", "deals"],
+            &["leads", "accounts", "deals", "contacts"],
         )?
         .as_str()
         {
             "accounts" => connectors::SyncKind::Accounts,
             "deals" => connectors::SyncKind::Deals,
+            "contacts" => connectors::SyncKind::Contacts,
             _ => connectors::SyncKind::Leads,
         };
         let max_pages = u32::try_from(range_arg(

@@ -402,7 +402,14 @@ impl SalesServer {
         )
     }
 
-    async fn log_deal_predictions(&self, actor: &str, scored: &[(&Opportunity, &WinProbability)]) {
+    /// Queues a prediction log entry for each estimate given to the caller, with the time each
+    /// took to compute.
+    async fn log_deal_predictions(
+        &self,
+        actor: &str,
+        scored: &[(&Opportunity, &WinProbability)],
+        latency_micros: Option<i64>,
+    ) {
         let now = store::clock::now();
         let entries = scored
             .iter()
@@ -419,6 +426,7 @@ impl SalesServer {
                         .to_string(),
                 actor: actor.to_string(),
                 created_at: now.clone(),
+                latency_micros,
             })
             .collect();
         self.runtime.predictions().log(entries).await;
@@ -884,6 +892,8 @@ impl SalesServer {
         let id = id_arg("opportunity_id", "opp", &params.opportunity_id)?;
         // Read first so an unknown id gets the store's "no opportunity has id" answer.
         let deal = store::opportunities::get_one(self.runtime.store(), &id).await?;
+        // The estimate's time: reading what it weighs (stage history, activity) and the model.
+        let started = std::time::Instant::now();
         let now = Utc::now();
         let filter = DealFilter {
             account_id: Some(deal.account_id.clone()),
@@ -898,8 +908,9 @@ impl SalesServer {
                 .ok_or_else(|| ToolError::NotFound(format!("no opportunity has id {id:?}")))?;
         let model = model_facts(&facts, now, &usual);
         let estimate = scoring::deals::win_probability(&model);
+        let latency = store::predictions::latency_micros(started.elapsed(), 1);
         let risks = scoring::deals::risks(&model);
-        self.log_deal_predictions(&scope.actor.name, &[(&deal, &estimate)])
+        self.log_deal_predictions(&scope.actor.name, &[(&deal, &estimate)], latency)
             .await;
         Ok(Json(DealWinProbability {
             opportunity_id: id,

@@ -1,9 +1,15 @@
 //! Lead scoring tools: `score_lead`, `rank_leads`, `explain_lead_score`, `qualify_lead`.
 //! The model is `scoring::lead`; these tools read the store, check arguments, and log every
-//! score they give (the prediction log, through the runtime's background writer).
+//! score they give with the time it took (the prediction log, through the runtime's
+//! background writer). When a learnt version of the lead model is active, `rank_leads` ranks
+//! by its probability (`mcp_runtime::learnt`), and the single-lead tools add it.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use mcp_runtime::learnt::{Active, LearntModel};
 
 use mcp_runtime::errors::{id_arg, optional_text, range_arg, timestamp_arg};
 use mcp_runtime::{CallScope, ToolError, ToolResult};
@@ -164,10 +170,15 @@ pub struct RankedLead {
     pub company_name: String,
     pub status: String,
     pub owner: Option<String>,
+    /// The rule-based v1 score, 0-100 (whatever the page is ranked by).
     pub score: u32,
     pub tier: Tier,
     /// The factor that adds most to the score, in words.
     pub strongest_factor: String,
+    /// The active learnt version's probability (0-1) that the lead converts, when the page is
+    /// ranked by it (see `ranked_by`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learnt_probability: Option<f64>,
 }
 
 /// How many matching leads fall in each tier.
@@ -184,10 +195,17 @@ pub struct RankedPage {
     pub items: Vec<RankedLead>,
     /// Leads matching the filter (all pages).
     pub matched: u64,
+    /// The rule-based tiers of the matching leads.
     pub tiers: TierCounts,
     /// Present when more leads follow; pass it back as `cursor`.
     pub next_cursor: Option<String>,
+    /// The rule-based model that gives each item's score and tier.
     pub model: ModelRef,
+    /// What the leads are ordered by: `learnt vN` (the active learnt version's probability
+    /// of converting, each item's `learnt_probability`) or `rule-based v1` (the score).
+    pub ranked_by: String,
+    /// Why the page is ranked so, in words.
+    pub ranking_note: String,
 }
 
 /// A stored lead's score, explained, with the changes that would raise it most.
@@ -232,21 +250,155 @@ pub struct LeadQualification {
     pub suggested_action: String,
 }
 
-/// Ranking keys: best first is smallest, (higher score, then lower id).
-type RankKey = (Reverse<u32>, String);
+/// What a lead is ranked by: its rule-based score or its learnt probability, ordered as
+/// numbers.
+#[derive(Debug, Clone, Copy)]
+struct RankValue(f64);
 
-/// Parses a rank cursor `score:lead_id`.
-fn rank_cursor(cursor: &str) -> ToolResult<RankKey> {
-    let bad = || {
-        ToolError::invalid(
-            "cursor",
-            "is not a cursor from rank_leads; pass next_cursor back unchanged",
-        )
-    };
-    let (score, id) = cursor.split_once(':').ok_or_else(bad)?;
-    let score: u32 = score.parse().map_err(|_| bad())?;
-    let id = id_arg("cursor", "lead", id).map_err(|_| bad())?;
-    Ok((Reverse(score), id))
+impl PartialEq for RankValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for RankValue {}
+
+impl PartialOrd for RankValue {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RankValue {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// Ranking keys: best first is smallest (higher value, then lower id).
+type RankKey = (Reverse<RankValue>, String);
+
+/// What `rank_leads` orders the leads by.
+enum Ranking {
+    /// The rule-based score (v1, or a learnt version that cannot score the store's leads), and
+    /// why.
+    RuleBased { version: u32, why: String },
+    /// The active learnt version's probability.
+    Learnt(Arc<LearntModel>),
+}
+
+impl Ranking {
+    fn ranked_by(&self) -> String {
+        match self {
+            Ranking::RuleBased { version, .. } => format!("rule-based v{version}"),
+            Ranking::Learnt(model) => format!("learnt v{}", model.version),
+        }
+    }
+
+    fn note(&self) -> String {
+        match self {
+            Ranking::RuleBased { version, why } => {
+                format!("{why}; leads are ranked by the rule-based v{version} score")
+            }
+            Ranking::Learnt(model) => format!(
+                "leads are ranked by {} v{} (learnt from {}): each one's learnt_probability of converting, highest first; score, tier and tiers are the rule-based v1's",
+                model.name,
+                model.version,
+                model.learnt_from.as_deref().unwrap_or("a file")
+            ),
+        }
+    }
+
+    /// The cursor that resumes after `key`: `score:lead_id`, or `vN:probability:lead_id` for a
+    /// learnt version (the probability in its shortest exact form, so it parses back to the
+    /// same number).
+    fn cursor_after(&self, key: &RankKey) -> String {
+        let (Reverse(RankValue(value)), id) = key;
+        match self {
+            Ranking::RuleBased { .. } => format!("{value}:{id}"),
+            Ranking::Learnt(model) => format!("v{}:{value}:{id}", model.version),
+        }
+    }
+
+    /// Parses a cursor of [`Ranking::cursor_after`], refusing one from another ranking (the
+    /// active lead model changed between pages).
+    fn parse_cursor(&self, cursor: &str) -> ToolResult<RankKey> {
+        let bad = || {
+            ToolError::invalid(
+                "cursor",
+                "is not a cursor from rank_leads; pass next_cursor back unchanged",
+            )
+        };
+        let (version, value, id) = match cursor.strip_prefix('v') {
+            Some(rest) => {
+                let (version, rest) = rest.split_once(':').ok_or_else(bad)?;
+                let (probability, id) = rest.split_once(':').ok_or_else(bad)?;
+                let version: i64 = version.parse().map_err(|_| bad())?;
+                let probability: f64 = probability.parse().map_err(|_| bad())?;
+                if !(0.0..=1.0).contains(&probability) {
+                    return Err(bad());
+                }
+                (Some(version), probability, id)
+            }
+            None => {
+                let (score, id) = cursor.split_once(':').ok_or_else(bad)?;
+                let score: u32 = score.parse().map_err(|_| bad())?;
+                (None, f64::from(score), id)
+            }
+        };
+        let id = id_arg("cursor", "lead", id).map_err(|_| bad())?;
+        let same = match (self, version) {
+            (Ranking::RuleBased { .. }, None) => true,
+            (Ranking::Learnt(model), Some(version)) => model.version == version,
+            _ => false,
+        };
+        if !same {
+            let from = version.map_or("the rule-based score".to_string(), |v| {
+                format!("learnt v{v}")
+            });
+            return Err(ToolError::invalid(
+                "cursor",
+                format!(
+                    "comes from a ranking by {from}, but leads are now ranked by {} (the active lead model changed); start again without a cursor",
+                    self.ranked_by()
+                ),
+            ));
+        }
+        Ok((Reverse(RankValue(value)), id))
+    }
+}
+
+/// The best `limit + 1` leads after the cursor, in a bounded heap (worst on top), and how many
+/// leads rank ahead of the cursor.
+struct BestLeads {
+    heap: BinaryHeap<RankKey>,
+    limit: usize,
+    after: Option<RankKey>,
+    ahead: u64,
+}
+
+impl BestLeads {
+    fn new(limit: usize, after: Option<RankKey>) -> BestLeads {
+        BestLeads {
+            heap: BinaryHeap::with_capacity(limit + 2),
+            limit,
+            after,
+            ahead: 0,
+        }
+    }
+
+    fn offer(&mut self, key: RankKey) {
+        if let Some(cursor) = &self.after
+            && key <= *cursor
+        {
+            self.ahead += 1;
+        } else if self.heap.len() <= self.limit {
+            self.heap.push(key);
+        } else if self.heap.peek().is_some_and(|worst| key < *worst) {
+            self.heap.pop();
+            self.heap.push(key);
+        }
+    }
 }
 
 fn lead_filter(
@@ -269,8 +421,14 @@ fn lead_filter(
 }
 
 impl SalesServer {
-    /// Queues a prediction log entry for a score given to the caller.
-    async fn log_scores(&self, actor: &str, scored: &[(Option<&str>, &LeadProfile, &LeadScore)]) {
+    /// Queues a prediction log entry for each score given to the caller, with the time each
+    /// took to compute.
+    async fn log_scores(
+        &self,
+        actor: &str,
+        scored: &[(Option<&str>, &LeadProfile, &LeadScore)],
+        latency_micros: Option<i64>,
+    ) {
         let now = store::clock::now();
         let entries = scored
             .iter()
@@ -296,10 +454,34 @@ impl SalesServer {
                     .to_string(),
                     actor: actor.to_string(),
                     created_at: now.clone(),
+                    latency_micros,
                 },
             )
             .collect();
         self.runtime.predictions().log(entries).await;
+    }
+
+    /// What the active lead model ranks by.
+    async fn ranking(&self) -> ToolResult<Ranking> {
+        let version = self.lead_model.model_ref().version;
+        Ok(
+            match self
+                .runtime
+                .active_models()
+                .get(self.runtime.store(), "lead")
+                .await?
+            {
+                Active::Learnt(model) => Ranking::Learnt(model),
+                Active::RuleBased { version: active } => Ranking::RuleBased {
+                    version,
+                    why: format!("the active lead model is the rule-based v{active}"),
+                },
+                Active::Unusable { reason, .. } => Ranking::RuleBased {
+                    version,
+                    why: reason,
+                },
+            },
+        )
     }
 }
 
@@ -338,6 +520,7 @@ impl SalesServer {
             || params.industry.is_some()
             || params.employee_count.is_some()
             || params.signals.is_some();
+        let started = Instant::now();
         let (lead_id, company_name, profile) = match (&params.lead_id, adhoc) {
             (Some(_), true) => {
                 return Err(ToolError::invalid(
@@ -390,9 +573,11 @@ impl SalesServer {
             }
         };
         let result = self.lead_model.score(&profile);
+        let latency = store::predictions::latency_micros(started.elapsed(), 1);
         self.log_scores(
             &scope.actor.name,
             &[(lead_id.as_deref(), &profile, &result)],
+            latency,
         )
         .await;
         let learnt = match &lead_id {
@@ -414,8 +599,11 @@ impl SalesServer {
         description = "Rank stored leads by score, best first, to answer \"which leads should I call today?\". \
             Filter by owner, status, source and creation time; pages of up to 200 (default 25); pass next_cursor \
             back as cursor for the next page. Gives each lead's rank, score, tier and strongest factor, plus how \
-            many leads matched and how many are hot, warm and cold. Sends progress notifications on large sets \
-            when the client asks for them. Example: {\"owner\": \"Maya Patel\", \"status\": \"working\", \"limit\": 10}.",
+            many leads matched and how many are hot, warm and cold. When a learnt version of lead_scorer is \
+            active, leads are ranked by its conversion probability instead (each item's learnt_probability; the \
+            score and tier stay the rule-based v1's); ranked_by and ranking_note say which. Sends progress \
+            notifications on large sets when the client asks for them. \
+            Example: {\"owner\": \"Maya Patel\", \"status\": \"working\", \"limit\": 10}.",
         annotations(
             title = "Rank leads",
             read_only_hint = true,
@@ -436,50 +624,55 @@ impl SalesServer {
             params.created_since.as_deref(),
         )?;
         let limit = usize::try_from(params.limit.unwrap_or(25).clamp(1, 200)).unwrap_or(25);
-        let after = params.cursor.as_deref().map(rank_cursor).transpose()?;
+        let ranking = self.ranking().await?;
+        let after = params
+            .cursor
+            .as_deref()
+            .map(|c| ranking.parse_cursor(c))
+            .transpose()?;
         let model = self.lead_model.clone();
+        let store = self.runtime.store();
+        let learnt = match &ranking {
+            Ranking::Learnt(learnt) => Some(learnt),
+            Ranking::RuleBased { .. } => None,
+        };
 
-        // One streaming pass: score every matching lead, keep the best `limit + 1` after the
-        // cursor in a bounded heap (worst on top), count the leads ranked ahead of the cursor.
-        let mut best: BinaryHeap<RankKey> = BinaryHeap::with_capacity(limit + 2);
+        // One streaming pass: score every matching lead and count its tier. Ranked by the
+        // rule-based score, keep the best `limit + 1` after the cursor as the pass goes; ranked
+        // by a learnt version, note which leads match, to rank them by probability next.
+        let mut best = BestLeads::new(limit, after);
+        let mut matching: HashSet<String> = HashSet::new();
         let mut tiers = TierCounts::default();
-        let mut ahead = 0u64;
         let total = if scope.wants_progress() {
-            Some(store::leads::count(self.runtime.store(), &filter).await?)
+            Some(store::leads::count(store, &filter).await?)
         } else {
             None
         };
+        let started = Instant::now();
         let (progress_tx, mut progress_rx) = tokio::sync::watch::channel(0u64);
         let scan = async {
-            let scanned =
-                store::leads::for_each_scoring_row(self.runtime.store(), &filter, |row| {
-                    let (score, tier) = model.score_value(
-                        &row.industry,
-                        u32::try_from(row.employee_count.max(0)).unwrap_or(u32::MAX),
-                        &model_signals(&row.signals),
-                    );
-                    match tier {
-                        Tier::Hot => tiers.hot += 1,
-                        Tier::Warm => tiers.warm += 1,
-                        Tier::Cold => tiers.cold += 1,
-                    }
-                    let key = (Reverse(score), row.id);
-                    if let Some(cursor) = &after
-                        && key <= *cursor
-                    {
-                        ahead += 1;
-                    } else if best.len() <= limit {
-                        best.push(key);
-                    } else if best.peek().is_some_and(|worst| key < *worst) {
-                        best.pop();
-                        best.push(key);
-                    }
-                    let seen = tiers.hot + tiers.warm + tiers.cold;
-                    if seen % 10_000 == 0 {
-                        progress_tx.send_replace(seen);
-                    }
-                })
-                .await;
+            let scanned = store::leads::for_each_scoring_row(store, &filter, |row| {
+                let (score, tier) = model.score_value(
+                    &row.industry,
+                    u32::try_from(row.employee_count.max(0)).unwrap_or(u32::MAX),
+                    &model_signals(&row.signals),
+                );
+                match tier {
+                    Tier::Hot => tiers.hot += 1,
+                    Tier::Warm => tiers.warm += 1,
+                    Tier::Cold => tiers.cold += 1,
+                }
+                if learnt.is_some() {
+                    matching.insert(row.id);
+                } else {
+                    best.offer((Reverse(RankValue(f64::from(score))), row.id));
+                }
+                let seen = tiers.hot + tiers.warm + tiers.cold;
+                if seen % 10_000 == 0 {
+                    progress_tx.send_replace(seen);
+                }
+            })
+            .await;
             drop(progress_tx);
             scanned
         };
@@ -491,20 +684,51 @@ impl SalesServer {
         };
         let (scanned, ()) = tokio::join!(scan, forward);
         let matched = scanned?;
+        let rule_based_latency = store::predictions::latency_micros(started.elapsed(), matched);
         scope
             .report_progress(matched, Some(matched), "scored every matching lead")
             .await;
 
-        let mut keys = best.into_sorted_vec();
+        // Ranked by a learnt version: the features of every lead in one read, a probability
+        // for each matching one. A lead deleted since the scan has no features and drops out.
+        let learnt_scores = match learnt {
+            Some(learnt) => {
+                let predicting = Instant::now();
+                let features = learnt.features_of_all(store).await?;
+                let mut predicted = 0u64;
+                for row in 0..features.len() {
+                    if matching.contains(features.id(row)) {
+                        let probability = features.probability(row);
+                        best.offer((
+                            Reverse(RankValue(probability)),
+                            features.id(row).to_string(),
+                        ));
+                        predicted += 1;
+                    }
+                }
+                let latency = store::predictions::latency_micros(predicting.elapsed(), predicted);
+                Some((learnt, features, latency))
+            }
+            None => None,
+        };
+
+        let ahead = best.ahead;
+        let mut keys = best.heap.into_sorted_vec();
         let next_cursor = if keys.len() > limit {
             keys.truncate(limit);
-            keys.last()
-                .map(|(Reverse(score), id)| format!("{score}:{id}"))
+            keys.last().map(|key| ranking.cursor_after(key))
         } else {
             None
         };
+        let probabilities: HashMap<String, f64> = match learnt_scores {
+            Some(_) => keys
+                .iter()
+                .map(|(Reverse(RankValue(p)), id)| (id.clone(), *p))
+                .collect(),
+            None => HashMap::new(),
+        };
         let ids: Vec<String> = keys.iter().map(|(_, id)| id.clone()).collect();
-        let leads = store::leads::get_many(self.runtime.store(), &ids).await?;
+        let leads = store::leads::get_many(store, &ids).await?;
         let mut items = Vec::with_capacity(leads.len());
         let mut scored = Vec::with_capacity(leads.len());
         for (index, lead) in leads.iter().enumerate() {
@@ -519,6 +743,7 @@ impl SalesServer {
                 score: result.score,
                 tier: result.tier,
                 strongest_factor: strongest(&result),
+                learnt_probability: probabilities.get(&lead.id).copied(),
             });
             scored.push((profile, result));
         }
@@ -527,13 +752,33 @@ impl SalesServer {
             .zip(&scored)
             .map(|(lead, (profile, result))| (Some(lead.id.as_str()), profile, result))
             .collect();
-        self.log_scores(&scope.actor.name, &log).await;
+        self.log_scores(&scope.actor.name, &log, rule_based_latency)
+            .await;
+        if let Some((learnt, features, latency)) = &learnt_scores {
+            let entries = (0..features.len())
+                .filter_map(|row| {
+                    let id = features.id(row);
+                    let probability = probabilities.get(id)?;
+                    Some(learnt.log_entry(
+                        "lead",
+                        id,
+                        *probability,
+                        features.inputs(row),
+                        &scope.actor.name,
+                        *latency,
+                    ))
+                })
+                .collect();
+            self.runtime.predictions().log(entries).await;
+        }
         Ok(Json(RankedPage {
             items,
             matched,
             tiers,
             next_cursor,
             model: model.model_ref(),
+            ranked_by: ranking.ranked_by(),
+            ranking_note: ranking.note(),
         }))
     }
 
@@ -556,12 +801,18 @@ impl SalesServer {
         Parameters(params): Parameters<crate::LeadRef>,
     ) -> Result<Json<LeadExplanation>, ToolError> {
         let id = id_arg("lead_id", "lead", &params.lead_id)?;
+        let started = Instant::now();
         let lead = store::leads::get(self.runtime.store(), &id).await?;
         let profile = profile_of(&lead);
         let result = self.lead_model.score(&profile);
+        let latency = store::predictions::latency_micros(started.elapsed(), 1);
         let improvements = self.lead_model.suggestions(&profile, 3);
-        self.log_scores(&scope.actor.name, &[(Some(id.as_str()), &profile, &result)])
-            .await;
+        self.log_scores(
+            &scope.actor.name,
+            &[(Some(id.as_str()), &profile, &result)],
+            latency,
+        )
+        .await;
         let learnt =
             mcp_runtime::learnt::predict(&self.runtime, &scope.actor.name, "lead", "lead", &id)
                 .await?;
@@ -600,11 +851,15 @@ impl SalesServer {
             .map(|d| range_arg("timeline_days", d, 0, 3650))
             .transpose()?
             .map(|d| u32::try_from(d).unwrap_or(u32::MAX));
+        let started = Instant::now();
         let lead = store::leads::get(self.runtime.store(), &id).await?;
+        let profile = profile_of(&lead);
+        let result = self.lead_model.score(&profile);
+        let latency = store::predictions::latency_micros(started.elapsed(), 1);
         let open_deals =
             store::opportunities::open_count_for_lead(self.runtime.store(), &id).await?;
         let facts = QualificationFacts {
-            profile: profile_of(&lead),
+            profile,
             status: lead.status.clone(),
             title: lead.title.clone(),
             budget_confirmed: params.budget_confirmed,
@@ -612,10 +867,10 @@ impl SalesServer {
             has_open_opportunity: open_deals > 0,
         };
         let qualification = scoring::qualification::qualify(&self.lead_model, &facts);
-        let result = self.lead_model.score(&facts.profile);
         self.log_scores(
             &scope.actor.name,
             &[(Some(id.as_str()), &facts.profile, &result)],
+            latency,
         )
         .await;
         let suggested_action = match qualification.stage {

@@ -37,7 +37,42 @@ pub struct Auditor {
     salt: String,
     /// Pseudonyms whose names are known to be committed in `audit_actors`.
     registered: Arc<Mutex<HashSet<String>>>,
+    /// The head this auditor last wrote or read. Only a guess: another process may have
+    /// appended since, or the transaction that wrote it may have rolled back. An append
+    /// built on it inserts only if the store's head is still exactly this entry (see
+    /// [`Auditor::append_all`]), and otherwise reads the real head and builds again.
+    head: Arc<Mutex<Option<Head>>>,
 }
+
+/// The newest entry's link fields: what the next entry continues.
+#[derive(Debug, Clone)]
+struct Head {
+    seq: i64,
+    hash: String,
+    occurred_at: Option<String>,
+}
+
+impl Head {
+    fn genesis() -> Head {
+        Head {
+            seq: 0,
+            hash: GENESIS_HASH.to_string(),
+            occurred_at: None,
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "seq, occurred_at, server, actor, tool, kind, args_digest, outcome, detail, prev_hash, hash";
+
+/// One entry, inserted only when the store's head is the entry it continues: nothing at its
+/// seq yet, and its predecessor (if any) carrying its `prev_hash`. Seqs only ever grow by one
+/// at the head, so nothing can exist after a free seq. Equality lookups only, so every plan
+/// (a Postgres generic plan on a table whose statistics are stale, too) uses the indexes.
+const GUARDED_INSERT: &str = "INSERT INTO audit_log (seq, occurred_at, server, actor, tool, kind, args_digest, outcome, detail, prev_hash, hash) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+     WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE seq = $1) \
+     AND ($1 = 1 OR EXISTS (SELECT 1 FROM audit_log WHERE seq = $1 - 1 AND hash = $10))";
 
 /// Serialises appends on Postgres: every appender takes this transaction-scoped lock before
 /// reading the head, so two connections can never extend the same head.
@@ -67,6 +102,7 @@ impl Auditor {
             backend: store.backend(),
             salt,
             registered: Arc::default(),
+            head: Arc::default(),
         })
     }
 
@@ -94,24 +130,53 @@ impl Auditor {
                 .await
                 .map_err(db_error("lock the audit log"))?;
         }
-        let head =
-            sqlx::query("SELECT seq, hash, occurred_at FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db_error("read the audit head"))?;
-        let (mut seq, mut prev_hash, mut previous_time) = match head {
-            Some(row) => (
-                row.try_get::<i64, _>("seq")
-                    .map_err(db_error("read the audit head"))?,
-                row.try_get::<String, _>("hash")
-                    .map_err(db_error("read the audit head"))?,
-                Some(
-                    row.try_get::<String, _>("occurred_at")
-                        .map_err(db_error("read the audit head"))?,
-                ),
-            ),
-            None => (0, GENESIS_HASH.to_string(), None),
+        let cached = self.head.lock().ok().and_then(|head| head.clone());
+        let built_on_cache = cached.is_some();
+        let head = match cached {
+            Some(head) => head,
+            None => read_head(tx).await?,
         };
+        let mut appended = self.build(tx, head, entries).await?;
+        let mut rest = appended.as_slice();
+        if built_on_cache && let Some((first, after_first)) = rest.split_first() {
+            // Saves reading the head on every append: one statement both checks the guess
+            // and inserts.
+            let inserted = bind_entry(sqlx::query(GUARDED_INSERT), first)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error("append to the audit log"))?
+                .rows_affected();
+            if inserted == 1 {
+                rest = after_first;
+            } else {
+                let head = read_head(tx).await?;
+                appended = self.build(tx, head, entries).await?;
+                rest = appended.as_slice();
+            }
+        }
+        insert_all(tx, rest).await?;
+        if let (Some(last), Ok(mut head)) = (appended.last(), self.head.lock()) {
+            *head = Some(Head {
+                seq: last.seq,
+                hash: last.hash.clone(),
+                occurred_at: Some(last.occurred_at.clone()),
+            });
+        }
+        Ok(appended)
+    }
+
+    /// The entries continuing `head`, hashed, not yet inserted.
+    async fn build(
+        &self,
+        tx: &mut WriteTx,
+        head: Head,
+        entries: &[NewEntry<'_>],
+    ) -> Result<Vec<AuditEntry>> {
+        let Head {
+            mut seq,
+            hash: mut prev_hash,
+            occurred_at: mut previous_time,
+        } = head;
         let mut appended = Vec::with_capacity(entries.len());
         for new in entries {
             let actor = self.actor_ref(tx, new.actor_name).await?;
@@ -139,43 +204,6 @@ impl Auditor {
             prev_hash = entry.hash.clone();
             previous_time = Some(entry.occurred_at.clone());
             appended.push(entry);
-        }
-        // 40 rows (440 bound values) per statement: large enough to amortise a statement,
-        // small enough for SQLite's parameter handling to stay fast.
-        for chunk in appended.chunks(40) {
-            let mut sql = String::from(
-                "INSERT INTO audit_log (seq, occurred_at, server, actor, tool, kind, args_digest, outcome, detail, prev_hash, hash) VALUES ",
-            );
-            for row in 0..chunk.len() {
-                let base = row * 11;
-                let placeholders: Vec<String> =
-                    (1..=11).map(|k| format!("${}", base + k)).collect();
-                if row > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                sql.push_str(&placeholders.join(", "));
-                sql.push(')');
-            }
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for entry in chunk {
-                query = query
-                    .bind(entry.seq)
-                    .bind(entry.occurred_at.as_str())
-                    .bind(entry.server.as_str())
-                    .bind(entry.actor.as_str())
-                    .bind(entry.tool.as_str())
-                    .bind(entry.kind.as_str())
-                    .bind(entry.args_digest.as_str())
-                    .bind(entry.outcome.as_str())
-                    .bind(entry.detail.as_str())
-                    .bind(entry.prev_hash.as_str())
-                    .bind(entry.hash.as_str());
-            }
-            query
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error("append to the audit log"))?;
         }
         Ok(appended)
     }
@@ -219,6 +247,75 @@ impl Auditor {
             &sha256_hex(format!("revops-actor-v1\0{}\0{name}", self.salt).as_bytes())[..24]
         )
     }
+}
+
+/// The store's newest entry, read inside the write transaction (so under the write lock).
+async fn read_head(tx: &mut WriteTx) -> Result<Head> {
+    let row = sqlx::query("SELECT seq, hash, occurred_at FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error("read the audit head"))?;
+    let Some(row) = row else {
+        return Ok(Head::genesis());
+    };
+    let read = || db_error("read the audit head");
+    Ok(Head {
+        seq: row.try_get("seq").map_err(read())?,
+        hash: row.try_get("hash").map_err(read())?,
+        occurred_at: Some(row.try_get("occurred_at").map_err(read())?),
+    })
+}
+
+fn bind_entry<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    entry: &'q AuditEntry,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(entry.seq)
+        .bind(entry.occurred_at.as_str())
+        .bind(entry.server.as_str())
+        .bind(entry.actor.as_str())
+        .bind(entry.tool.as_str())
+        .bind(entry.kind.as_str())
+        .bind(entry.args_digest.as_str())
+        .bind(entry.outcome.as_str())
+        .bind(entry.detail.as_str())
+        .bind(entry.prev_hash.as_str())
+        .bind(entry.hash.as_str())
+}
+
+/// Inserts entries, many rows per statement. The caller holds the write lock and has checked
+/// that they continue the head.
+async fn insert_all(tx: &mut WriteTx, entries: &[AuditEntry]) -> Result<()> {
+    // 40 rows (440 bound values) per statement: large enough to amortise a statement,
+    // small enough for SQLite's parameter handling to stay fast.
+    for chunk in entries.chunks(40) {
+        let mut sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES ");
+        for row in 0..chunk.len() {
+            let base = row * 11;
+            if row > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for column in 1..=11 {
+                if column > 1 {
+                    sql.push_str(", ");
+                }
+                sql.push('$');
+                sql.push_str(&(base + column).to_string());
+            }
+            sql.push(')');
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for entry in chunk {
+            query = bind_entry(query, entry);
+        }
+        query
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error("append to the audit log"))?;
+    }
+    Ok(())
 }
 
 async fn insert_actor(tx: &mut WriteTx, pseudonym: &str, name: &str) -> Result<()> {

@@ -37,54 +37,168 @@ impl AuditEntry {
     /// The hash this entry must carry: SHA-256 over the encoding version and every other
     /// field, each prefixed with its length, so no two different entries encode alike.
     pub fn computed_hash(&self) -> String {
-        hash_fields(self.seq, self)
+        hex::encode(self.view().digest_at(self.seq, &mut Vec::new()))
     }
 
     /// How many bytes the hash covers for this entry (for measuring hashing speed).
     pub fn hashed_len(&self) -> usize {
-        hashed_fields(self)
-            .iter()
-            .map(|field| 8 + field.len())
-            .sum::<usize>()
-            + 8
+        let mut encoding = Vec::new();
+        self.view().encode_at(self.seq, &mut encoding);
+        encoding.len()
+    }
+
+    /// The entry's fields, borrowed.
+    pub fn view(&self) -> EntryView<'_> {
+        EntryView::from_fields(
+            self.seq,
+            [
+                &self.occurred_at,
+                &self.server,
+                &self.actor,
+                &self.tool,
+                &self.kind,
+                &self.args_digest,
+                &self.outcome,
+                &self.detail,
+                &self.prev_hash,
+                &self.hash,
+            ],
+        )
+    }
+}
+
+/// The text fields after `seq`, in the order they are stored, exported and packed.
+pub(crate) const TEXT_FIELDS: [&str; 10] = [
+    "occurred_at",
+    "server",
+    "actor",
+    "tool",
+    "kind",
+    "args_digest",
+    "outcome",
+    "detail",
+    "prev_hash",
+    "hash",
+];
+
+/// One entry's fields, borrowed from an [`AuditEntry`] or straight from an export line, so
+/// the verifier can check millions of entries without allocating for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryView<'a> {
+    pub seq: i64,
+    pub occurred_at: &'a str,
+    pub server: &'a str,
+    pub actor: &'a str,
+    pub tool: &'a str,
+    pub kind: &'a str,
+    pub args_digest: &'a str,
+    pub outcome: &'a str,
+    pub detail: &'a str,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+}
+
+impl<'a> EntryView<'a> {
+    /// The entry with `seq` and its text fields in [`TEXT_FIELDS`] order.
+    pub(crate) fn from_fields(seq: i64, fields: [&'a str; 10]) -> EntryView<'a> {
+        let [
+            occurred_at,
+            server,
+            actor,
+            tool,
+            kind,
+            args_digest,
+            outcome,
+            detail,
+            prev_hash,
+            hash,
+        ] = fields;
+        EntryView {
+            seq,
+            occurred_at,
+            server,
+            actor,
+            tool,
+            kind,
+            args_digest,
+            outcome,
+            detail,
+            prev_hash,
+            hash,
+        }
+    }
+
+    /// The text fields the hash covers, in order (after the version and `seq`).
+    fn hashed_fields(&self) -> [&'a str; 9] {
+        [
+            self.occurred_at,
+            self.server,
+            self.actor,
+            self.tool,
+            self.kind,
+            self.args_digest,
+            self.outcome,
+            self.detail,
+            self.prev_hash,
+        ]
+    }
+
+    /// Writes the bytes the hash covers, as if the entry stood at `seq`, into `encoding`
+    /// (cleared first): the version, then `seq`, then each text field, every one prefixed
+    /// with its length as 8 big-endian bytes.
+    pub fn encode_at(&self, seq: i64, encoding: &mut Vec<u8>) {
+        let fields = self.hashed_fields();
+        let total = 8
             + ENCODING_VERSION.len()
             + 8
             + 8
+            + fields.iter().map(|field| 8 + field.len()).sum::<usize>();
+        // Sized once, then filled: a verifier encodes millions of entries, and growing the
+        // buffer piece by piece cost more than the copying.
+        encoding.clear();
+        encoding.resize(total, 0);
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            encoding[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(&(ENCODING_VERSION.len() as u64).to_be_bytes());
+        put(ENCODING_VERSION);
+        put(&8u64.to_be_bytes());
+        put(&seq.to_be_bytes());
+        for field in fields {
+            put(&(field.len() as u64).to_be_bytes());
+            put(field.as_bytes());
+        }
     }
 
-    /// The hash the entry would carry at another `seq` (used to tell a moved entry from an
-    /// altered one).
-    pub(crate) fn hash_at(&self, seq: i64) -> String {
-        hash_fields(seq, self)
+    /// SHA-256 of the encoding at `seq`; `scratch` is reused between calls. One contiguous
+    /// buffer and one digest: hashing field by field costs more in calls than in bytes.
+    pub fn digest_at(&self, seq: i64, scratch: &mut Vec<u8>) -> [u8; 32] {
+        self.encode_at(seq, scratch);
+        Sha256::digest(scratch.as_slice()).into()
+    }
+
+    /// Whether the stored `hash` is the hash of the entry at `seq`.
+    pub fn hash_matches_at(&self, seq: i64, scratch: &mut Vec<u8>) -> bool {
+        self.hash.len() == 64 && lower_hex(&self.digest_at(seq, scratch)) == self.hash.as_bytes()
+    }
+
+    /// Whether the stored `hash` is the hash of the entry's own fields.
+    pub fn hash_matches(&self, scratch: &mut Vec<u8>) -> bool {
+        self.hash_matches_at(self.seq, scratch)
     }
 }
 
-fn hash_fields(seq: i64, entry: &AuditEntry) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update((ENCODING_VERSION.len() as u64).to_be_bytes());
-    hasher.update(ENCODING_VERSION);
-    hasher.update(8u64.to_be_bytes());
-    hasher.update(seq.to_be_bytes());
-    for field in hashed_fields(entry) {
-        hasher.update((field.len() as u64).to_be_bytes());
-        hasher.update(field.as_bytes());
+/// Lower-case hex of a digest, without allocating.
+fn lower_hex(digest: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 64];
+    for (i, byte) in digest.iter().enumerate() {
+        text[2 * i] = DIGITS[usize::from(byte >> 4)];
+        text[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
     }
-    hex::encode(hasher.finalize())
-}
-
-/// The text fields the hash covers, in order (after the version and `seq`).
-fn hashed_fields(entry: &AuditEntry) -> [&String; 9] {
-    [
-        &entry.occurred_at,
-        &entry.server,
-        &entry.actor,
-        &entry.tool,
-        &entry.kind,
-        &entry.args_digest,
-        &entry.outcome,
-        &entry.detail,
-        &entry.prev_hash,
-    ]
+    text
 }
 
 /// SHA-256 of bytes, hex.
@@ -110,6 +224,22 @@ mod tests {
             prev_hash: GENESIS_HASH.into(),
             hash: String::new(),
         }
+    }
+
+    #[test]
+    fn the_hash_is_lower_case_hex_of_sha256_over_the_encoding() {
+        let mut e = entry();
+        e.hash = e.computed_hash();
+        let mut encoding = Vec::new();
+        e.view().encode_at(e.seq, &mut encoding);
+        assert_eq!(e.hash, sha256_hex(&encoding));
+        assert_eq!(e.hashed_len(), encoding.len());
+        assert!(e.view().hash_matches(&mut encoding));
+        e.hash = e.hash.to_uppercase();
+        assert!(
+            !e.view().hash_matches(&mut encoding),
+            "only the written form matches"
+        );
     }
 
     #[test]

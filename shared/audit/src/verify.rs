@@ -7,8 +7,14 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::Serialize;
 
+use std::io::Read as _;
+
 use crate::checkpoint::Checkpoint;
-use crate::entry::{AuditEntry, GENESIS_HASH};
+use crate::entry::{AuditEntry, EntryView, GENESIS_HASH};
+
+mod lines;
+
+use lines::LineEntry;
 
 /// Why the chain is not intact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,16 +63,79 @@ pub struct Summary {
 const FORK_WINDOW: usize = 4096;
 /// How far an entry may have moved and still be recognised as moved rather than altered.
 const REORDER_WINDOW: i64 = 16;
+/// Below this many entries a batch is checked on one thread: spawning costs more.
+const PARALLEL_FROM: usize = 256;
+/// How many batches `verify_store` reads ahead of the one it checks.
+const READS_IN_FLIGHT: usize = 2;
+/// How many export bytes are read, split and checked at once.
+const EXPORT_BLOCK: usize = 4 << 20;
+
+/// The last entry verified: what the next one must continue.
+#[derive(Debug, Clone)]
+struct Last {
+    seq: i64,
+    hash: String,
+    prev_hash: String,
+    occurred_at: String,
+}
 
 /// A streaming verifier: [`Verifier::feed`] batches in `seq` order, then [`Verifier::finish`].
+///
+/// Each batch is split into one part per core. A part's thread recomputes its entries'
+/// hashes and checks the links between neighbours (seq, predecessor's hash, time); this
+/// thread then checks only the links where parts meet. That is the whole cost of an intact
+/// chain: no per-entry allocation, no per-entry work on one thread. When anything in a batch
+/// is wrong, the batch is checked again one entry at a time, which names the first bad `seq`
+/// and says why.
 pub struct Verifier {
-    previous: Option<AuditEntry>,
-    recent: VecDeque<String>,
-    recent_index: HashMap<String, i64>,
+    last: Option<Last>,
+    /// The hashes of the last [`FORK_WINDOW`] entries, with their seq, oldest first.
+    recent: VecDeque<([u8; 64], i64)>,
     checkpoints: Vec<Checkpoint>,
+    /// The checkpoints' seqs, sorted.
+    checkpoint_seqs: Vec<i64>,
     hashes_at_checkpoints: HashMap<i64, String>,
-    summary: Summary,
+    entries: u64,
+    first_at: Option<String>,
     threads: usize,
+}
+
+/// What one part of a batch found on its own thread.
+#[derive(Default)]
+struct PartCheck {
+    /// Every hash matches and every link inside the part holds.
+    intact: bool,
+    /// `(seq, hash)` of entries at a checkpoint's seq.
+    at_checkpoints: Vec<(i64, String)>,
+}
+
+/// Whether `next` continues `previous`: the next seq, its hash, and no earlier time.
+fn links(previous: &EntryView<'_>, next: &EntryView<'_>) -> bool {
+    next.seq == previous.seq + 1
+        && next.prev_hash == previous.hash
+        && next.occurred_at >= previous.occurred_at
+}
+
+fn check_part<'a>(
+    views: impl Iterator<Item = EntryView<'a>>,
+    checkpoint_seqs: &[i64],
+) -> PartCheck {
+    let mut scratch = Vec::with_capacity(512);
+    let mut previous: Option<EntryView<'a>> = None;
+    let mut at_checkpoints = Vec::new();
+    for view in views {
+        if !view.hash_matches(&mut scratch) || previous.is_some_and(|p| !links(&p, &view)) {
+            return PartCheck::default();
+        }
+        if !checkpoint_seqs.is_empty() && checkpoint_seqs.binary_search(&view.seq).is_ok() {
+            at_checkpoints.push((view.seq, view.hash.to_string()));
+        }
+        previous = Some(view);
+    }
+    PartCheck {
+        intact: true,
+        at_checkpoints,
+    }
 }
 
 impl Verifier {
@@ -84,56 +153,128 @@ impl Verifier {
                 });
             }
         }
+        let mut checkpoint_seqs: Vec<i64> = checkpoints.iter().map(|c| c.seq).collect();
+        checkpoint_seqs.sort_unstable();
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Verifier {
-            previous: None,
-            recent: VecDeque::new(),
-            recent_index: HashMap::new(),
+            last: None,
+            recent: VecDeque::with_capacity(FORK_WINDOW + 1),
             checkpoints,
+            checkpoint_seqs,
             hashes_at_checkpoints: HashMap::new(),
-            summary: Summary {
-                head_hash: GENESIS_HASH.into(),
-                ..Summary::default()
-            },
+            entries: 0,
+            first_at: None,
             threads,
         })
     }
 
     /// Checks the next entries (in `seq` order as stored).
     pub fn feed(&mut self, batch: &[AuditEntry]) -> Result<(), Break> {
-        let valid = self.hashes_valid(batch);
-        for (entry, hash_ok) in batch.iter().zip(valid) {
-            self.check_one(entry, hash_ok)?;
+        let views: Vec<EntryView<'_>> = batch.iter().map(AuditEntry::view).collect();
+        self.feed_views(&views)
+    }
+
+    /// Checks the next entries, borrowed (in `seq` order as stored).
+    pub fn feed_views(&mut self, batch: &[EntryView<'_>]) -> Result<(), Break> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let parts: Vec<&[EntryView<'_>]> = batch.chunks(self.part_len(batch.len())).collect();
+        let seqs = &self.checkpoint_seqs;
+        let checks = on_every_core(&parts, |part| check_part(part.iter().copied(), seqs));
+        let edges: Vec<(EntryView<'_>, EntryView<'_>)> = parts
+            .iter()
+            .map(|part| (part[0], part[part.len() - 1]))
+            .collect();
+        self.accept_or_explain(&edges, checks, batch.len(), || batch.iter().copied())
+    }
+
+    /// Entries per part: one part per core, unless the batch is small.
+    fn part_len(&self, entries: usize) -> usize {
+        if entries < PARALLEL_FROM {
+            entries.max(1)
+        } else {
+            entries.div_ceil(self.threads)
+        }
+    }
+
+    /// Accepts a batch of `count` entries whose parts were checked (`edges` are each part's
+    /// first and last entry; `all` walks the batch) when every part is intact and the parts link up with each other and with what
+    /// came before; otherwise walks the batch one entry at a time to find the first break.
+    fn accept_or_explain<'a, I>(
+        &mut self,
+        edges: &[(EntryView<'a>, EntryView<'a>)],
+        checks: Vec<PartCheck>,
+        count: usize,
+        all: impl Fn() -> I,
+    ) -> Result<(), Break>
+    where
+        I: Iterator<Item = EntryView<'a>>,
+    {
+        let continues_last = |first: &EntryView<'_>| match &self.last {
+            None => first.seq == 1 && first.prev_hash == GENESIS_HASH,
+            Some(last) => {
+                first.seq == last.seq + 1
+                    && first.prev_hash == last.hash
+                    && first.occurred_at >= last.occurred_at.as_str()
+            }
+        };
+        let intact = checks.iter().all(|check| check.intact)
+            && edges
+                .first()
+                .is_some_and(|(first, _)| continues_last(first))
+            && edges.windows(2).all(|pair| links(&pair[0].1, &pair[1].0));
+        if !intact {
+            let mut scratch = Vec::with_capacity(512);
+            for view in all() {
+                self.check_one(&view, &mut scratch)?;
+            }
+            return Ok(());
+        }
+        for check in checks {
+            self.hashes_at_checkpoints.extend(check.at_checkpoints);
+        }
+        if self.first_at.is_none() {
+            self.first_at = edges
+                .first()
+                .map(|(first, _)| first.occurred_at.to_string());
+        }
+        for view in all().skip(count.saturating_sub(FORK_WINDOW)) {
+            self.remember_hash(&view);
+        }
+        self.entries += count as u64;
+        if let Some((_, last)) = edges.last() {
+            self.last = Some(Last {
+                seq: last.seq,
+                hash: last.hash.to_string(),
+                prev_hash: last.prev_hash.to_string(),
+                occurred_at: last.occurred_at.to_string(),
+            });
         }
         Ok(())
     }
 
-    /// Recomputes the batch's hashes on every core.
-    fn hashes_valid(&self, batch: &[AuditEntry]) -> Vec<bool> {
-        if batch.len() < 256 || self.threads == 1 {
-            return batch.iter().map(|e| e.computed_hash() == e.hash).collect();
+    fn remember_hash(&mut self, view: &EntryView<'_>) {
+        if let Ok(hash) = <[u8; 64]>::try_from(view.hash.as_bytes()) {
+            if self.recent.len() == FORK_WINDOW {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((hash, view.seq));
         }
-        let chunk = batch.len().div_ceil(self.threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|e| e.computed_hash() == e.hash)
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        })
     }
 
-    fn check_one(&mut self, entry: &AuditEntry, hash_ok: bool) -> Result<(), Break> {
-        let expected_seq = self.previous.as_ref().map_or(1, |p| p.seq + 1);
+    /// The seq of a recent entry whose hash is `hash`.
+    fn recent_seq_of(&self, hash: &str) -> Option<i64> {
+        self.recent
+            .iter()
+            .rev()
+            .find(|(known, _)| known.as_slice() == hash.as_bytes())
+            .map(|(_, seq)| *seq)
+    }
+
+    /// Checks one entry against the last: the slow path, which says exactly what is wrong.
+    fn check_one(&mut self, entry: &EntryView<'_>, scratch: &mut Vec<u8>) -> Result<(), Break> {
+        let expected_seq = self.last.as_ref().map_or(1, |p| p.seq + 1);
         let fail = |seq: i64, problem: Problem, explanation: String| {
             Err(Break {
                 seq,
@@ -158,11 +299,11 @@ impl Verifier {
                 format!("seq {} appears after seq {}", entry.seq, expected_seq - 1),
             );
         }
-        if !hash_ok {
+        if !entry.hash_matches(scratch) {
             // Written one position earlier and continuing the entry before its predecessor:
             // the predecessor was slipped in between them.
-            if let Some(previous) = &self.previous
-                && entry.hash_at(entry.seq - 1) == entry.hash
+            if let Some(previous) = &self.last
+                && entry.hash_matches_at(entry.seq - 1, scratch)
                 && entry.prev_hash == previous.prev_hash
             {
                 return fail(
@@ -176,7 +317,7 @@ impl Verifier {
             }
             for offset in 1..=REORDER_WINDOW {
                 for other in [entry.seq - offset, entry.seq + offset] {
-                    if other >= 1 && entry.hash_at(other) == entry.hash {
+                    if other >= 1 && entry.hash_matches_at(other, scratch) {
                         return fail(
                             entry.seq,
                             Problem::EntriesReordered,
@@ -194,12 +335,9 @@ impl Verifier {
                 format!("the fields of seq {} no longer match its hash", entry.seq),
             );
         }
-        let expected_prev = self
-            .previous
-            .as_ref()
-            .map_or(GENESIS_HASH, |p| p.hash.as_str());
+        let expected_prev = self.last.as_ref().map_or(GENESIS_HASH, |p| p.hash.as_str());
         if entry.prev_hash != expected_prev {
-            if let Some(parent) = self.recent_index.get(&entry.prev_hash) {
+            if let Some(parent) = self.recent_seq_of(entry.prev_hash) {
                 return fail(
                     entry.seq,
                     Problem::ChainForked,
@@ -215,8 +353,8 @@ impl Verifier {
                 format!("seq {} does not continue seq {}", entry.seq, entry.seq - 1),
             );
         }
-        if let Some(previous) = &self.previous
-            && entry.occurred_at < previous.occurred_at
+        if let Some(previous) = &self.last
+            && entry.occurred_at < previous.occurred_at.as_str()
         {
             return fail(
                 entry.seq,
@@ -227,54 +365,56 @@ impl Verifier {
                 ),
             );
         }
-        if self.checkpoints.iter().any(|c| c.seq == entry.seq) {
+        if self.checkpoint_seqs.binary_search(&entry.seq).is_ok() {
             self.hashes_at_checkpoints
-                .insert(entry.seq, entry.hash.clone());
+                .insert(entry.seq, entry.hash.to_string());
         }
-        self.remember(entry);
+        self.remember_hash(entry);
+        self.entries += 1;
+        if self.first_at.is_none() {
+            self.first_at = Some(entry.occurred_at.to_string());
+        }
+        self.last = Some(Last {
+            seq: entry.seq,
+            hash: entry.hash.to_string(),
+            prev_hash: entry.prev_hash.to_string(),
+            occurred_at: entry.occurred_at.to_string(),
+        });
         Ok(())
-    }
-
-    fn remember(&mut self, entry: &AuditEntry) {
-        self.recent.push_back(entry.hash.clone());
-        self.recent_index.insert(entry.hash.clone(), entry.seq);
-        if self.recent.len() > FORK_WINDOW
-            && let Some(old) = self.recent.pop_front()
-        {
-            self.recent_index.remove(&old);
-        }
-        self.summary.entries += 1;
-        self.summary.head_seq = entry.seq;
-        self.summary.head_hash = entry.hash.clone();
-        if self.summary.first_at.is_none() {
-            self.summary.first_at = Some(entry.occurred_at.clone());
-        }
-        self.summary.last_at = Some(entry.occurred_at.clone());
-        self.previous = Some(entry.clone());
     }
 
     /// Holds the whole chain to the checkpoints and returns the summary.
     pub fn finish(mut self) -> Result<Summary, Break> {
+        let (head_seq, head_hash, last_at) = match self.last.take() {
+            Some(last) => (last.seq, last.hash, Some(last.occurred_at)),
+            None => (0, GENESIS_HASH.to_string(), None),
+        };
+        let mut summary = Summary {
+            entries: self.entries,
+            head_seq,
+            head_hash,
+            first_at: self.first_at.take(),
+            last_at,
+            checkpoints_matched: 0,
+        };
         let mut checkpoints = std::mem::take(&mut self.checkpoints);
         checkpoints.sort_by_key(|c| c.seq);
         for checkpoint in &checkpoints {
-            if checkpoint.seq > self.summary.head_seq {
+            if checkpoint.seq > summary.head_seq {
                 return Err(Break {
-                    seq: self.summary.head_seq + 1,
+                    seq: summary.head_seq + 1,
                     problem: Problem::TailTruncated,
                     explanation: format!(
                         "a checkpoint signed seq {} but the log ends at seq {}: entries {}..={} are gone",
                         checkpoint.seq,
-                        self.summary.head_seq,
-                        self.summary.head_seq + 1,
+                        summary.head_seq,
+                        summary.head_seq + 1,
                         checkpoint.seq
                     ),
                 });
             }
             match self.hashes_at_checkpoints.get(&checkpoint.seq) {
-                Some(hash) if *hash == checkpoint.head_hash => {
-                    self.summary.checkpoints_matched += 1
-                }
+                Some(hash) if *hash == checkpoint.head_hash => summary.checkpoints_matched += 1,
                 _ => {
                     return Err(Break {
                         seq: checkpoint.seq,
@@ -287,11 +427,115 @@ impl Verifier {
                 }
             }
         }
-        Ok(self.summary)
+        Ok(summary)
+    }
+
+    /// Checks one block of export lines (whole lines only). `lines_before` numbers its lines
+    /// in error messages.
+    fn feed_lines(
+        &mut self,
+        block: &[u8],
+        lines_before: usize,
+    ) -> crate::Result<Result<(), Break>> {
+        let parts = split_at_lines(block, self.threads);
+        let seqs = &self.checkpoint_seqs;
+        let read = on_every_core(
+            &parts,
+            |part| -> Result<(Vec<LineEntry<'_>>, PartCheck), (usize, String)> {
+                let mut entries = Vec::with_capacity(part.len() / 300 + 1);
+                for (index, line) in part.split(|byte| *byte == b'\n').enumerate() {
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    entries.push(lines::parse(line).map_err(|message| (index, message))?);
+                }
+                let check = check_part(entries.iter().map(LineEntry::view), seqs);
+                Ok((entries, check))
+            },
+        );
+        let mut parsed = Vec::with_capacity(parts.len());
+        let mut lines_seen = lines_before;
+        for (part, result) in parts.iter().zip(read) {
+            match result {
+                Ok(entries_and_check) => parsed.push(entries_and_check),
+                Err((index, message)) => {
+                    return Err(crate::Error::File {
+                        path: "export".into(),
+                        message: format!(
+                            "line {} is not an audit entry: {message}",
+                            lines_seen + index + 1
+                        ),
+                    });
+                }
+            }
+            lines_seen += memchr::memchr_iter(b'\n', part).count();
+        }
+        let (entries, checks): (Vec<Vec<LineEntry<'_>>>, Vec<PartCheck>) =
+            parsed.into_iter().unzip();
+        let edges: Vec<(EntryView<'_>, EntryView<'_>)> = entries
+            .iter()
+            .filter_map(|part| Some((part.first()?.view(), part.last()?.view())))
+            .collect();
+        let checks = checks
+            .into_iter()
+            .zip(&entries)
+            .filter(|(_, part)| !part.is_empty())
+            .map(|(check, _)| check)
+            .collect();
+        if edges.is_empty() {
+            return Ok(Ok(()));
+        }
+        let count = entries.iter().map(Vec::len).sum();
+        Ok(self.accept_or_explain(&edges, checks, count, || {
+            entries.iter().flatten().map(LineEntry::view)
+        }))
     }
 }
 
-/// Verifies the store's chain, streaming it in batches of `batch_size`.
+/// Runs `check` on every part, the first on this thread and the others on their own.
+fn on_every_core<P: Sync, R: Send>(parts: &[P], check: impl Fn(&P) -> R + Sync) -> Vec<R> {
+    match parts {
+        [] => Vec::new(),
+        [only] => vec![check(only)],
+        [first, rest @ ..] => std::thread::scope(|scope| {
+            let check = &check;
+            let handles: Vec<_> = rest
+                .iter()
+                .map(|part| scope.spawn(move || check(part)))
+                .collect();
+            let mut results = vec![check(first)];
+            for handle in handles {
+                match handle.join() {
+                    Ok(result) => results.push(result),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            results
+        }),
+    }
+}
+
+/// Splits whole lines into about `count` parts, each ending at a line end.
+fn split_at_lines(block: &[u8], count: usize) -> Vec<&[u8]> {
+    let mut parts = Vec::with_capacity(count);
+    let target = block.len().div_ceil(count.max(1)).max(1);
+    let mut rest = block;
+    while !rest.is_empty() {
+        if rest.len() <= target || parts.len() + 1 == count {
+            parts.push(rest);
+            break;
+        }
+        let cut = memchr::memchr(b'\n', &rest[target..]).map_or(rest.len(), |at| target + at + 1);
+        let (part, tail) = rest.split_at(cut);
+        parts.push(part);
+        rest = tail;
+    }
+    parts
+}
+
+/// Verifies the store's chain, streaming it in batches of `batch_size`, reading the next
+/// batch while this one is checked.
 pub async fn verify_store(
     store: &store::Store,
     checkpoints: Vec<Checkpoint>,
@@ -301,51 +545,264 @@ pub async fn verify_store(
         Ok(verifier) => verifier,
         Err(broken) => return Ok(Err(broken)),
     };
-    let mut after = 0;
+    let unreadable = |problem: String| {
+        tracing::error!(%problem, "the audit log read back in an unexpected form");
+        crate::Error::Store(store::Error::Internal("read the audit log"))
+    };
+    // The chain up to the head as it is now, in ranges of `batch_size` seqs, two read at
+    // once: packing a batch is the database's slowest step, and two connections pack on two
+    // threads while this one checks. A missing range is not a reason to stop early: the
+    // entries after it still get read, and the gap is reported as missing.
+    let Some(head) = crate::query::last_seq(store).await? else {
+        return Ok(verifier.finish());
+    };
+    let batch = i64::from(batch_size.max(1));
+    let read = |after: i64| {
+        let store = store.clone();
+        let upto = after.saturating_add(batch).min(head);
+        (
+            upto,
+            tokio::spawn(async move { crate::query::packed_between(&store, after, upto).await }),
+        )
+    };
+    let mut in_flight = VecDeque::with_capacity(READS_IN_FLIGHT);
+    let mut next_after = 0;
+    while in_flight.len() < READS_IN_FLIGHT && next_after < head {
+        let (upto, reading) = read(next_after);
+        in_flight.push_back(reading);
+        next_after = upto;
+    }
+    while let Some(reading) = in_flight.pop_front() {
+        let packed = reading
+            .await
+            .map_err(|error| unreadable(error.to_string()))?;
+        if next_after < head {
+            let (upto, reading) = read(next_after);
+            in_flight.push_back(reading);
+            next_after = upto;
+        }
+        let checked = match packed {
+            Ok(Some(text)) => crate::query::unpack(&text)
+                .map_err(unreadable)
+                .map(|views| verifier.feed_views(&views)),
+            Ok(None) => Ok(Ok(())),
+            Err(error) => Err(error),
+        };
+        let stop = match checked {
+            Ok(Ok(())) => continue,
+            Ok(Err(broken)) => Ok(Err(broken)),
+            Err(error) => Err(error),
+        };
+        for reading in in_flight {
+            reading.abort();
+        }
+        return stop;
+    }
+    Ok(verifier.finish())
+}
+
+/// Verifies an export (one JSON entry per line), streaming it a block at a time.
+pub fn verify_export(
+    reader: impl std::io::BufRead,
+    checkpoints: Vec<Checkpoint>,
+) -> crate::Result<Result<Summary, Break>> {
+    match Verifier::new(checkpoints) {
+        Ok(verifier) => verify_lines_in_blocks(reader, verifier, EXPORT_BLOCK),
+        Err(broken) => Ok(Err(broken)),
+    }
+}
+
+/// [`verify_export`], reading about `block_size` bytes at a time.
+fn verify_lines_in_blocks(
+    mut reader: impl std::io::BufRead,
+    mut verifier: Verifier,
+    block_size: usize,
+) -> crate::Result<Result<Summary, Break>> {
+    let read_error = |error: std::io::Error| crate::Error::File {
+        path: "export".into(),
+        message: error.to_string(),
+    };
+    let mut block: Vec<u8> = Vec::with_capacity(block_size + 4096);
+    let mut carried: Vec<u8> = Vec::new();
+    let mut lines_before = 0;
     loop {
-        let batch = crate::query::entries_after(store, after, batch_size).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.seq;
-        if let Err(broken) = verifier.feed(&batch) {
+        block.clear();
+        block.append(&mut carried);
+        let wanted = block_size.saturating_sub(block.len()).max(256) as u64;
+        let read = std::io::Read::read_to_end(&mut (&mut reader).take(wanted), &mut block)
+            .map_err(read_error)?;
+        let at_end = read == 0;
+        // Whole lines only; the unfinished last line waits for the next block.
+        let whole = if at_end {
+            block.len()
+        } else {
+            match memchr::memrchr(b'\n', &block) {
+                Some(at) => at + 1,
+                None => {
+                    carried.append(&mut block);
+                    continue;
+                }
+            }
+        };
+        carried.extend_from_slice(&block[whole..]);
+        let lines = &block[..whole];
+        if let Err(broken) = verifier.feed_lines(lines, lines_before)? {
             return Ok(Err(broken));
+        }
+        lines_before += memchr::memchr_iter(b'\n', lines).count();
+        if at_end {
+            break;
         }
     }
     Ok(verifier.finish())
 }
 
-/// Verifies an export (one JSON entry per line), streaming it.
-pub fn verify_export(
-    reader: impl std::io::BufRead,
-    checkpoints: Vec<Checkpoint>,
-) -> crate::Result<Result<Summary, Break>> {
-    let mut verifier = match Verifier::new(checkpoints) {
-        Ok(verifier) => verifier,
-        Err(broken) => return Ok(Err(broken)),
-    };
-    let mut batch = Vec::with_capacity(8192);
-    for (number, line) in reader.lines().enumerate() {
-        let line = line.map_err(|error| crate::Error::File {
-            path: "export".into(),
-            message: error.to_string(),
-        })?;
-        if line.trim().is_empty() {
-            continue;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain of `length` entries built in memory, as the appender builds them.
+    fn chain(length: i64) -> Vec<AuditEntry> {
+        let mut entries: Vec<AuditEntry> = Vec::new();
+        for seq in 1..=length {
+            let mut entry = AuditEntry {
+                seq,
+                occurred_at: format!(
+                    "2026-11-21T10:{:02}:{:02}.000000Z",
+                    seq / 3600 % 60,
+                    seq / 60 % 60
+                ),
+                server: ["sales", "marketing", "cs"][seq as usize % 3].into(),
+                actor: "u_0123456789abcdef01234567".into(),
+                tool: "get_lead".into(),
+                kind: "read".into(),
+                args_digest: format!("{seq:064x}"),
+                outcome: "ok".into(),
+                detail: if seq % 7 == 0 {
+                    "not found".into()
+                } else {
+                    String::new()
+                },
+                prev_hash: entries
+                    .last()
+                    .map_or(GENESIS_HASH.to_string(), |previous| previous.hash.clone()),
+                hash: String::new(),
+            };
+            entry.hash = entry.computed_hash();
+            entries.push(entry);
         }
-        let entry: AuditEntry =
-            serde_json::from_str(&line).map_err(|error| crate::Error::File {
-                path: "export".into(),
-                message: format!("line {} is not an audit entry: {error}", number + 1),
-            })?;
-        batch.push(entry);
-        if batch.len() == 8192 {
-            if let Err(broken) = verifier.feed(&batch) {
-                return Ok(Err(broken));
+        entries
+    }
+
+    fn export(entries: &[AuditEntry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|entry| serde_json::to_string(entry).unwrap())
+            .collect()
+    }
+
+    /// Verifies `lines` joined by `ending`, in blocks of each size, on 1 to 3 threads; every
+    /// combination must give the same answer, which is returned.
+    fn verify_lines(lines: &[String], ending: &str) -> Result<Summary, Break> {
+        let text = lines.join(ending);
+        let mut answers = Vec::new();
+        for block in [300, 5_000, 1 << 20] {
+            for threads in 1..=3 {
+                let mut verifier = Verifier::new(vec![]).unwrap();
+                verifier.threads = threads;
+                let answer = verify_lines_in_blocks(text.as_bytes(), verifier, block)
+                    .expect("the lines are readable");
+                answers.push(answer);
             }
-            batch.clear();
+        }
+        assert!(
+            answers.windows(2).all(|pair| pair[0] == pair[1]),
+            "{answers:?}"
+        );
+        answers.remove(0)
+    }
+
+    #[test]
+    fn an_export_verifies_whatever_the_block_size_threads_and_line_endings() {
+        let entries = chain(3_000);
+        let lines = export(&entries);
+        for ending in ["\n", "\r\n", "\n\n"] {
+            let summary = verify_lines(&lines, ending).expect("the export is intact");
+            assert_eq!(summary.entries, 3_000);
+            assert_eq!(summary.head_hash, entries[2_999].hash);
+            assert_eq!(
+                summary.first_at.as_deref(),
+                Some(entries[0].occurred_at.as_str())
+            );
+        }
+        let mut store_verifier = Verifier::new(vec![]).unwrap();
+        store_verifier.feed(&entries).unwrap();
+        assert_eq!(store_verifier.finish(), verify_lines(&lines, "\n"));
+    }
+
+    #[test]
+    fn tampering_in_an_export_is_named_at_the_same_seq_as_in_the_store() {
+        let entries = chain(3_000);
+        let lines = export(&entries);
+
+        let mut altered = lines.clone();
+        altered[1_233] = altered[1_233].replace("get_lead", "get_leads");
+        let broken = verify_lines(&altered, "\n").unwrap_err();
+        assert_eq!(
+            (broken.seq, broken.problem),
+            (1_234, Problem::ContentAltered)
+        );
+
+        let mut deleted = lines.clone();
+        deleted.remove(1_999);
+        let broken = verify_lines(&deleted, "\n").unwrap_err();
+        assert_eq!((broken.seq, broken.problem), (2_000, Problem::EntryMissing));
+
+        let mut forked = entries.clone();
+        forked[2_500].prev_hash = forked[2_498].hash.clone();
+        forked[2_500].hash = forked[2_500].computed_hash();
+        let broken = verify_lines(&export(&forked), "\n").unwrap_err();
+        assert_eq!((broken.seq, broken.problem), (2_501, Problem::ChainForked));
+
+        let mut backwards = entries.clone();
+        backwards[299].occurred_at = "2000-01-01T00:00:00.000000Z".into();
+        backwards[299].hash = backwards[299].computed_hash();
+        for position in 300..backwards.len() {
+            backwards[position].prev_hash = backwards[position - 1].hash.clone();
+            backwards[position].hash = backwards[position].computed_hash();
+        }
+        let broken = verify_lines(&export(&backwards), "\n").unwrap_err();
+        assert_eq!(
+            (broken.seq, broken.problem),
+            (300, Problem::TimeWentBackwards)
+        );
+    }
+
+    #[test]
+    fn a_line_written_in_another_valid_json_form_still_verifies() {
+        let mut entries = chain(600);
+        entries[400].detail = "a \"quoted\" reason\twith a tab".into();
+        entries[400].hash = entries[400].computed_hash();
+        for position in 401..entries.len() {
+            entries[position].prev_hash = entries[position - 1].hash.clone();
+            entries[position].hash = entries[position].computed_hash();
+        }
+        let mut lines = export(&entries);
+        let mut spaced = serde_json::to_string_pretty(&entries[100]).unwrap();
+        spaced.retain(|c| c != '\n');
+        lines[100] = spaced;
+        assert_eq!(verify_lines(&lines, "\n").unwrap().entries, 600);
+    }
+
+    #[test]
+    fn a_line_that_is_not_an_entry_is_named_by_its_number() {
+        let mut lines = export(&chain(2_000));
+        lines[1_499] = "{\"seq\": \"not a number\"}".into();
+        for block in [300, 1 << 20] {
+            let verifier = Verifier::new(vec![]).unwrap();
+            let error =
+                verify_lines_in_blocks(lines.join("\n").as_bytes(), verifier, block).unwrap_err();
+            assert!(error.to_string().contains("line 1500 "), "{error}");
         }
     }
-    if let Err(broken) = verifier.feed(&batch) {
-        return Ok(Err(broken));
-    }
-    Ok(verifier.finish())
 }

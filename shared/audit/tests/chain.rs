@@ -238,25 +238,109 @@ async fn verify_catches_every_kind_of_tampering_and_names_the_first_bad_seq() {
     );
 }
 
+/// The stores a test runs on: SQLite always, Postgres when `REVOPS_TEST_POSTGRES_URL` is set
+/// (under CI it must be).
+async fn every_backend(test: &str) -> Vec<(store::Store, Option<tempfile::TempDir>)> {
+    let (sqlite, dir) = store::test_support::fresh_sqlite().await.unwrap();
+    let mut stores = vec![(sqlite, Some(dir))];
+    if let Some(url) = store::test_support::postgres_url_or_skip(test) {
+        stores.push((
+            store::test_support::fresh_postgres(&url).await.unwrap(),
+            None,
+        ));
+    }
+    stores
+}
+
+/// One entry with a detail that is hard to read back: several bytes per character, colons and
+/// digits that look like the lengths the store's packed batches use.
+async fn append_awkward(store: &store::Store, auditor: &Auditor) {
+    let mut tx = store.begin_write().await.unwrap();
+    let arguments = json!({"note": "ünïcödé"});
+    let entry = NewEntry {
+        server: "cs",
+        actor_name: "zoë@example.com",
+        tool: "log_note",
+        kind: "write",
+        arguments: &arguments,
+        outcome: "error",
+        detail: "12:34 über 5:6 — 日本語",
+    };
+    auditor.append(&mut tx, entry).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 #[tokio::test]
 async fn tampering_in_the_database_is_found_by_verify_store() {
-    let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
-    let auditor = Auditor::open(&store).await.unwrap();
-    append_many(&store, &auditor, 500, 100).await;
-    let intact = audit::verify::verify_store(&store, vec![], 64)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(intact.entries, 500);
-    sqlx::query("UPDATE audit_log SET outcome = 'denied' WHERE seq = 321")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    let broken = audit::verify::verify_store(&store, vec![], 64)
-        .await
-        .unwrap()
-        .unwrap_err();
-    assert_eq!((broken.seq, broken.problem), (321, Problem::ContentAltered));
+    for (store, _dir) in every_backend("tampering_in_the_database_is_found_by_verify_store").await {
+        let auditor = Auditor::open(&store).await.unwrap();
+        append_many(&store, &auditor, 300, 100).await;
+        append_awkward(&store, &auditor).await;
+        append_many(&store, &auditor, 199, 100).await;
+        for batch in [7, 64, 5_000] {
+            let intact = audit::verify::verify_store(&store, vec![], batch)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(intact.entries, 500);
+            let last = audit::query::head(&store).await.unwrap().unwrap();
+            assert_eq!(intact.head_hash, last.hash);
+        }
+        sqlx::query("UPDATE audit_log SET outcome = 'denied' WHERE seq = 321")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let broken = audit::verify::verify_store(&store, vec![], 64)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!((broken.seq, broken.problem), (321, Problem::ContentAltered));
+        sqlx::query("UPDATE audit_log SET detail = '12:34 über 5:6 — 日本' WHERE seq = 301")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let broken = audit::verify::verify_store(&store, vec![], 64)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!((broken.seq, broken.problem), (301, Problem::ContentAltered));
+    }
+}
+
+#[tokio::test]
+async fn an_append_continues_the_real_head_after_a_rollback_or_another_process_appending() {
+    for (store, _dir) in every_backend(
+        "an_append_continues_the_real_head_after_a_rollback_or_another_process_appending",
+    )
+    .await
+    {
+        let auditor = Auditor::open(&store).await.unwrap();
+        append_many(&store, &auditor, 3, 3).await;
+        // The auditor remembers seq 4 from a transaction that never commits.
+        let mut abandoned = store.begin_write().await.unwrap();
+        let arguments = json!({});
+        let entry = NewEntry {
+            server: "sales",
+            actor_name: "dana@example.com",
+            tool: "update_lead",
+            kind: "write",
+            arguments: &arguments,
+            outcome: "ok",
+            detail: "",
+        };
+        assert_eq!(auditor.append(&mut abandoned, entry).await.unwrap().seq, 4);
+        abandoned.rollback().await.unwrap();
+        append_many(&store, &auditor, 2, 1).await;
+        // Another process (its own auditor) appends; this one's remembered head is then stale.
+        let other = Auditor::open(&store).await.unwrap();
+        append_many(&store, &other, 2, 1).await;
+        append_many(&store, &auditor, 2, 2).await;
+        let summary = audit::verify::verify_store(&store, vec![], 100)
+            .await
+            .unwrap()
+            .expect("one unbroken chain");
+        assert_eq!(summary.entries, 9);
+    }
 }
 
 #[tokio::test]
@@ -343,4 +427,25 @@ async fn sixteen_connections_appending_at_once_make_one_unbroken_chain_on_postgr
 async fn eight_connections_appending_at_once_make_one_unbroken_chain_on_sqlite() {
     let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
     concurrent_appends_make_one_chain(store, 8, 50).await;
+}
+
+#[tokio::test]
+async fn entries_deleted_from_the_database_are_missing_even_when_more_than_a_batch_is_gone() {
+    for (store, _dir) in every_backend(
+        "entries_deleted_from_the_database_are_missing_even_when_more_than_a_batch_is_gone",
+    )
+    .await
+    {
+        let auditor = Auditor::open(&store).await.unwrap();
+        append_many(&store, &auditor, 100, 50).await;
+        sqlx::query("DELETE FROM audit_log WHERE seq BETWEEN 40 AND 60")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let broken = audit::verify::verify_store(&store, vec![], 7)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!((broken.seq, broken.problem), (40, Problem::EntryMissing));
+    }
 }

@@ -15,6 +15,11 @@
 //! batch read of their company associations (`POST /crm/v4/associations/deals/companies/
 //! batch/read`, a read, retried like search); each deal's primary company id (else its
 //! first) is put into the record as [`mapping::HUBSPOT_DEAL_COMPANY`].
+//!
+//! Contacts pulled as people at accounts (sync kind `contacts`) are searched like leads and
+//! followed the same way by a batch read of their company associations (`POST /crm/v4/
+//! associations/contacts/companies/batch/read`); the primary company (else the first) goes
+//! into the record as [`mapping::HUBSPOT_CONTACT_COMPANY`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +31,7 @@ use store::Store;
 use vault::Vault;
 
 use crate::auth::{Auth, OAuthSession, OAuthSettings};
+use crate::sync::ContactSource;
 use crate::{
     ConnectorError, Crm, PageRequest, PushAction, Pushed, RemotePage, RemoteRecord, SyncKind,
     mapping,
@@ -40,6 +46,12 @@ const DISPLAY: &str = "HubSpot";
 const PAGE_SIZE: u32 = 100;
 /// Batch read of deal → company associations (v4; up to 1,000 inputs, so a page fits).
 pub const DEAL_COMPANIES: &str = "/crm/v4/associations/deals/companies/batch/read";
+/// Batch read of contact → company associations (v4; up to 1,000 inputs, so a page fits).
+pub const CONTACT_COMPANIES: &str = "/crm/v4/associations/contacts/companies/batch/read";
+/// HubSpot's association type "deal to company, primary".
+const DEAL_TO_PRIMARY_COMPANY: i64 = 5;
+/// HubSpot's association type "contact to company, primary".
+const CONTACT_TO_PRIMARY_COMPANY: i64 = 1;
 
 /// A HubSpot CRM object type.
 #[derive(
@@ -312,28 +324,64 @@ impl HubSpot {
         &self,
         deal_ids: &[&str],
     ) -> Result<BTreeMap<String, String>, ConnectorError> {
+        self.companies_of(
+            ObjectType::Deals,
+            DEAL_COMPANIES,
+            DEAL_TO_PRIMARY_COMPANY,
+            deal_ids,
+        )
+        .await
+    }
+
+    /// The company each contact is associated with, by contact id: the primary association
+    /// where HubSpot marks one, else the first. Contacts without a company are absent.
+    pub async fn contact_companies(
+        &self,
+        contact_ids: &[&str],
+    ) -> Result<BTreeMap<String, String>, ConnectorError> {
+        self.companies_of(
+            ObjectType::Contacts,
+            CONTACT_COMPANIES,
+            CONTACT_TO_PRIMARY_COMPANY,
+            contact_ids,
+        )
+        .await
+    }
+
+    /// One batch read of `from` → company associations at `path`; `primary_type` is the
+    /// association type HubSpot gives the primary company in that direction.
+    async fn companies_of(
+        &self,
+        from: ObjectType,
+        path: &str,
+        primary_type: i64,
+        ids: &[&str],
+    ) -> Result<BTreeMap<String, String>, ConnectorError> {
         let mut companies = BTreeMap::new();
-        if deal_ids.is_empty() {
+        if ids.is_empty() {
             return Ok(companies);
         }
-        let inputs: Vec<serde_json::Value> =
-            deal_ids.iter().map(|id| json!({ "id": id })).collect();
+        let inputs: Vec<serde_json::Value> = ids.iter().map(|id| json!({ "id": id })).collect();
         let body = json!({ "inputs": inputs });
         let answer = self
             .send(|token| {
                 self.api
-                    .post(DEAL_COMPANIES)
+                    .post(path)
                     .json(&body)
                     .bearer_auth(token)
                     .idempotent()
             })
             .await?;
-        let batch: AssociationBatch = self.read_json(answer, ObjectType::Deals, None)?;
+        let batch: AssociationBatch = self.read_json(answer, from, None)?;
         for result in batch.results {
             let primary = result
                 .to
                 .iter()
-                .find(|to| to.association_types.iter().any(AssociationType::is_primary))
+                .find(|to| {
+                    to.association_types
+                        .iter()
+                        .any(|kind| kind.is_primary(primary_type))
+                })
                 .or_else(|| result.to.first());
             if let Some(company) = primary.and_then(|to| remote_id(&to.to_object_id)) {
                 companies.insert(result.from.id, company);
@@ -423,7 +471,7 @@ impl Crm for HubSpot {
 
     async fn pull(&self, kind: SyncKind, page: &PageRequest) -> Result<RemotePage, ConnectorError> {
         let object = match kind {
-            SyncKind::Leads => ObjectType::Contacts,
+            SyncKind::Leads | SyncKind::Contacts => ObjectType::Contacts,
             SyncKind::Accounts => ObjectType::Companies,
             SyncKind::Deals => ObjectType::Deals,
         };
@@ -433,15 +481,27 @@ impl Crm for HubSpot {
             ..Search::default()
         };
         let mut found = self.search(object, &search).await?;
-        if kind == SyncKind::Deals {
-            let ids: Vec<&str> = found.records.iter().map(|r| r.id.as_str()).collect();
-            let companies = self.deal_companies(&ids).await?;
-            for record in &mut found.records {
-                let company = companies.get(&record.id).cloned();
-                record
-                    .properties
-                    .insert(mapping::HUBSPOT_DEAL_COMPANY.to_owned(), company);
+        // The search answers without associations: one batch read per page adds the company.
+        let (companies, property) = match kind {
+            SyncKind::Deals => {
+                let ids: Vec<&str> = found.records.iter().map(|r| r.id.as_str()).collect();
+                (
+                    self.deal_companies(&ids).await?,
+                    mapping::HUBSPOT_DEAL_COMPANY,
+                )
             }
+            SyncKind::Contacts => {
+                let ids: Vec<&str> = found.records.iter().map(|r| r.id.as_str()).collect();
+                (
+                    self.contact_companies(&ids).await?,
+                    mapping::HUBSPOT_CONTACT_COMPANY,
+                )
+            }
+            SyncKind::Leads | SyncKind::Accounts => return Ok(found),
+        };
+        for record in &mut found.records {
+            let company = companies.get(&record.id).cloned();
+            record.properties.insert(property.to_owned(), company);
         }
         Ok(found)
     }
@@ -489,6 +549,15 @@ impl Crm for HubSpot {
             remote_id: created.id,
             action: PushAction::Created,
         })
+    }
+}
+
+impl ContactSource for HubSpot {
+    fn contact_from(
+        &self,
+        record: &RemoteRecord,
+    ) -> Result<store::accounts::RemoteContact, String> {
+        mapping::remote_contact_from_hubspot_contact(record)
     }
 }
 
@@ -589,9 +658,10 @@ struct AssociationType {
 }
 
 impl AssociationType {
-    /// HubSpot's "deal to company, primary" association is type 5, labelled `Primary`.
-    fn is_primary(&self) -> bool {
-        self.type_id == Some(5) || self.label.as_deref() == Some("Primary")
+    /// The primary association is labelled `Primary`, and its type id depends on the
+    /// direction (deal to company 5, contact to company 1).
+    fn is_primary(&self, primary_type: i64) -> bool {
+        self.type_id == Some(primary_type) || self.label.as_deref() == Some("Primary")
     }
 }
 

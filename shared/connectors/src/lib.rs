@@ -11,7 +11,7 @@
 //!   rotated refresh token to the vault before the new access token is used.
 //! - [`mapping`]: every field mapping between CRM records and store records, with the
 //!   defaults for fields a CRM lacks.
-//! - [`sync`]: [`sync::sync_from_crm`] (leads, accounts or deals: pull pages, upsert by
+//! - [`sync`]: [`sync::sync_from_crm`] (leads, accounts, deals or contacts: pull pages, upsert by
 //!   remote id, a cursor committed with each page) and [`sync::push_lead`] (create or update
 //!   with an idempotency key). Deals are pulled only; pushing a deal is not built yet.
 //! - [`ConnectorError`]: errors a tool can show as they are.

@@ -83,6 +83,25 @@
 //! | `title`      | `Title`            | `None`                               |
 //! | `role`       | (none in Salesforce) | [`DEFAULT_CONTACT_ROLE`]           |
 //!
+//! # HubSpot contact at a company → contact (pull only, sync kind `contacts`)
+//!
+//! | contact      | HubSpot contact      | pulled when missing                    |
+//! |--------------|----------------------|----------------------------------------|
+//! | `external_id`| the record id        |                                        |
+//! | `account_id` | the contact's primary associated company (else its first), by its remote id | the record is skipped as unlinked |
+//! | `email`      | `email` (lower-cased) | the record is **skipped**             |
+//! | `first_name` | `firstname`          | `""`                                   |
+//! | `last_name`  | `lastname`           | `""`                                   |
+//! | `phone`      | `phone`              | `None`                                 |
+//! | `title`      | `jobtitle`           | `None`                                 |
+//! | `role`       | (none in HubSpot)    | [`DEFAULT_CONTACT_ROLE`]               |
+//!
+//! A pulled contact (either CRM) is linked to the local account that carries its company's
+//! (account's) remote id; one whose company is not synced yet is reported as unlinked,
+//! never given an invented account: sync accounts first. A HubSpot contact with no company
+//! at all is a lead, not a contact: kind `leads` pulls it. On an existing contact a field
+//! the CRM leaves empty keeps its local value, and the role stays local.
+//!
 //! # Opportunity → Salesforce Opportunity (push)
 //!
 //! `Name`, `StageName` (the first Salesforce stage of the local stage, see
@@ -93,7 +112,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use store::accounts::{NewAccount, NewContact};
+use store::accounts::{NewAccount, NewContact, RemoteContact};
 use store::leads::NewLead;
 use store::records::{Contact, Lead, Opportunity};
 use store::sync::RemoteDeal;
@@ -149,6 +168,7 @@ const CONTACT_PROPERTIES: &[&str] = &[
     "numemployees",
     "country",
     "jobtitle",
+    "phone",
     "lastmodifieddate",
 ];
 const COMPANY_PROPERTIES: &[&str] = &[
@@ -205,6 +225,9 @@ pub const DEFAULT_CONTACT_ROLE: &str = "user";
 /// The property [`crate::HubSpot`] fills with a deal's primary associated company id (the
 /// search API does not return associations).
 pub const HUBSPOT_DEAL_COMPANY: &str = "revops_associated_company_id";
+/// The property [`crate::HubSpot`] fills with a contact's primary associated company id,
+/// when pulled for sync kind `contacts`.
+pub const HUBSPOT_CONTACT_COMPANY: &str = "revops_associated_company_id";
 
 /// The properties asked for when reading `object`.
 pub fn hubspot_properties(object: ObjectType) -> &'static [&'static str] {
@@ -586,30 +609,85 @@ pub fn contact_from_salesforce_contact(
     record: &RemoteRecord,
     account_id: &str,
 ) -> Result<NewContact, String> {
+    let remote = remote_contact_from_salesforce_contact(record)?;
+    Ok(NewContact {
+        account_id: account_id.to_owned(),
+        first_name: remote.first_name,
+        last_name: remote.last_name,
+        email: remote.email,
+        phone: remote.phone,
+        title: remote.title,
+        role: remote.role,
+    })
+}
+
+/// The contact of a Salesforce Contact, with the `Id` of its Account, or why it is skipped.
+pub fn remote_contact_from_salesforce_contact(
+    record: &RemoteRecord,
+) -> Result<RemoteContact, String> {
+    contact_from(
+        record,
+        [
+            "Email",
+            "FirstName",
+            "LastName",
+            "Phone",
+            "Title",
+            "AccountId",
+        ],
+        "Salesforce",
+    )
+}
+
+/// The contact of a HubSpot contact, with the id of its company (put into the record as
+/// [`HUBSPOT_CONTACT_COMPANY`] by the pull), or why it is skipped.
+pub fn remote_contact_from_hubspot_contact(record: &RemoteRecord) -> Result<RemoteContact, String> {
+    contact_from(
+        record,
+        [
+            "email",
+            "firstname",
+            "lastname",
+            "phone",
+            "jobtitle",
+            HUBSPOT_CONTACT_COMPANY,
+        ],
+        "HubSpot",
+    )
+}
+
+/// `fields`: the remote names of email, first name, last name, phone, title and the
+/// company/account id.
+fn contact_from(
+    record: &RemoteRecord,
+    [email, first_name, last_name, phone, title, account]: [&str; 6],
+    crm: &str,
+) -> Result<RemoteContact, String> {
     if record.archived {
-        return Err("archived in Salesforce".to_owned());
+        return Err(format!("archived in {crm}"));
     }
-    let Some(email) = record.property("Email") else {
+    let Some(address) = record.property(email) else {
         return Err("no email (the store keys contacts by email)".to_owned());
     };
-    let email = email.to_lowercase();
-    if !email.contains('@') || email.len() > 320 {
+    let address = address.to_lowercase();
+    if !address.contains('@') || address.len() > 320 {
         return Err("the email is not valid".to_owned());
     }
+    // Salesforce's placeholder for a required field is not a name.
     let text = |name: &str| {
         record
             .property(name)
             .filter(|value| *value != SALESFORCE_NOT_PROVIDED)
             .map(str::to_owned)
     };
-    Ok(NewContact {
-        account_id: account_id.to_owned(),
-        first_name: text("FirstName").unwrap_or_default(),
-        last_name: text("LastName").unwrap_or_default(),
-        email,
-        phone: text("Phone"),
-        title: text("Title"),
+    Ok(RemoteContact {
+        first_name: text(first_name).unwrap_or_default(),
+        last_name: text(last_name).unwrap_or_default(),
+        email: address,
+        phone: text(phone),
+        title: text(title),
         role: DEFAULT_CONTACT_ROLE.to_owned(),
+        account_external_id: record.property(account).map(str::to_owned),
     })
 }
 
@@ -1086,5 +1164,37 @@ mod tests {
         assert_eq!(fields["Phone"], "+1 555 0100");
         assert_eq!(fields["AccountId"], "001000000000001AAA");
         assert!(!fields.contains_key("Title"));
+    }
+
+    #[test]
+    fn a_hubspot_contact_maps_to_a_contact_of_its_company() {
+        let mapped = remote_contact_from_hubspot_contact(&contact(&[
+            ("email", "Linus@Kernel.Example"),
+            ("firstname", "Linus"),
+            ("phone", "+358 555 0101"),
+            ("jobtitle", "Maintainer"),
+            (HUBSPOT_CONTACT_COMPANY, "501"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            mapped,
+            RemoteContact {
+                first_name: "Linus".to_owned(),
+                last_name: String::new(),
+                email: "linus@kernel.example".to_owned(),
+                phone: Some("+358 555 0101".to_owned()),
+                title: Some("Maintainer".to_owned()),
+                role: DEFAULT_CONTACT_ROLE.to_owned(),
+                account_external_id: Some("501".to_owned()),
+            }
+        );
+        let loose = remote_contact_from_hubspot_contact(&contact(&[("email", "a@b.co")])).unwrap();
+        assert_eq!(loose.account_external_id, None);
+        let mut archived = contact(&[("email", "a@b.co")]);
+        archived.archived = true;
+        assert_eq!(
+            remote_contact_from_hubspot_contact(&archived).unwrap_err(),
+            "archived in HubSpot"
+        );
     }
 }

@@ -27,6 +27,7 @@ use store::Store;
 use vault::Vault;
 
 use crate::auth::{Auth, Grant, OAuthSession, OAuthSettings};
+use crate::sync::ContactSource;
 use crate::{
     ConnectorError, Crm, PageRequest, PushAction, Pushed, RemotePage, RemoteRecord, SyncKind,
     mapping,
@@ -313,6 +314,7 @@ impl Crm for Salesforce {
             SyncKind::Leads => (SObject::Lead, mapping::SALESFORCE_LEAD_FIELDS),
             SyncKind::Accounts => (SObject::Account, mapping::SALESFORCE_ACCOUNT_FIELDS),
             SyncKind::Deals => (SObject::Opportunity, mapping::SALESFORCE_OPPORTUNITY_FIELDS),
+            SyncKind::Contacts => (SObject::Contact, mapping::SALESFORCE_CONTACT_FIELDS),
         };
         let mut conditions = Vec::new();
         if let Some(after) = &page.after {
@@ -388,6 +390,15 @@ impl Crm for Salesforce {
             remote_id: id,
             action: PushAction::Created,
         })
+    }
+}
+
+impl ContactSource for Salesforce {
+    fn contact_from(
+        &self,
+        record: &RemoteRecord,
+    ) -> Result<store::accounts::RemoteContact, String> {
+        mapping::remote_contact_from_salesforce_contact(record)
     }
 }
 

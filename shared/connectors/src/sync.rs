@@ -1,9 +1,10 @@
 //! Sync between a CRM and the local store.
 //!
 //! **Pull** ([`sync_from_crm`]): a pass walks the CRM's pages; each page's records are
-//! upserted keyed by the remote id (a record whose email matches an unlinked local lead is
-//! linked to it; a deal is linked to the local account carrying its company's remote id, and
-//! a new deal whose company is not linked locally is skipped and reported as unlinked), and
+//! upserted keyed by the remote id (a record whose email matches an unlinked local lead or
+//! contact is linked to it; a deal or a contact is linked to the local account carrying its
+//! company's remote id, and a new one whose company is not linked locally is skipped and
+//! reported as unlinked), and
 //! the page's cursor is saved *in the same transaction*
 //! (`store::sync::save_page`). A failure therefore loses nothing and repeats nothing: the
 //! next run resumes from the last committed page, and re-applying a page changes nothing.
@@ -23,11 +24,12 @@
 //! the CRM answers (retries and `Retry-After` waits included), so keep `max_pages` small in
 //! a tool. The store variants suit the CLI and background jobs.
 
+use store::accounts::{ContactUpsert, RemoteContact};
 use store::leads::{MatchBy, UpsertOutcome};
 use store::sync::{AccountUpsert, DealUpsert, LeadMatch, PageCounts};
 use store::{Store, WriteTx};
 
-use crate::{ConnectorError, Crm, PageRequest, PushAction};
+use crate::{ConnectorError, Crm, PageRequest, PushAction, RemoteRecord};
 
 /// The local kind of record a sync fills.
 #[derive(
@@ -42,6 +44,10 @@ pub enum SyncKind {
     /// Opportunities, from HubSpot deals or Salesforce Opportunities, each linked to the
     /// local account of its company (sync accounts first).
     Deals,
+    /// Contacts (people at accounts), from Salesforce Contacts or HubSpot contacts associated
+    /// with a company, each linked to the local account of its company (sync accounts
+    /// first). HubSpot contacts without a company are leads: [`SyncKind::Leads`].
+    Contacts,
 }
 
 impl SyncKind {
@@ -51,6 +57,7 @@ impl SyncKind {
             SyncKind::Leads => "leads",
             SyncKind::Accounts => "accounts",
             SyncKind::Deals => "deals",
+            SyncKind::Contacts => "contacts",
         }
     }
 }
@@ -75,9 +82,13 @@ pub struct SyncReport {
     pub updated: u64,
     pub unchanged: u64,
     pub skipped: u64,
-    /// Of the skipped: deals whose company/account is not linked to a local account (each
-    /// listed with the reason `unlinked: …`); sync accounts first, then deals again.
+    /// Of the skipped: deals or contacts whose company/account is not linked to a local
+    /// account (each listed with the reason `unlinked: …`); sync accounts first.
     pub unlinked: u64,
+    /// Of the skipped: records whose email (leads, contacts) or domain (accounts) belongs to
+    /// a local record linked to another CRM record (each listed with the reason
+    /// `conflict: …`); nothing was changed.
+    pub conflicts: u64,
     /// The first skipped records (at most [`MAX_SKIPPED_LISTED`]).
     pub skipped_records: Vec<Skipped>,
     /// Whether the pass reached the last page; `false` when `max_pages` stopped it (run
@@ -94,11 +105,19 @@ impl SyncReport {
     }
 }
 
+/// What a contacts sync needs from a CRM beyond [`Crm`]; [`crate::HubSpot`] and
+/// [`crate::Salesforce`] implement it.
+pub trait ContactSource: Crm {
+    /// The contact of a remote record pulled for [`SyncKind::Contacts`] (with the remote id
+    /// of its company/account), or why it is skipped.
+    fn contact_from(&self, record: &RemoteRecord) -> Result<RemoteContact, String>;
+}
+
 /// Pulls up to `max_pages` pages (at least one) of `kind` from `crm` into `store`, one
 /// transaction per page, resuming a pass an earlier run left part-way. On a failure the
 /// pages before it stay committed, the error is recorded on the cursor, and
 /// [`ConnectorError::SyncInterrupted`] says how far it got.
-pub async fn sync_from_crm<C: Crm>(
+pub async fn sync_from_crm<C: ContactSource>(
     store: &Store,
     crm: &C,
     kind: SyncKind,
@@ -160,7 +179,7 @@ pub async fn sync_from_crm<C: Crm>(
 /// [`ConnectorError::SyncInterrupted`]) and is recorded on the cursor, so the caller commits
 /// the pages pulled so far with their cursor and the next run resumes. A store error fails
 /// the call (the caller rolls back: nothing half-applied).
-pub async fn sync_from_crm_in<C: Crm>(
+pub async fn sync_from_crm_in<C: ContactSource>(
     tx: &mut WriteTx,
     crm: &C,
     kind: SyncKind,
@@ -253,7 +272,7 @@ async fn record_failure(store: &Store, provider: &str, kind: SyncKind, error: &C
 }
 
 /// Upserts one page's records; counts go into `report` and are returned for the cursor.
-async fn apply_page<C: Crm>(
+async fn apply_page<C: ContactSource>(
     tx: &mut WriteTx,
     crm: &C,
     kind: SyncKind,
@@ -276,9 +295,10 @@ async fn apply_page<C: Crm>(
                     LeadMatch::Email(_) => MatchBy::Email,
                     LeadMatch::EmailTaken { lead_id, .. } => {
                         let reason = format!(
-                            "its email belongs to lead {lead_id}, linked to another {} record",
+                            "conflict: its email belongs to lead {lead_id}, linked to another {} record",
                             crm.display_name()
                         );
+                        report.conflicts += 1;
                         skip(report, &mut counts, &record.id, reason);
                         continue;
                     }
@@ -300,9 +320,10 @@ async fn apply_page<C: Crm>(
                     AccountUpsert::Done { outcome, .. } => tally(&mut counts, outcome),
                     AccountUpsert::DomainTaken { account_id, .. } => {
                         let reason = format!(
-                            "its domain belongs to account {account_id}, linked to another {} record",
+                            "conflict: its domain belongs to account {account_id}, linked to another {} record",
                             crm.display_name()
                         );
+                        report.conflicts += 1;
                         skip(report, &mut counts, &record.id, reason);
                     }
                 }
@@ -324,6 +345,7 @@ async fn apply_page<C: Crm>(
                         account_external_id,
                     } => {
                         report.unlinked += 1;
+                        counts.unlinked += 1;
                         let reason = match account_external_id {
                             Some(remote) => format!(
                                 "unlinked: its {} company/account {remote} is not linked to a local \
@@ -346,6 +368,62 @@ async fn apply_page<C: Crm>(
                              the {} change was not applied",
                             crm.display_name()
                         );
+                        skip(report, &mut counts, &record.id, reason);
+                    }
+                }
+            }
+        }
+        SyncKind::Contacts => {
+            for record in &page.records {
+                let contact = match crm.contact_from(record) {
+                    Ok(contact) => contact,
+                    Err(reason) => {
+                        skip(report, &mut counts, &record.id, reason);
+                        continue;
+                    }
+                };
+                match store::accounts::upsert_remote_contact(tx, &record.id, &contact).await? {
+                    ContactUpsert::Done { outcome, .. } => tally(&mut counts, outcome),
+                    ContactUpsert::Unlinked {
+                        account_external_id,
+                    } => {
+                        report.unlinked += 1;
+                        counts.unlinked += 1;
+                        let reason = match account_external_id {
+                            Some(remote) => format!(
+                                "unlinked: its {} company/account {remote} is not linked to a local \
+                                 account; sync accounts first, then contacts again",
+                                crm.display_name()
+                            ),
+                            None if crm.provider() == crate::hubspot::PROVIDER => {
+                                "unlinked: it has no company in HubSpot, and a contact belongs to \
+                                 an account; HubSpot contacts without a company sync as leads \
+                                 (kind leads)"
+                                    .to_owned()
+                            }
+                            None => format!(
+                                "unlinked: it has no account in {}, and a contact belongs to one",
+                                crm.display_name()
+                            ),
+                        };
+                        skip(report, &mut counts, &record.id, reason);
+                    }
+                    ContactUpsert::EmailTaken {
+                        contact_id,
+                        external_id,
+                    } => {
+                        report.conflicts += 1;
+                        let reason = match external_id {
+                            Some(other) => format!(
+                                "conflict: its email belongs to contact {contact_id}, linked to \
+                                 another {} record ({other})",
+                                crm.display_name()
+                            ),
+                            None => format!(
+                                "conflict: its new email belongs to another local contact, \
+                                 {contact_id}; nothing was changed"
+                            ),
+                        };
                         skip(report, &mut counts, &record.id, reason);
                     }
                 }

@@ -11,16 +11,15 @@
 #[macro_use]
 mod common;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use common::{Setup, capture, requests_to, secret, setup, setup_on};
+use common::{
+    After, Setup, capture, hubspot, mount_two_soql_pages, requests_to, salesforce, search_page,
+    setup, setup_on, synced_account,
+};
+use connectors::ConnectorError;
 use connectors::hubspot::DEAL_COMPANIES;
 use connectors::sync::SyncKind;
-use connectors::{ConnectorError, HubSpot, HubSpotConfig, Salesforce, SalesforceConfig};
-use resilience::{BreakerConfig, RetryPolicy, Timeouts, UpstreamConfig};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path, query_param_contains};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const PRIVATE_APP_TOKEN: &str = "pat-na1-deals-secret-0000";
@@ -28,85 +27,6 @@ const SESSION: &str = "00Ddeals!session-secret-1111";
 const SECRETS: &[&str] = &[PRIVATE_APP_TOKEN, SESSION];
 const DEAL_SEARCH: &str = "/crm/v3/objects/deals/search";
 const QUERY: &str = "/services/data/v62.0/query";
-
-fn upstream(name: &str, server: &MockServer) -> UpstreamConfig {
-    UpstreamConfig::new(name, server.uri())
-        .with_retry(RetryPolicy {
-            base: Duration::from_millis(1),
-            cap: Duration::from_millis(10),
-            max_attempts: 4,
-            max_total: Duration::from_secs(5),
-        })
-        .with_timeouts(Timeouts {
-            connect: Duration::from_secs(1),
-            request: Duration::from_millis(500),
-        })
-        .with_breaker(BreakerConfig {
-            failure_threshold: 50,
-            ..BreakerConfig::default()
-        })
-}
-
-async fn hubspot(setup: &Setup) -> HubSpot {
-    setup
-        .vault
-        .put("hubspot", "private_app_token", secret(PRIVATE_APP_TOKEN))
-        .await
-        .unwrap();
-    let config = HubSpotConfig {
-        api: upstream("HubSpot", &setup.server),
-        ..HubSpotConfig::default()
-    };
-    HubSpot::from_vault(Arc::clone(&setup.vault), config)
-        .await
-        .unwrap()
-}
-
-async fn salesforce(setup: &Setup) -> Salesforce {
-    let vault = &setup.vault;
-    for (name, value) in [
-        ("client_id", "3MVG9-deals-client"),
-        ("client_secret", "sf-deals-client-secret"),
-        ("refresh_token", "5Aep-deals-refresh"),
-        ("access_token", SESSION),
-    ] {
-        vault.put("salesforce", name, secret(value)).await.unwrap();
-    }
-    vault
-        .put("salesforce", "instance_url", secret(&setup.server.uri()))
-        .await
-        .unwrap();
-    let config = SalesforceConfig {
-        login: upstream("Salesforce", &setup.server),
-        ..SalesforceConfig::default()
-    };
-    Salesforce::from_vault(Arc::clone(vault), config)
-        .await
-        .unwrap()
-}
-
-/// A local account linked to the CRM record `remote_id`, as an accounts sync leaves it.
-async fn synced_account(setup: &Setup, remote_id: &str, name: &str) -> String {
-    let mut tx = setup.store.begin_write().await.unwrap();
-    let account = store::accounts::NewAccount {
-        name: name.to_owned(),
-        domain: Some(format!("{}.example", name.to_lowercase())),
-        industry: "software".to_owned(),
-        employee_count: 120,
-        country: "Germany".to_owned(),
-        owner: None,
-        lifecycle_stage: "active".to_owned(),
-    };
-    let store::sync::AccountUpsert::Done { account_id, .. } =
-        store::sync::upsert_account(&mut tx, remote_id, &account)
-            .await
-            .unwrap()
-    else {
-        panic!("the account was not created");
-    };
-    tx.commit().await.unwrap();
-    account_id
-}
 
 /// Every opportunity as (remote id, account, stage, amount, currency, close date).
 async fn deals(setup: &Setup) -> Vec<(String, String, String, i64, String, String)> {
@@ -147,25 +67,6 @@ fn hubspot_deal(id: &str, stage: &str, amount: &str) -> Value {
     })
 }
 
-fn deal_page(deals: Vec<Value>, next: Option<&str>) -> ResponseTemplate {
-    let mut body = json!({ "total": deals.len(), "results": deals });
-    if let Some(next) = next {
-        body["paging"] = json!({ "next": { "after": next } });
-    }
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-/// Matches a search whose body asks for the page after `after` (`None`: the first page).
-struct After(Option<&'static str>);
-
-impl wiremock::Match for After {
-    fn matches(&self, request: &Request) -> bool {
-        serde_json::from_slice::<Value>(&request.body)
-            .ok()
-            .is_some_and(|body| body.get("after").and_then(Value::as_str) == self.0)
-    }
-}
-
 /// The association batch read: deal 1 has a secondary company first and its primary (501)
 /// second; 2 and 3 belong to 501 and 502 (only 501 is synced locally); 4 has no company.
 struct Associations;
@@ -203,7 +104,7 @@ async fn hubspot_pages(server: &MockServer) {
     Mock::given(method("POST"))
         .and(path(DEAL_SEARCH))
         .and(After(None))
-        .respond_with(deal_page(
+        .respond_with(search_page(
             vec![
                 hubspot_deal("1", "appointmentscheduled", "1000"),
                 hubspot_deal("2", "decisionmakerboughtin", "2500.75"),
@@ -215,7 +116,7 @@ async fn hubspot_pages(server: &MockServer) {
     Mock::given(method("POST"))
         .and(path(DEAL_SEARCH))
         .and(After(Some("p2")))
-        .respond_with(deal_page(
+        .respond_with(search_page(
             vec![
                 hubspot_deal("3", "closedwon", "990.5"),
                 hubspot_deal("4", "contractsent", "10"),
@@ -235,7 +136,7 @@ async fn a_hubspot_deal_sync_run_twice_creates_each_deal_once_with_mapped_stages
     setup: Setup,
 ) {
     let (logs, _guard) = capture();
-    let crm = hubspot(&setup).await;
+    let crm = hubspot(&setup, PRIVATE_APP_TOKEN).await;
     let acme = synced_account(&setup, "501", "Acme").await;
     let globex = synced_account(&setup, "502", "Globex").await;
     // The first association read is rate limited, the second search page 503s once: both
@@ -329,7 +230,7 @@ async fn a_hubspot_deal_sync_run_twice_creates_each_deal_once_with_mapped_stages
 
 async fn an_interrupted_hubspot_deal_sync_resumes_from_its_cursor_without_duplicates(setup: Setup) {
     let (logs, _guard) = capture();
-    let crm = hubspot(&setup).await;
+    let crm = hubspot(&setup, PRIVATE_APP_TOKEN).await;
     synced_account(&setup, "501", "Acme").await;
     synced_account(&setup, "502", "Globex").await;
     // The second page fails for the whole first run (four attempts), then recovers.
@@ -434,40 +335,19 @@ async fn an_interrupted_salesforce_opportunity_sync_resumes_and_a_second_run_cre
     setup: Setup,
 ) {
     let (logs, _guard) = capture();
-    let crm = salesforce(&setup).await;
+    let crm = salesforce(&setup, "deals", SESSION).await;
     let account = synced_account(&setup, "001000000000000AAA", "Initech").await;
     // The first page is rate limited once; the second page fails for the whole first run.
-    Mock::given(method("GET"))
-        .and(path(QUERY))
-        .and(query_param_contains("q", "FROM Opportunity ORDER BY Id"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&setup.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(QUERY))
-        .and(query_param_contains("q", "FROM Opportunity"))
-        .respond_with(opportunities(1..=200))
-        .with_priority(5)
-        .mount(&setup.server)
-        .await;
-    let after_first = format!("Id > '{}'", opportunity_id(200));
-    Mock::given(method("GET"))
-        .and(path(QUERY))
-        .and(query_param_contains("q", after_first.as_str()))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(4)
-        .with_priority(1)
-        .mount(&setup.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(QUERY))
-        .and(query_param_contains("q", after_first.as_str()))
-        .respond_with(opportunities(201..=205))
-        .with_priority(2)
-        .mount(&setup.server)
-        .await;
+    mount_two_soql_pages(
+        &setup.server,
+        QUERY,
+        "Opportunity",
+        opportunities(1..=200),
+        &opportunity_id(200),
+        opportunities(201..=205),
+        4,
+    )
+    .await;
 
     let error = connectors::sync_from_crm(&setup.store, &crm, SyncKind::Deals, 10)
         .await

@@ -249,6 +249,8 @@ fn stratified_folds(labels: &[bool], k: usize, seed: u64) -> Vec<Vec<u32>> {
 
 struct Heldout {
     rows: Vec<u32>,
+    /// Trees the fold's model kept (early stopping on its own held-out rows).
+    trees: usize,
     model: Vec<f64>,
     baseline: Vec<f64>,
 }
@@ -274,9 +276,17 @@ fn fit_and_score(
     }
     Heldout {
         rows: test.to_vec(),
+        trees: model.trees.len(),
         model: predictions,
         baseline: baseline_predictions,
     }
+}
+
+/// The trees the final model grows: the median of the validation models' (the upper one
+/// of an even count).
+fn rounds_of(mut trees: Vec<usize>) -> usize {
+    trees.sort_unstable();
+    trees.get(trees.len() / 2).copied().unwrap_or(1).max(1)
 }
 
 /// Learns a model from `table` and reports how good it is.
@@ -365,10 +375,19 @@ pub fn train(table: &Table, options: &TrainOptions) -> Result<(Model, TrainRepor
         values.map(|v| v.iter().sum::<f64>() / v.len().max(1) as f64)
     };
 
-    // The model kept is trained on every row; the figures above estimate how it does on
-    // rows it has not seen.
+    // The model kept is trained on every row, with as many trees as the validation's
+    // models kept (the median over folds): the figures above estimate how it does on rows
+    // it has not seen. Early stopping it on a tenth of the rows again would hold those rows
+    // back, and on a small table that tenth is a few dozen rows whose loss can keep falling
+    // long after the folds stopped (a table of 260 trials grew 288 trees where the folds
+    // kept 30 to 94).
     let all: Vec<u32> = (0..n as u32).collect();
-    let gbm = Gbm::train(&columns, labels, &all, params);
+    let final_params = GbmParams {
+        max_trees: rounds_of(results.iter().map(|(_, heldout)| heldout.trees).collect()),
+        early_stopping_rounds: 0,
+        ..params.clone()
+    };
+    let gbm = Gbm::train(&columns, labels, &all, &final_params);
     let model = Model::from_parts(prepared.encoding.clone(), gbm, &prepared.columns);
 
     let owners = prepared.encoding.owners();
@@ -512,12 +531,19 @@ impl Model {
 
     /// The probability for one encoded row, with each feature's contribution.
     pub fn explain_encoded(&self, row: &[f64]) -> Explained {
-        let mut per_input = Vec::with_capacity(row.len());
+        let mut per_input = Vec::with_capacity(row.len() + 1);
         let bias = self.gbm.contributions(row, &mut per_input);
-        let mut per_feature = vec![0.0; self.encoding.features.len()];
-        for (owner, value) in self.encoding.owners().into_iter().zip(&per_input) {
-            per_feature[owner] += value;
-        }
+        // Each feature's inputs are consecutive: one for a number, one per level.
+        let mut inputs = per_input.iter();
+        let per_feature: Vec<f64> = self
+            .encoding
+            .features
+            .iter()
+            .map(|feature| match &feature.kind {
+                FeatureKind::Numeric => inputs.next().copied().unwrap_or(0.0),
+                FeatureKind::Categorical { levels } => inputs.by_ref().take(levels.len()).sum(),
+            })
+            .collect();
         let log_odds = bias + per_feature.iter().sum::<f64>();
         let mut contributions: Vec<Contribution> = self
             .encoding
@@ -625,5 +651,13 @@ mod tests {
         assert!(error.to_string().contains("row 3"), "{error}");
         let error = train(&table, &TrainOptions::new("z")).err().unwrap();
         assert!(error.to_string().contains("columns are x, y"), "{error}");
+    }
+
+    #[test]
+    fn the_final_model_grows_the_median_of_the_validation_models_trees() {
+        assert_eq!(rounds_of(vec![30, 79, 94, 79, 51]), 79);
+        assert_eq!(rounds_of(vec![12]), 12);
+        assert_eq!(rounds_of(vec![10, 20]), 20);
+        assert_eq!(rounds_of(Vec::new()), 1);
     }
 }

@@ -10,6 +10,10 @@
 //! version learnt from a CSV export whose columns the store does not have cannot score the
 //! store's records: it is reported as unusable, with the reason, and v1 stays in charge.
 //!
+//! A ranking scores many subjects: [`LearntModel::features_of_all`] reads the features of
+//! every subject of the kind in one pass, and the version predicts each from memory
+//! (`rank_leads` ranks by the learnt probability this way).
+//!
 //! Each runtime caches the parsed active version per kind and checks the registry's active
 //! version number on every use (one indexed read), so an activation elsewhere (the CLI,
 //! another instance) takes effect on the next call.
@@ -88,6 +92,114 @@ impl ActiveModels {
         let active = load(store, kind, version).await?;
         cache.insert(kind.to_string(), active.clone());
         Ok(active)
+    }
+}
+
+impl LearntModel {
+    /// The prediction log's entry for one of this version's probabilities (`inputs`: the
+    /// subject's value of each feature; never personal data, the features hold none).
+    pub fn log_entry(
+        &self,
+        subject_type: &str,
+        subject_id: &str,
+        probability: f64,
+        inputs: serde_json::Map<String, serde_json::Value>,
+        actor: &str,
+        latency_micros: Option<i64>,
+    ) -> store::predictions::NewPrediction {
+        store::predictions::NewPrediction {
+            kind: self.kind.clone(),
+            subject_type: subject_type.to_string(),
+            subject_id: Some(subject_id.to_string()),
+            model_name: self.name.clone(),
+            model_version: self.version,
+            score: probability,
+            tier: None,
+            payload_json: serde_json::json!({ "inputs": inputs }).to_string(),
+            actor: actor.to_string(),
+            created_at: store::clock::now(),
+            latency_micros,
+        }
+    }
+
+    /// The features of every subject of this version's kind, read in one pass, ready to score
+    /// many subjects (a ranking) without a read per subject.
+    pub async fn features_of_all(
+        self: &Arc<Self>,
+        store: &store::Store,
+    ) -> ToolResult<SubjectFeatures> {
+        let rows = store::model_features::rows(
+            store,
+            &self.kind,
+            store::model_features::Subjects::All,
+            store::model_features::AsOf::Now,
+        )
+        .await?;
+        let columns = self
+            .model
+            .encoding
+            .features
+            .iter()
+            .map(|f| rows.names.iter().position(|name| *name == f.name))
+            .collect();
+        Ok(SubjectFeatures {
+            model: Arc::clone(self),
+            rows,
+            columns,
+        })
+    }
+}
+
+/// The features of every subject of a learnt version's kind, as of now, in the order the
+/// version reads them.
+#[derive(Debug)]
+pub struct SubjectFeatures {
+    model: Arc<LearntModel>,
+    rows: store::model_features::FeatureRows,
+    /// For each of the version's features, its column in `rows` (a usable version has all).
+    columns: Vec<Option<usize>>,
+}
+
+impl SubjectFeatures {
+    /// How many subjects there are.
+    pub fn len(&self) -> usize {
+        self.rows.ids.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.rows.ids.is_empty()
+    }
+
+    /// The id of subject `row`.
+    pub fn id(&self, row: usize) -> &str {
+        &self.rows.ids[row]
+    }
+
+    fn cell(&self, column: Option<usize>, row: usize) -> Option<&str> {
+        column.and_then(|c| self.rows.columns[c].get(row)?.as_deref())
+    }
+
+    /// The version's probability for subject `row` (0-1).
+    pub fn probability(&self, row: usize) -> f64 {
+        let cells: Vec<Option<&str>> = self
+            .columns
+            .iter()
+            .map(|&column| self.cell(column, row))
+            .collect();
+        self.model.model.predict_cells(&cells)
+    }
+
+    /// Subject `row`'s value of each feature, as the prediction log keeps inputs.
+    pub fn inputs(&self, row: usize) -> serde_json::Map<String, serde_json::Value> {
+        self.model
+            .model
+            .encoding
+            .features
+            .iter()
+            .zip(&self.columns)
+            .map(|(f, &column)| (f.name.clone(), serde_json::json!(self.cell(column, row))))
+            .collect()
     }
 }
 
@@ -283,24 +395,17 @@ pub async fn predict(
         .iter()
         .map(|e| (e.feature.clone(), serde_json::json!(e.value)))
         .collect();
+    let latency_micros = store::predictions::latency_micros(started.elapsed(), 1);
     runtime
         .predictions()
-        .log(vec![store::predictions::NewPrediction {
-            kind: kind.to_string(),
-            subject_type: subject_type.to_string(),
-            subject_id: Some(subject_id.to_string()),
-            model_name: model.name.clone(),
-            model_version: model.version,
-            score: explained.probability,
-            tier: None,
-            payload_json: serde_json::json!({
-                "inputs": inputs,
-                "latency_micros": u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            })
-            .to_string(),
-            actor: actor.to_string(),
-            created_at: store::clock::now(),
-        }])
+        .log(vec![model.log_entry(
+            subject_type,
+            subject_id,
+            explained.probability,
+            inputs,
+            actor,
+            latency_micros,
+        )])
         .await;
     Ok(LearntScore {
         prediction: Some(prediction),

@@ -572,10 +572,10 @@ async fn log_prediction(
             .to_string(),
         actor: scope.actor.name.clone(),
         created_at,
+        latency_micros,
     };
     let mut tx = scope.transaction().await?;
-    let prediction_id =
-        store::predictions::insert_one(&mut tx, &prediction, latency_micros).await?;
+    let prediction_id = store::predictions::insert_one(&mut tx, &prediction).await?;
     Ok(LoggedPrediction {
         prediction_id,
         model_name,

@@ -1,11 +1,12 @@
 //! [`Upstream`]: a `reqwest::Client` for one API, with breaker, limits, timeout and retry
 //! applied to every request, and [`Call`], the request builder the connectors use.
 //!
-//! One call runs as a `backon` retry loop over attempts (a single attempt when it may not be
-//! retried: a write without an idempotency key, or `max_attempts` of 1, which also spares
-//! the copy of the request kept for retries). Each attempt asks the breaker for a
-//! permit (failing fast while open), passes the rate limits (waiting or refusing), sends the
-//! request and reads the whole body under one timeout, then classifies the answer:
+//! One call is a first attempt and, when that fails in a way worth retrying, a `backon`
+//! retry loop over the attempts left (a single attempt when it may not be retried: a write
+//! without an idempotency key, or `max_attempts` of 1, which also spares the copy of the
+//! request kept for retries). Each attempt asks the breaker for a permit (failing fast
+//! while open), passes the rate limits (waiting or refusing), sends the request and reads
+//! the whole body under one timeout, then classifies the answer:
 //!
 //! | answer                          | breaker  | retried (if idempotent)        |
 //! |---------------------------------|----------|--------------------------------|
@@ -22,8 +23,16 @@
 //! query string, which may carry an API key); `info` events for retries and limit hits,
 //! `warn` for breaker openings and failed calls, `trace` per attempt. No header or body is
 //! ever recorded.
+//!
+//! The path a call that is answered at once takes is kept short, because it is paid on
+//! every call (the `overhead` bench measures it against a bare `reqwest` call): the base URL
+//! is parsed once, the retry loop and its backoff are set up only after a failure, the
+//! limits are checked without a clock reading or a future unless one refuses, one clock
+//! reading starts both the timeout and the retry budget, and the call's state is one
+//! allocation, so it is not copied as it is wrapped and awaited.
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -239,6 +248,14 @@ impl UpstreamBuilder {
             }
         };
         let name: Arc<str> = Arc::from(name);
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        // Parsed once for `Inner::join`; a base with a query or fragment (which a joined
+        // path would land in) is left to be parsed with each path, as written.
+        let base = reqwest::Url::parse(&base_url).ok().filter(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.query().is_none()
+                && url.fragment().is_none()
+        });
         Ok(Upstream {
             inner: Arc::new(Inner {
                 breaker: CircuitBreaker::new(name.as_ref(), breaker),
@@ -247,7 +264,8 @@ impl UpstreamBuilder {
                     .unwrap_or_else(|| Arc::new(RateLimits::new(limits))),
                 quotas: Quotas::new(&quotas),
                 name,
-                base_url: base_url.trim_end_matches('/').to_owned(),
+                base_url,
+                base,
                 client,
                 retry,
                 timeouts,
@@ -268,6 +286,8 @@ pub struct Upstream {
 struct Inner {
     name: Arc<str>,
     base_url: String,
+    /// `base_url` parsed, when paths can be joined to it without parsing it again.
+    base: Option<reqwest::Url>,
     client: reqwest::Client,
     retry: RetryPolicy,
     timeouts: Timeouts,
@@ -310,13 +330,17 @@ impl Upstream {
 
     /// A request to `url`: a path joined to the base URL, or an absolute URL.
     pub fn request(&self, method: Method, url: &str) -> Call {
-        let url = if url.starts_with("http://") || url.starts_with("https://") {
-            url.to_owned()
+        let client = &self.inner.client;
+        let builder = if url.starts_with("http://") || url.starts_with("https://") {
+            client.request(method, url)
+        } else if let Some(joined) = self.inner.join(url) {
+            client.request(method, joined)
         } else {
-            format!("{}/{}", self.inner.base_url, url.trim_start_matches('/'))
+            let joined = format!("{}/{}", self.inner.base_url, url.trim_start_matches('/'));
+            client.request(method, joined)
         };
         Call {
-            builder: self.inner.client.request(method, url),
+            builder,
             upstream: self.clone(),
             options: CallOptions::default(),
         }
@@ -345,13 +369,21 @@ impl Upstream {
     /// Send a request built elsewhere (with this upstream's client, ideally) through the
     /// breaker, limits, timeout and retry.
     pub async fn execute(&self, request: Request, options: CallOptions) -> Result<Response, Error> {
-        let span = tracing::debug_span!(
+        let span = self.span(&request);
+        Arc::clone(&self.inner)
+            .run(Box::new(request), options)
+            .instrument(span)
+            .await
+    }
+
+    /// The call's span: the upstream, the method and the URL's path, never its query.
+    fn span(&self, request: &Request) -> tracing::Span {
+        tracing::debug_span!(
             "outbound",
             upstream = %self.inner.name,
             method = %request.method(),
             path = %request.url().path(),
-        );
-        self.inner.run(request, options).instrument(span).await
+        )
     }
 
     /// The upstream's health now, for a health tool.
@@ -418,102 +450,218 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Bytes a URL path keeps as they are, whether it is parsed as part of a whole URL or set
+/// on its own: unreserved and sub-delimiter characters, `:`, `@`, `/` and `%`.
+fn is_plain_path_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&byte)
+}
+
+/// Counts kept while one call runs. Atomics only so that the retry loop's closures can
+/// share them; one call touches them from one task at a time, so a load and a store do
+/// (no locked read-modify-write).
+#[derive(Debug, Default)]
+struct Tally {
+    attempts: AtomicU32,
+    waited_ns: AtomicU64,
+}
+
+impl Tally {
+    /// Counts an attempt and returns its number, the first being 1.
+    fn next_attempt(&self) -> u32 {
+        let attempt = self.attempts.load(Ordering::Relaxed) + 1;
+        self.attempts.store(attempt, Ordering::Relaxed);
+        attempt
+    }
+
+    fn attempts(&self) -> u32 {
+        self.attempts.load(Ordering::Relaxed)
+    }
+
+    fn add_wait(&self, delay: Duration) {
+        let ns = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        let total = self.waited_ns.load(Ordering::Relaxed).saturating_add(ns);
+        self.waited_ns.store(total, Ordering::Relaxed);
+    }
+
+    fn waited(&self) -> Duration {
+        Duration::from_nanos(self.waited_ns.load(Ordering::Relaxed))
+    }
+}
+
 impl Inner {
-    async fn run(&self, request: Request, options: CallOptions) -> Result<Response, Error> {
+    /// `path` joined to the base URL parsed once at build time: a clone and a new path,
+    /// instead of parsing the whole URL (its host above all) again for every call. Only for
+    /// paths of plain characters, for which this gives exactly the URL that parsing the
+    /// joined text gives (a unit test holds the two together); anything else is parsed as
+    /// text.
+    fn join(&self, path: &str) -> Option<reqwest::Url> {
+        let base = self.base.as_ref()?;
+        let relative = path.trim_start_matches('/');
+        if !relative.bytes().all(is_plain_path_byte) {
+            return None;
+        }
+        let mut url = base.clone();
+        let prefix = base.path().trim_end_matches('/');
+        if prefix.is_empty() && path.len() == relative.len() + 1 {
+            // The common case: a root base and a path with one leading slash, as it is.
+            url.set_path(path);
+        } else {
+            let mut joined = String::with_capacity(prefix.len() + 1 + relative.len());
+            joined.push_str(prefix);
+            joined.push('/');
+            joined.push_str(relative);
+            url.set_path(&joined);
+        }
+        Some(url)
+    }
+
+    /// One call. It owns its upstream, so that [`Call::send`] can box it whole. The request
+    /// is boxed, like the copy kept for retries, to keep the call's state under a kilobyte:
+    /// the allocator serves that from its per-thread cache, and every move of it is a copy.
+    async fn run(
+        self: Arc<Self>,
+        request: Box<Request>,
+        options: CallOptions,
+    ) -> Result<Response, Error> {
         bump(&self.stats.calls);
         let idempotent = options.idempotent
             || is_idempotent(request.method())
             || request.headers().contains_key(IDEMPOTENCY_KEY);
         let mode = options.limit_mode.unwrap_or(self.limit_mode);
-        let attempts = AtomicU32::new(0);
-        let waited_ns = AtomicU64::new(0);
-        let outcome = if idempotent && self.retry.max_attempts > 1 {
-            self.with_retries(&request, &options.keys, mode, &attempts, &waited_ns)
-                .await
+        let keys = &options.keys;
+        let tally = Tally::default();
+        let template = if idempotent && self.retry.max_attempts > 1 {
+            // The copy kept to send again. A streaming body cannot be copied, and a call
+            // that cannot be retried as promised is refused before anything is sent.
+            let Some(template) = request.try_clone() else {
+                return Err(self.failed(Failure::Unclonable, 0, idempotent));
+            };
+            Some(Box::new(template))
         } else {
-            // Sent once: no copy to keep for retries (and a streaming body works). Boxed
-            // for the reason given in `exchange`.
-            Box::pin(self.attempt(request, &options.keys, mode, &attempts)).await
+            // Sent once: no copy kept (and a streaming body works).
+            None
         };
-
-        let attempts = attempts.into_inner();
+        // One attempt awaited in one place, so the call's state holds one attempt's.
+        let started = Instant::now();
+        let first = self.attempt(request, keys, mode, &tally, started).await;
+        let outcome = match (first, &template) {
+            // Boxed: only a call that failed pays for the retry loop's state.
+            (Err(failure), Some(template)) if failure.is_transient() => {
+                Box::pin(self.retry(template, failure, started, keys, mode, &tally)).await
+            }
+            (answered, _) => answered,
+        };
         match outcome {
             Ok(mut response) => {
-                response.attempts = attempts;
-                response.waited = Duration::from_nanos(waited_ns.into_inner());
+                response.attempts = tally.attempts();
+                response.waited = tally.waited();
                 Ok(response)
             }
-            Err(failure) => {
-                let error = self.error(failure, attempts, idempotent);
-                bump(&self.stats.failed_calls);
-                if matches!(error, Error::CircuitOpen { .. } | Error::RateLimited { .. }) {
-                    // Fail-fast refusals: the root cause stays as the last error.
-                    tracing::info!(error = %error, "outbound call refused");
-                } else {
-                    tracing::warn!(error = %error, attempts, "outbound call failed");
-                    self.stats.set_last_error(error.to_string());
-                }
-                Err(error)
-            }
+            Err(failure) => Err(self.failed(failure, tally.attempts(), idempotent)),
         }
     }
 
-    /// The `backon` loop: attempts on copies of `template` until one succeeds, a failure is
-    /// not transient, the attempts are used up or the next wait would overrun the budget.
-    async fn with_retries(
+    /// The error for a call that ended in `failure`, counted and reported.
+    fn failed(&self, failure: Failure, attempts: u32, idempotent: bool) -> Error {
+        let error = self.error(failure, attempts, idempotent);
+        bump(&self.stats.failed_calls);
+        if matches!(error, Error::CircuitOpen { .. } | Error::RateLimited { .. }) {
+            // Fail-fast refusals: the root cause stays as the last error.
+            tracing::info!(error = %error, "outbound call refused");
+        } else {
+            tracing::warn!(error = %error, attempts, "outbound call failed");
+            self.stats.set_last_error(error.to_string());
+        }
+        error
+    }
+
+    /// After a transient failure of the first attempt (made at `started`): wait, then the
+    /// `backon` loop over the attempts left, on copies of `template`, until one succeeds, a
+    /// failure is not transient, the attempts are used up or the next wait would overrun
+    /// the time budget. The first attempt runs outside the loop so that a call answered at
+    /// once (nearly all of them) never sets it up; the first wait is decided here exactly
+    /// as the loop decides the others.
+    async fn retry(
         &self,
         template: &Request,
+        first: Failure,
+        started: Instant,
         keys: &LimitKeys,
         mode: LimitMode,
-        attempts: &AtomicU32,
-        waited_ns: &AtomicU64,
+        tally: &Tally,
     ) -> Result<Response, Failure> {
-        let started = Instant::now();
         let max_total = self.retry.max_total;
-        (move || async move {
-            let request = template.try_clone().ok_or(Failure::Unclonable)?;
-            Box::pin(self.attempt(request, keys, mode, attempts)).await
-        })
-        .retry(self.retry.backoff())
-        .when(Failure::is_transient)
-        .adjust(move |failure: &Failure, next: Option<Duration>| {
+        let next_delay = move |failure: &Failure, next: Option<Duration>| {
             // `next` is None once the attempts are used up. A `Retry-After` is a floor: the
             // upstream knows better than our backoff when it can take the call.
             let delay = next?.max(failure.retry_after().unwrap_or_default());
             (started.elapsed() + delay <= max_total).then_some(delay)
-        })
-        .notify(|failure: &Failure, delay: Duration| {
+        };
+        let notify = |failure: &Failure, delay: Duration| {
             bump(&self.stats.retries);
-            let ns = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
-            waited_ns.fetch_add(ns, Ordering::Relaxed);
+            tally.add_wait(delay);
             tracing::info!(
-                attempt = attempts.load(Ordering::Relaxed),
+                attempt = tally.attempts(),
                 delay_ms = millis(delay),
                 cause = %failure,
                 "retrying outbound call"
             );
+        };
+        let mut backoff = self.retry.backoff();
+        let Some(delay) = next_delay(&first, backoff.next()) else {
+            return Err(first);
+        };
+        notify(&first, delay);
+        tokio::time::sleep(delay).await;
+        (move || async move {
+            let request = template.try_clone().ok_or(Failure::Unclonable)?;
+            Box::pin(self.attempt(Box::new(request), keys, mode, tally, Instant::now())).await
         })
+        .retry(backoff)
+        .when(Failure::is_transient)
+        .adjust(next_delay)
+        .notify(notify)
         .await
     }
 
+    /// One attempt; `now` is a clock reading taken just before, which also starts the
+    /// timeout when the limits let the call through at once.
     async fn attempt(
         &self,
-        request: Request,
+        request: Box<Request>,
         keys: &LimitKeys,
         mode: LimitMode,
-        attempts: &AtomicU32,
+        tally: &Tally,
+        now: Instant,
     ) -> Result<Response, Failure> {
         let permit = self.breaker.try_acquire().map_err(Failure::Open)?;
-        self.admit(keys, mode).await.map_err(Failure::Limited)?;
-        let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+        let began = match self.pass_from(0, keys) {
+            Ok(()) => now,
+            Err((gate, denied)) => {
+                // Boxed: a timer is large and only the rare limited call needs one.
+                Box::pin(self.admit_waiting(keys, mode, gate, denied))
+                    .await
+                    .map_err(Failure::Limited)?;
+                Instant::now()
+            }
+        };
+        let attempt = tally.next_attempt();
         bump(&self.stats.attempts);
-        let began = Instant::now();
-        let result = tokio::time::timeout(self.timeouts.request, self.exchange(request)).await;
-        let elapsed_ms = millis(began.elapsed());
+        let exchange = self.exchange(request);
+        // One clock reading serves the deadline; a timeout too long to add up never fires.
+        let result = match began.checked_add(self.timeouts.request) {
+            Some(deadline) => tokio::time::timeout_at(deadline, exchange).await,
+            None => tokio::time::timeout(self.timeouts.request, exchange).await,
+        };
+        // `elapsed_ms` is worked out only when the event is enabled.
         match result {
             Err(_elapsed) => {
                 permit.failure();
-                tracing::trace!(attempt, elapsed_ms, "attempt timed out");
+                tracing::trace!(
+                    attempt,
+                    elapsed_ms = millis(began.elapsed()),
+                    "attempt timed out"
+                );
                 Err(Failure::Timeout)
             }
             Ok(Err(error)) => {
@@ -532,14 +680,19 @@ impl Inner {
                     detail: describe(&error),
                     transient,
                 };
-                tracing::trace!(attempt, elapsed_ms, cause = %failure, "attempt failed");
+                tracing::trace!(
+                    attempt,
+                    elapsed_ms = millis(began.elapsed()),
+                    cause = %failure,
+                    "attempt failed"
+                );
                 Err(failure)
             }
             Ok(Ok(response)) => {
                 let status = response.status;
                 tracing::trace!(
                     attempt,
-                    elapsed_ms,
+                    elapsed_ms = millis(began.elapsed()),
                     status = status.as_u16(),
                     "attempt answered"
                 );
@@ -565,24 +718,39 @@ impl Inner {
         }
     }
 
-    /// Pass every limit, in order, waiting where the mode allows. A scope passed before a
-    /// wait is not checked again, so a wait does not spend it twice.
-    async fn admit(&self, keys: &LimitKeys, mode: LimitMode) -> Result<(), Denied> {
-        // Read the clock only once a limit says no: most calls pass at once.
+    /// Check (and spend) limit number `gate`: lead, account, global, then the upstream's
+    /// quotas.
+    fn check_gate(&self, gate: usize, keys: &LimitKeys) -> Result<(), Denied> {
+        match gate {
+            0 => self.limits.check_scope(LimitScope::Lead, keys),
+            1 => self.limits.check_scope(LimitScope::Account, keys),
+            2 => self.limits.check_scope(LimitScope::Global, keys),
+            n => self.quotas.check(n - 3),
+        }
+    }
+
+    /// Pass every limit from `first` on, in order, without waiting; on a refusal, the
+    /// limit that refused and why. The clock is not read: most calls pass at once.
+    fn pass_from(&self, first: usize, keys: &LimitKeys) -> Result<(), (usize, Denied)> {
+        for gate in first..3 + self.quotas.len() {
+            self.check_gate(gate, keys)
+                .map_err(|denied| (gate, denied))?;
+        }
+        Ok(())
+    }
+
+    /// A limit said no: wait where the mode allows, then go on with the limits from the
+    /// one that refused. A limit passed before a wait is not checked again, so a wait does
+    /// not spend it twice.
+    async fn admit_waiting(
+        &self,
+        keys: &LimitKeys,
+        mode: LimitMode,
+        mut gate: usize,
+        mut denied: Denied,
+    ) -> Result<(), Denied> {
         let mut deadline = None;
-        let gates = 3 + self.quotas.len();
-        let mut gate = 0;
-        while gate < gates {
-            let checked = match gate {
-                0 => self.limits.check_scope(LimitScope::Lead, keys),
-                1 => self.limits.check_scope(LimitScope::Account, keys),
-                2 => self.limits.check_scope(LimitScope::Global, keys),
-                n => self.quotas.check(n - 3),
-            };
-            let Err(denied) = checked else {
-                gate += 1;
-                continue;
-            };
+        loop {
             bump(&self.stats.rate_limit_hits);
             let within = match mode {
                 LimitMode::Refuse => false,
@@ -607,24 +775,26 @@ impl Inner {
                 wait_ms = millis(denied.retry_after),
                 "rate limit reached: waiting for a slot"
             );
-            // Boxed: a timer is large and only the rare waiting call needs one.
-            Box::pin(tokio::time::sleep(denied.retry_after)).await;
+            tokio::time::sleep(denied.retry_after).await;
+            match self.pass_from(gate, keys) {
+                Ok(()) => return Ok(()),
+                Err((next_gate, next_denied)) => (gate, denied) = (next_gate, next_denied),
+            }
         }
-        Ok(())
     }
 
     /// Send the request and read the whole answer.
-    async fn exchange(&self, request: Request) -> Result<Response, reqwest::Error> {
+    async fn exchange(&self, request: Box<Request>) -> Result<Response, reqwest::Error> {
         #[allow(
             clippy::disallowed_methods,
             reason = "the one place outbound HTTP leaves the suite; every caller gets here through the breaker, limits, timeout and retry"
         )]
-        let mut answer = self.client.execute(request).await?;
+        let mut answer = self.client.execute(*request).await?;
         let status = answer.status();
         let headers = std::mem::take(answer.headers_mut());
-        // Boxed, like each attempt, to keep the call's future small: futures are moved
-        // by value at every layer of wrapping, and a few small allocations (served from the
-        // allocator's per-thread cache) cost less than copying kilobytes several times.
+        // Boxed: reading the body is the largest state of an attempt, and the attempt's
+        // future is moved as it is wrapped (in the timeout) and awaited; a small allocation
+        // (from the allocator's per-thread cache) costs less than copying a kilobyte each time.
         let body = Box::pin(answer.bytes()).await?;
         Ok(Response {
             upstream: Arc::clone(&self.name),
@@ -818,15 +988,33 @@ impl Call {
     /// Send through the breaker, limits, timeout and retry. `Ok` is any final answer from
     /// the upstream, 4xx included (see [`Response::error_for_status`]); `Err` means the
     /// call got no usable answer.
-    pub async fn send(self) -> Result<Response, Error> {
-        let request = self
-            .builder
-            .build()
-            .map_err(|error| Error::InvalidRequest {
-                upstream: self.upstream.name().to_owned(),
-                detail: describe(&error),
-            })?;
-        self.upstream.execute(request, self.options).await
+    ///
+    /// The request is built now and nothing is sent until the future is polled. The whole
+    /// call's state lives in one allocation, so what callers move about as they wrap and
+    /// await the future is a pointer rather than a state machine of a kilobyte or more.
+    pub fn send(self) -> impl Future<Output = Result<Response, Error>> + Send + 'static {
+        let Call {
+            upstream,
+            builder,
+            options,
+        } = self;
+        let call: Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>> =
+            match builder.build() {
+                Ok(request) => {
+                    let span = upstream.span(&request);
+                    Box::pin(
+                        upstream
+                            .inner
+                            .run(Box::new(request), options)
+                            .instrument(span),
+                    )
+                }
+                Err(error) => Box::pin(std::future::ready(Err(Error::InvalidRequest {
+                    upstream: upstream.name().to_owned(),
+                    detail: describe(&error),
+                }))),
+            };
+        call
     }
 }
 
@@ -931,4 +1119,64 @@ pub fn install_tls_provider() {
         // Err means a provider is already installed, which is as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_joined_to_the_parsed_base_is_the_url_that_parsing_the_joined_text_gives() {
+        let bases = [
+            "https://api.hubapi.com",
+            "https://api.hubapi.com/",
+            "http://127.0.0.1:8080",
+            "https://example.my.salesforce.com/services/data/v59.0/",
+            "https://user:secret@host:8443/a%20b",
+            "https://host/a b/",
+        ];
+        let paths = [
+            "/crm/v3/objects/contacts/42",
+            "crm/v3/objects/contacts",
+            "",
+            "/",
+            "//x",
+            "///a//b/",
+            "/a/./b/../c",
+            "/a/%2e%2E/b",
+            "/../x",
+            "/a/..",
+            "/a/.",
+            "/~user/x-y_z.json",
+            "/sobjects/Account/001:x@y!$&'()*+,;=",
+            "/a%20b%zz",
+        ];
+        for base in bases {
+            let upstream = Upstream::new(UpstreamConfig::new("Test", base)).unwrap();
+            for path in paths {
+                let text = format!(
+                    "{}/{}",
+                    upstream.inner.base_url,
+                    path.trim_start_matches('/')
+                );
+                let parsed = reqwest::Url::parse(&text).unwrap();
+                let joined = upstream.inner.join(path).unwrap();
+                assert_eq!(joined.as_str(), parsed.as_str(), "{base} + {path}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_path_with_a_query_fragment_or_unusual_character_is_parsed_as_text() {
+        let upstream = Upstream::new(UpstreamConfig::new("Test", "https://host")).unwrap();
+        for path in [
+            "/a?b=c", "/a#f", "/a b", "/a\\b", "/ä", "/a\tb", "/a\"b", "/a<b>",
+        ] {
+            assert_eq!(upstream.inner.join(path), None, "{path:?}");
+        }
+        let query_base = Upstream::new(UpstreamConfig::new("Test", "https://host?k=v")).unwrap();
+        assert_eq!(query_base.inner.join("/a"), None);
+        let no_base = Upstream::new(UpstreamConfig::new("Test", "")).unwrap();
+        assert_eq!(no_base.inner.join("/a"), None);
+    }
 }

@@ -1,4 +1,5 @@
-//! Accounts and their contacts.
+//! Accounts and their contacts, and the upsert of contacts pulled from a CRM (keyed by
+//! their remote id, `contacts.external_id`).
 
 use crate::filter::{Conditions, Listing, fetch_page, page_size};
 use crate::records::{Account, Contact, Page};
@@ -428,6 +429,210 @@ async fn contact_where(
         .await
         .map_err(|error| Error::from_sqlx("read a contact", error))?;
     row.as_ref().map(rows::contact).transpose()
+}
+
+/// The local account linked to the CRM record `external_id`, if any.
+pub async fn id_by_external_id_in(tx: &mut WriteTx, external_id: &str) -> Result<Option<String>> {
+    sqlx::query_scalar("SELECT id FROM accounts WHERE external_id = $1")
+        .bind(external_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("match an account by external id", error))
+}
+
+/// A CRM contact as a sync applies it: the person, already mapped (see the connectors'
+/// mapping module), and the CRM id of the company or account they belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteContact {
+    /// `""` when the CRM has none (a stored name is then kept).
+    pub first_name: String,
+    /// `""` when the CRM has none (a stored name is then kept).
+    pub last_name: String,
+    /// Lower case.
+    pub email: String,
+    pub phone: Option<String>,
+    pub title: Option<String>,
+    /// The role of a new contact (the CRMs have no such field); an existing contact keeps
+    /// its own.
+    pub role: String,
+    /// The CRM id of the contact's company or account, when the CRM names one.
+    pub account_external_id: Option<String>,
+}
+
+/// What [`upsert_remote_contact`] did, or why it did nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactUpsert {
+    Done {
+        contact_id: String,
+        account_id: String,
+        outcome: crate::leads::UpsertOutcome,
+    },
+    /// A new contact whose company or account is not linked to any local account (or that
+    /// names none): nothing was created, because a contact belongs to an account and a sync
+    /// never invents one.
+    Unlinked { account_external_id: Option<String> },
+    /// The local contact with the record's email is linked to another CRM record
+    /// (`external_id`), or, for a linked contact whose email changed in the CRM, another
+    /// local contact already has the new email: nothing was changed.
+    EmailTaken {
+        contact_id: String,
+        external_id: Option<String>,
+    },
+}
+
+/// Creates or updates the contact of a CRM record, matched by its remote id
+/// (`contacts.external_id`, unique), else by email: a local contact with the same email
+/// and no remote id is linked rather than duplicated; one linked to another remote id is
+/// reported ([`ContactUpsert::EmailTaken`]). A new contact goes to the local account that
+/// carries its company's remote id; an existing one follows the CRM to another linked
+/// account, and keeps its account when the CRM names one that is not linked here. Names,
+/// email, phone and title come from the CRM where it fills them (an empty CRM field never
+/// erases a local value); the role stays local. Running it twice changes nothing.
+pub async fn upsert_remote_contact(
+    tx: &mut WriteTx,
+    external_id: &str,
+    remote: &RemoteContact,
+) -> Result<ContactUpsert> {
+    use crate::leads::UpsertOutcome;
+    let email = remote.email.to_lowercase();
+    let account_id = match &remote.account_external_id {
+        Some(account) => id_by_external_id_in(tx, account).await?,
+        None => None,
+    };
+    let existing = match linked_contact_where(tx, "external_id", external_id).await? {
+        Some(found) => Some(found),
+        None => match linked_contact_where(tx, "LOWER(email)", &email).await? {
+            Some((contact, Some(other))) => {
+                return Ok(ContactUpsert::EmailTaken {
+                    contact_id: contact.id,
+                    external_id: Some(other),
+                });
+            }
+            found => found,
+        },
+    };
+    let Some((existing, linked_to)) = existing else {
+        let Some(account_id) = account_id else {
+            return Ok(ContactUpsert::Unlinked {
+                account_external_id: remote.account_external_id.clone(),
+            });
+        };
+        let new = NewContact {
+            account_id: account_id.clone(),
+            first_name: remote.first_name.clone(),
+            last_name: remote.last_name.clone(),
+            email,
+            phone: remote.phone.clone(),
+            title: remote.title.clone(),
+            role: remote.role.clone(),
+        };
+        let (created, _) = create_contact(tx, &new, None).await?;
+        set_contact_external_id(tx, &created.id, external_id).await?;
+        return Ok(ContactUpsert::Done {
+            contact_id: created.id,
+            account_id,
+            outcome: UpsertOutcome::Created,
+        });
+    };
+    let mut updated = existing.clone();
+    if let Some(account_id) = account_id {
+        updated.account_id = account_id;
+    }
+    if !remote.first_name.is_empty() {
+        updated.first_name = remote.first_name.clone();
+    }
+    if !remote.last_name.is_empty() {
+        updated.last_name = remote.last_name.clone();
+    }
+    if existing.email.to_lowercase() != email {
+        if let Some((other, other_link)) = linked_contact_where(tx, "LOWER(email)", &email).await? {
+            return Ok(ContactUpsert::EmailTaken {
+                contact_id: other.id,
+                external_id: other_link,
+            });
+        }
+        updated.email = email;
+    }
+    if remote.phone.is_some() {
+        updated.phone = remote.phone.clone();
+    }
+    if remote.title.is_some() {
+        updated.title = remote.title.clone();
+    }
+    let relink = linked_to.as_deref() != Some(external_id);
+    if updated == existing && !relink {
+        return Ok(ContactUpsert::Done {
+            contact_id: existing.id,
+            account_id: existing.account_id,
+            outcome: UpsertOutcome::Unchanged,
+        });
+    }
+    sqlx::query(
+        "UPDATE contacts SET external_id = $2, account_id = $3, first_name = $4, last_name = $5, \
+         email = $6, phone = $7, title = $8, updated_at = $9 WHERE id = $1",
+    )
+    .bind(&updated.id)
+    .bind(external_id)
+    .bind(&updated.account_id)
+    .bind(&updated.first_name)
+    .bind(&updated.last_name)
+    .bind(&updated.email)
+    .bind(updated.phone.as_deref())
+    .bind(updated.title.as_deref())
+    .bind(crate::clock::now())
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| Error::from_sqlx("update a contact from its CRM record", error))?;
+    Ok(ContactUpsert::Done {
+        contact_id: updated.id,
+        account_id: updated.account_id,
+        outcome: UpsertOutcome::Updated,
+    })
+}
+
+/// The remote id a contact is linked to, if any.
+pub async fn contact_external_id(store: &Store, contact_id: &str) -> Result<Option<String>> {
+    let linked: Option<Option<String>> =
+        sqlx::query_scalar("SELECT external_id FROM contacts WHERE id = $1")
+            .bind(contact_id)
+            .fetch_optional(store.pool())
+            .await
+            .map_err(|error| Error::from_sqlx("read a contact's CRM link", error))?;
+    linked.ok_or_else(|| Error::NotFound {
+        entity: "contact",
+        id: contact_id.to_string(),
+    })
+}
+
+async fn set_contact_external_id(
+    tx: &mut WriteTx,
+    contact_id: &str,
+    external_id: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE contacts SET external_id = $2 WHERE id = $1")
+        .bind(contact_id)
+        .bind(external_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("link a contact to its CRM record", error))?;
+    Ok(())
+}
+
+/// A contact and the remote id it is linked to, by one column (a constant).
+async fn linked_contact_where(
+    tx: &mut WriteTx,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<(Contact, Option<String>)>> {
+    let sql = format!("SELECT {CONTACT_COLUMNS}, external_id FROM contacts WHERE {column} = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(value)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("read a contact", error))?;
+    row.as_ref()
+        .map(|row| Ok((rows::contact(row)?, rows::get(row, "external_id")?)))
+        .transpose()
 }
 
 /// The most accounts one bulk update may touch.

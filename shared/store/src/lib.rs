@@ -92,6 +92,22 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migr
 /// How long a SQLite connection waits for another process's write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `REVOPS_SQLITE_SYNCHRONOUS`: `NORMAL` (the default; in WAL mode a commit survives a crash
+/// of the process) or `FULL` (every commit is on disk before it returns, so it also survives a
+/// power loss).
+fn sqlite_synchronous() -> Result<&'static str> {
+    match config::var("REVOPS_SQLITE_SYNCHRONOUS")
+        .map(|value| value.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("normal") => Ok("NORMAL"),
+        Some("full") => Ok("FULL"),
+        Some(other) => Err(Error::Unavailable(format!(
+            "REVOPS_SQLITE_SYNCHRONOUS is {other:?}; set it to normal or full"
+        ))),
+    }
+}
+
 /// A handle to the store; cheap to clone (it is a connection pool).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -119,6 +135,7 @@ impl Store {
                 location.redacted()
             ))
         })?;
+        let synchronous = sqlite_synchronous()?;
         let pool_options = match backend {
             Backend::Sqlite => AnyPoolOptions::new()
                 .max_connections(8)
@@ -126,10 +143,10 @@ impl Store {
                 // A SQLite connection is a local file handle: pinging it before every use
                 // costs a round trip to its worker thread and finds nothing.
                 .test_before_acquire(false)
-                .after_connect(|conn, _meta| {
+                .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         conn.execute(sqlx::raw_sql(AssertSqlSafe(format!(
-                            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};",
                             SQLITE_BUSY_TIMEOUT.as_millis()
                         ))))
                         .await?;

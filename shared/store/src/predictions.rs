@@ -20,6 +20,21 @@ pub struct NewPrediction {
     pub payload_json: String,
     pub actor: String,
     pub created_at: String,
+    /// How long the score took to compute, in microseconds (from reading its inputs to the
+    /// result; for scores computed together in one pass, the pass's time divided by their
+    /// number). None when it was not measured.
+    pub latency_micros: Option<i64>,
+}
+
+/// The latency of each of `count` scores computed together in `elapsed`, in whole
+/// microseconds, at least 1 (a pure model can score faster than the clock's resolution);
+/// none when nothing was scored.
+pub fn latency_micros(elapsed: std::time::Duration, count: u64) -> Option<i64> {
+    if count == 0 {
+        return None;
+    }
+    let each = (elapsed.as_nanos() / u128::from(count) + 500) / 1000;
+    Some(i64::try_from(each).unwrap_or(i64::MAX).max(1))
 }
 
 /// Logs predictions in one transaction (a multi-row insert per 100).
@@ -31,9 +46,9 @@ pub async fn insert_many(store: &Store, predictions: &[NewPrediction]) -> Result
     for chunk in predictions.chunks(100) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let b = i * 11;
+                let b = i * 12;
                 format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                     b + 1,
                     b + 2,
                     b + 3,
@@ -44,13 +59,14 @@ pub async fn insert_many(store: &Store, predictions: &[NewPrediction]) -> Result
                     b + 8,
                     b + 9,
                     b + 10,
-                    b + 11
+                    b + 11,
+                    b + 12
                 )
             })
             .collect();
         let sql = format!(
             "INSERT INTO predictions (id, kind, subject_type, subject_id, model_name, model_version, score, tier, \
-             payload_json, actor, created_at) VALUES {}",
+             payload_json, actor, created_at, latency_micros) VALUES {}",
             values.join(", ")
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -66,7 +82,8 @@ pub async fn insert_many(store: &Store, predictions: &[NewPrediction]) -> Result
                 .bind(p.tier.as_deref())
                 .bind(&p.payload_json)
                 .bind(&p.actor)
-                .bind(&p.created_at);
+                .bind(&p.created_at)
+                .bind(p.latency_micros);
         }
         query
             .execute(&mut *tx)
@@ -220,11 +237,7 @@ pub async fn with_outcomes(
 }
 
 /// Logs one prediction made elsewhere, in the caller's transaction (`log_prediction`).
-pub async fn insert_one(
-    tx: &mut crate::WriteTx,
-    prediction: &NewPrediction,
-    latency_micros: Option<i64>,
-) -> Result<String> {
+pub async fn insert_one(tx: &mut crate::WriteTx, prediction: &NewPrediction) -> Result<String> {
     let id = crate::ids::new_id("pred");
     sqlx::query(
         "INSERT INTO predictions (id, kind, subject_type, subject_id, model_name, model_version, score, tier, \
@@ -241,9 +254,28 @@ pub async fn insert_one(
     .bind(&prediction.payload_json)
     .bind(&prediction.actor)
     .bind(&prediction.created_at)
-    .bind(latency_micros)
+    .bind(prediction.latency_micros)
     .execute(&mut **tx)
     .await
     .map_err(|error| Error::from_sqlx("log a prediction", error))?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latency_micros;
+    use std::time::Duration;
+
+    #[test]
+    fn a_pass_shares_its_time_among_its_scores_rounded_to_whole_microseconds() {
+        assert_eq!(latency_micros(Duration::from_micros(1_000), 4), Some(250));
+        assert_eq!(latency_micros(Duration::from_nanos(2_600), 1), Some(3));
+    }
+
+    #[test]
+    fn a_score_faster_than_a_microsecond_counts_as_one_and_no_score_has_no_latency() {
+        assert_eq!(latency_micros(Duration::from_nanos(300), 1), Some(1));
+        assert_eq!(latency_micros(Duration::ZERO, 10_000), Some(1));
+        assert_eq!(latency_micros(Duration::from_secs(1), 0), None);
+    }
 }

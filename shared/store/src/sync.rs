@@ -44,6 +44,9 @@ pub struct PageCounts {
     pub updated: i64,
     pub unchanged: i64,
     pub skipped: i64,
+    /// Of the skipped, those whose company/account is not synced yet: they must be asked for
+    /// again, so a pass with any does not move `synced_through`.
+    pub unlinked: i64,
 }
 
 const COLUMNS: &str = "provider, object_kind, page_cursor, pass_since, pass_started_at, synced_through, \
@@ -152,7 +155,8 @@ pub async fn start_run(tx: &mut WriteTx, provider: &str, object_kind: &str) -> R
 
 /// Records a page inside the transaction holding its upserts: the cursor moves to `next`
 /// and the counts grow. `next == None` completes the pass: the next pass asks only for
-/// changes since this one started, and the last error is cleared.
+/// changes since this one started (unless a page of the pass left records unlinked: then
+/// it asks again from where this pass did), and the last error is cleared.
 pub async fn save_page(
     tx: &mut WriteTx,
     provider: &str,
@@ -163,14 +167,18 @@ pub async fn save_page(
     let now = crate::clock::now();
     let done = next.is_none();
     let sql = if done {
-        "UPDATE sync_cursors SET page_cursor = NULL, synced_through = COALESCE(pass_started_at, synced_through), \
+        "UPDATE sync_cursors SET page_cursor = NULL, \
+         synced_through = CASE WHEN pass_unlinked + $8 > 0 THEN synced_through \
+                               ELSE COALESCE(pass_started_at, synced_through) END, \
+         pass_unlinked = 0, \
          pass_since = NULL, pass_started_at = NULL, last_success_at = $3, last_error = NULL, \
          pages_synced = pages_synced + 1, records_created = records_created + $4, \
          records_updated = records_updated + $5, records_unchanged = records_unchanged + $6, \
          records_skipped = records_skipped + $7, updated_at = $3 \
          WHERE provider = $1 AND object_kind = $2"
     } else {
-        "UPDATE sync_cursors SET page_cursor = $8, pages_synced = pages_synced + 1, \
+        "UPDATE sync_cursors SET page_cursor = $9, pass_unlinked = pass_unlinked + $8, \
+         pages_synced = pages_synced + 1, \
          records_created = records_created + $4, records_updated = records_updated + $5, \
          records_unchanged = records_unchanged + $6, records_skipped = records_skipped + $7, updated_at = $3 \
          WHERE provider = $1 AND object_kind = $2"
@@ -182,7 +190,8 @@ pub async fn save_page(
         .bind(counts.created)
         .bind(counts.updated)
         .bind(counts.unchanged)
-        .bind(counts.skipped);
+        .bind(counts.skipped)
+        .bind(counts.unlinked);
     if let Some(next) = next {
         query = query.bind(next);
     }

@@ -209,3 +209,47 @@ async fn a_sqlite_file_and_its_folder_are_created_on_first_open_in_wal_mode() {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+/// One pass of `kind`: a first page with `unlinked` records left unlinked, then the last page.
+async fn sync_pass(store: &Store, unlinked: i64) -> store::sync::SyncCursor {
+    let mut tx = store.begin_write().await.unwrap();
+    let cursor = store::sync::start_run(&mut tx, "hubspot", "contacts")
+        .await
+        .unwrap();
+    let first = store::sync::PageCounts {
+        created: 3,
+        skipped: unlinked,
+        unlinked,
+        ..Default::default()
+    };
+    store::sync::save_page(&mut tx, "hubspot", "contacts", Some("page-2"), first)
+        .await
+        .unwrap();
+    store::sync::save_page(&mut tx, "hubspot", "contacts", None, Default::default())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    cursor
+}
+
+async fn a_pass_that_left_records_unlinked_asks_for_them_again(store: Store) {
+    let first = sync_pass(&store, 0).await;
+    assert_eq!(first.pass_since, None, "the first pass asks for everything");
+    let second = sync_pass(&store, 2).await;
+    let since_second = second.pass_since.clone().expect("then only what changed");
+    // The second pass left two contacts unlinked: the third asks from the same time again,
+    // so they come back once their accounts are synced.
+    let third = sync_pass(&store, 0).await;
+    assert_eq!(third.pass_since.as_deref(), Some(since_second.as_str()));
+    let fourth = sync_pass(&store, 0).await;
+    assert!(
+        fourth.pass_since.as_deref() > Some(since_second.as_str()),
+        "a pass that linked everything moves on: {fourth:?}"
+    );
+}
+
+on_both_backends!(
+    a_pass_that_left_records_unlinked_asks_for_them_again_on_sqlite,
+    a_pass_that_left_records_unlinked_asks_for_them_again_on_postgres,
+    a_pass_that_left_records_unlinked_asks_for_them_again
+);

@@ -25,6 +25,10 @@ macro_rules! on_both_backends {
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use connectors::{HubSpot, HubSpotConfig, Salesforce, SalesforceConfig};
+use resilience::{BreakerConfig, RetryPolicy, Timeouts, UpstreamConfig};
 
 use secrecy::SecretString;
 use store::Store;
@@ -167,4 +171,159 @@ pub async fn requests_to(server: &MockServer, to: &str) -> Vec<Request> {
         .into_iter()
         .filter(|r| r.url.path() == to)
         .collect()
+}
+
+/// An upstream on the fake server that retries fast and never opens its breaker in a test.
+pub fn upstream(name: &str, server: &MockServer) -> UpstreamConfig {
+    UpstreamConfig::new(name, server.uri())
+        .with_retry(RetryPolicy {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(10),
+            max_attempts: 4,
+            max_total: Duration::from_secs(5),
+        })
+        .with_timeouts(Timeouts {
+            connect: Duration::from_secs(1),
+            request: Duration::from_millis(500),
+        })
+        .with_breaker(BreakerConfig {
+            failure_threshold: 50,
+            ..BreakerConfig::default()
+        })
+}
+
+/// HubSpot on the fake server, with `token` as its private-app token in the vault.
+pub async fn hubspot(setup: &Setup, token: &str) -> HubSpot {
+    setup
+        .vault
+        .put("hubspot", "private_app_token", secret(token))
+        .await
+        .unwrap();
+    let config = HubSpotConfig {
+        api: upstream("HubSpot", &setup.server),
+        ..HubSpotConfig::default()
+    };
+    HubSpot::from_vault(Arc::clone(&setup.vault), config)
+        .await
+        .unwrap()
+}
+
+/// Salesforce on the fake server, with `session` as its access token and OAuth client
+/// credentials named after `label` in the vault.
+pub async fn salesforce(setup: &Setup, label: &str, session: &str) -> Salesforce {
+    let vault = &setup.vault;
+    for (name, value) in [
+        ("client_id", format!("3MVG9-{label}-client")),
+        ("client_secret", format!("sf-{label}-client-secret")),
+        ("refresh_token", format!("5Aep-{label}-refresh")),
+        ("access_token", session.to_owned()),
+    ] {
+        vault.put("salesforce", name, secret(&value)).await.unwrap();
+    }
+    vault
+        .put("salesforce", "instance_url", secret(&setup.server.uri()))
+        .await
+        .unwrap();
+    let config = SalesforceConfig {
+        login: upstream("Salesforce", &setup.server),
+        ..SalesforceConfig::default()
+    };
+    Salesforce::from_vault(Arc::clone(vault), config)
+        .await
+        .unwrap()
+}
+
+/// A local account linked to the CRM record `remote_id`, as an accounts sync leaves it.
+pub async fn synced_account(setup: &Setup, remote_id: &str, name: &str) -> String {
+    let mut tx = setup.store.begin_write().await.unwrap();
+    let account = store::accounts::NewAccount {
+        name: name.to_owned(),
+        domain: Some(format!("{}.example", name.to_lowercase())),
+        industry: "software".to_owned(),
+        employee_count: 120,
+        country: "Germany".to_owned(),
+        owner: None,
+        lifecycle_stage: "active".to_owned(),
+    };
+    let store::sync::AccountUpsert::Done { account_id, .. } =
+        store::sync::upsert_account(&mut tx, remote_id, &account)
+            .await
+            .unwrap()
+    else {
+        panic!("the account was not created");
+    };
+    tx.commit().await.unwrap();
+    account_id
+}
+
+/// A page of a HubSpot v3 search, with the cursor of the next page when there is one.
+pub fn search_page(
+    results: Vec<serde_json::Value>,
+    next: Option<&str>,
+) -> wiremock::ResponseTemplate {
+    let mut body = serde_json::json!({ "total": results.len(), "results": results });
+    if let Some(next) = next {
+        body["paging"] = serde_json::json!({ "next": { "after": next } });
+    }
+    wiremock::ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// Matches a HubSpot search whose body asks for the page after `after` (`None`: the first).
+pub struct After(pub Option<&'static str>);
+
+impl wiremock::Match for After {
+    fn matches(&self, request: &Request) -> bool {
+        serde_json::from_slice::<serde_json::Value>(&request.body)
+            .ok()
+            .is_some_and(|body| body.get("after").and_then(serde_json::Value::as_str) == self.0)
+    }
+}
+
+/// Two pages of a Salesforce SOQL query of `object` at `query_path`: the first answers 429
+/// with `Retry-After: 1` once before `first`; the page after the id `last_of_first` answers
+/// 503 `failures` times before `second`.
+pub async fn mount_two_soql_pages(
+    server: &MockServer,
+    query_path: &str,
+    object: &str,
+    first: wiremock::ResponseTemplate,
+    last_of_first: &str,
+    second: wiremock::ResponseTemplate,
+    failures: u64,
+) {
+    use wiremock::matchers::{method, path, query_param_contains};
+    use wiremock::{Mock, ResponseTemplate};
+    let first_query = format!("FROM {object} ORDER BY Id");
+    Mock::given(method("GET"))
+        .and(path(query_path))
+        .and(query_param_contains("q", first_query.as_str()))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    let any_query = format!("FROM {object}");
+    Mock::given(method("GET"))
+        .and(path(query_path))
+        .and(query_param_contains("q", any_query.as_str()))
+        .respond_with(first)
+        .with_priority(5)
+        .mount(server)
+        .await;
+    let after_first = format!("Id > '{last_of_first}'");
+    Mock::given(method("GET"))
+        .and(path(query_path))
+        .and(query_param_contains("q", after_first.as_str()))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(failures)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(query_path))
+        .and(query_param_contains("q", after_first.as_str()))
+        .respond_with(second)
+        .with_priority(2)
+        .mount(server)
+        .await;
 }
