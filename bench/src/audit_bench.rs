@@ -107,6 +107,57 @@ async fn audit_step(store: &store::Store, calls: usize) -> anyhow::Result<StepTi
     })
 }
 
+/// Successful reads recorded the way a server records them: through the `AuditRecorder`,
+/// whose background writer commits queued entries in groups. `producers` tasks record
+/// `total` reads between them; the clock stops when the recorder has shut down, that is when
+/// every entry is committed (and, under `synchronous=FULL`, on disk).
+async fn recorded_read_rate(
+    store: &store::Store,
+    producers: usize,
+    total: usize,
+) -> anyhow::Result<f64> {
+    let auditor = audit::Auditor::open(store).await?;
+    auditor.register_actor(store, "bench@example.com").await?;
+    let before = audit::query::head(store).await?.map_or(0, |head| head.seq);
+    let recorder = std::sync::Arc::new(mcp_runtime::recorder::AuditRecorder::start(
+        auditor,
+        store.clone(),
+        None,
+    ));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for producer in 0..producers {
+        let recorder = recorder.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..total / producers {
+                let record = mcp_runtime::recorder::CallRecord {
+                    server: "sales",
+                    actor: "bench@example.com".into(),
+                    tool: "get_lead".into(),
+                    kind: mcp_runtime::ToolKind::Read,
+                    arguments: arguments(producer * total + n),
+                    outcome: mcp_runtime::recorder::Outcome::Ok,
+                    detail: String::new(),
+                    duration_micros: 40,
+                };
+                mcp_runtime::recorder::CallRecorder::record(&*recorder, &record, None).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    mcp_runtime::recorder::CallRecorder::shutdown(&*recorder).await;
+    let elapsed = started.elapsed();
+    let committed = audit::query::head(store).await?.map_or(0, |head| head.seq) - before;
+    anyhow::ensure!(
+        committed as usize == total / producers * producers,
+        "the recorder committed {committed} of {total} entries"
+    );
+    Ok(committed as f64 / elapsed.as_secs_f64())
+}
+
 struct StepTimes {
     begin: Duration,
     step: Duration,
@@ -194,6 +245,23 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
                     micros(times.commit)
                 );
             }
+            store.close().await;
+        }
+        for producers in [1, 16] {
+            let folder = tempfile::tempdir()?;
+            let store = match url {
+                None => {
+                    store::Store::open(&store::DatabaseLocation::SqliteFile(
+                        folder.path().join("r.db"),
+                    ))
+                    .await?
+                }
+                Some(url) => store::test_support::fresh_postgres(url).await?,
+            };
+            let rate = recorded_read_rate(&store, producers, appends * 5).await?;
+            println!(
+                "  {name:<8} {producers:>2} caller(s) recording reads (group commits, as a server does): {rate:>9.0} committed entries/s"
+            );
             store.close().await;
         }
     }

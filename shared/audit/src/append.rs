@@ -78,6 +78,20 @@ const GUARDED_INSERT: &str = "INSERT INTO audit_log (seq, occurred_at, server, a
 /// reading the head, so two connections can never extend the same head.
 const POSTGRES_APPEND_LOCK: i64 = 0x7265_766f_7073_0001;
 
+/// [`GUARDED_INSERT`] on Postgres, taking the append lock in the same statement: one round
+/// trip instead of two. The statement's snapshot may predate the lock, so its guard can pass
+/// on a head that another connection has just extended; the insert then meets that entry's
+/// `seq` (or `prev_hash`) in a unique index, which sees committed rows whatever the snapshot,
+/// and `ON CONFLICT DO NOTHING` turns the conflict into "nothing inserted" instead of an error
+/// that would abort the caller's transaction. The caller then reads the real head under the
+/// lock, in a new statement and so a new snapshot.
+const POSTGRES_LOCKED_GUARDED_INSERT: &str = "WITH append_lock AS (SELECT pg_advisory_xact_lock($12)) \
+     INSERT INTO audit_log (seq, occurred_at, server, actor, tool, kind, args_digest, outcome, detail, prev_hash, hash) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM append_lock \
+     WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE seq = $1) \
+     AND ($1 = 1 OR EXISTS (SELECT 1 FROM audit_log WHERE seq = $1 - 1 AND hash = $10)) \
+     ON CONFLICT DO NOTHING";
+
 impl Auditor {
     /// Opens the auditor of `store`, creating the pseudonym salt on first use.
     pub async fn open(store: &store::Store) -> Result<Auditor> {
@@ -123,25 +137,30 @@ impl Auditor {
         tx: &mut WriteTx,
         entries: &[NewEntry<'_>],
     ) -> Result<Vec<AuditEntry>> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(POSTGRES_APPEND_LOCK)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error("lock the audit log"))?;
-        }
+        let postgres = self.backend == Backend::Postgres;
         let cached = self.head.lock().ok().and_then(|head| head.clone());
         let built_on_cache = cached.is_some();
         let head = match cached {
             Some(head) => head,
-            None => read_head(tx).await?,
+            None => {
+                if postgres {
+                    lock_postgres_appends(tx).await?;
+                }
+                read_head(tx).await?
+            }
         };
         let mut appended = self.build(tx, head, entries).await?;
         let mut rest = appended.as_slice();
         if built_on_cache && let Some((first, after_first)) = rest.split_first() {
             // Saves reading the head on every append: one statement both checks the guess
-            // and inserts.
-            let inserted = bind_entry(sqlx::query(GUARDED_INSERT), first)
+            // and inserts (and on Postgres takes the append lock too).
+            let guarded = if postgres {
+                bind_entry(sqlx::query(POSTGRES_LOCKED_GUARDED_INSERT), first)
+                    .bind(POSTGRES_APPEND_LOCK)
+            } else {
+                bind_entry(sqlx::query(GUARDED_INSERT), first)
+            };
+            let inserted = guarded
                 .execute(&mut **tx)
                 .await
                 .map_err(db_error("append to the audit log"))?
@@ -149,6 +168,11 @@ impl Auditor {
             if inserted == 1 {
                 rest = after_first;
             } else {
+                // The guess was stale. When the guard failed on its own, the statement may
+                // not have reached the lock: take it (again is harmless) before reading.
+                if postgres {
+                    lock_postgres_appends(tx).await?;
+                }
                 let head = read_head(tx).await?;
                 appended = self.build(tx, head, entries).await?;
                 rest = appended.as_slice();
@@ -247,6 +271,16 @@ impl Auditor {
             &sha256_hex(format!("revops-actor-v1\0{}\0{name}", self.salt).as_bytes())[..24]
         )
     }
+}
+
+/// Takes the Postgres append lock for the rest of `tx`.
+async fn lock_postgres_appends(tx: &mut WriteTx) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(POSTGRES_APPEND_LOCK)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error("lock the audit log"))?;
+    Ok(())
 }
 
 /// The store's newest entry, read inside the write transaction (so under the write lock).

@@ -176,8 +176,22 @@ impl Verifier {
 
     /// Checks the next entries, borrowed (in `seq` order as stored).
     pub fn feed_views(&mut self, batch: &[EntryView<'_>]) -> Result<(), Break> {
-        if batch.is_empty() {
+        if self.accept_if_intact(batch) {
             return Ok(());
+        }
+        let mut scratch = Vec::with_capacity(512);
+        for view in batch {
+            self.check_one(view, &mut scratch)?;
+        }
+        Ok(())
+    }
+
+    /// Accepts the next entries when they are intact and continue the chain; otherwise
+    /// changes nothing and returns false, so the caller can check the same entries again
+    /// from a more faithful reading (see [`verify_store`]).
+    fn accept_if_intact(&mut self, batch: &[EntryView<'_>]) -> bool {
+        if batch.is_empty() {
+            return true;
         }
         let parts: Vec<&[EntryView<'_>]> = batch.chunks(self.part_len(batch.len())).collect();
         let seqs = &self.checkpoint_seqs;
@@ -186,7 +200,7 @@ impl Verifier {
             .iter()
             .map(|part| (part[0], part[part.len() - 1]))
             .collect();
-        self.accept_or_explain(&edges, checks, batch.len(), || batch.iter().copied())
+        self.accept_parts_if_intact(&edges, checks, batch.len(), || batch.iter().copied())
     }
 
     /// Entries per part: one part per core, unless the batch is small.
@@ -211,6 +225,28 @@ impl Verifier {
     where
         I: Iterator<Item = EntryView<'a>>,
     {
+        if self.accept_parts_if_intact(edges, checks, count, &all) {
+            return Ok(());
+        }
+        let mut scratch = Vec::with_capacity(512);
+        for view in all() {
+            self.check_one(&view, &mut scratch)?;
+        }
+        Ok(())
+    }
+
+    /// The accepting half of [`Verifier::accept_or_explain`]: true, with the batch taken in,
+    /// when every part is intact and they link up; false, with nothing changed, otherwise.
+    fn accept_parts_if_intact<'a, I>(
+        &mut self,
+        edges: &[(EntryView<'a>, EntryView<'a>)],
+        checks: Vec<PartCheck>,
+        count: usize,
+        all: impl Fn() -> I,
+    ) -> bool
+    where
+        I: Iterator<Item = EntryView<'a>>,
+    {
         let continues_last = |first: &EntryView<'_>| match &self.last {
             None => first.seq == 1 && first.prev_hash == GENESIS_HASH,
             Some(last) => {
@@ -225,11 +261,7 @@ impl Verifier {
                 .is_some_and(|(first, _)| continues_last(first))
             && edges.windows(2).all(|pair| links(&pair[0].1, &pair[1].0));
         if !intact {
-            let mut scratch = Vec::with_capacity(512);
-            for view in all() {
-                self.check_one(&view, &mut scratch)?;
-            }
-            return Ok(());
+            return false;
         }
         for check in checks {
             self.hashes_at_checkpoints.extend(check.at_checkpoints);
@@ -251,7 +283,7 @@ impl Verifier {
                 occurred_at: last.occurred_at.to_string(),
             });
         }
-        Ok(())
+        true
     }
 
     fn remember_hash(&mut self, view: &EntryView<'_>) {
@@ -562,7 +594,13 @@ pub async fn verify_store(
         let upto = after.saturating_add(batch).min(head);
         (
             upto,
-            tokio::spawn(async move { crate::query::packed_between(&store, after, upto).await }),
+            tokio::spawn(async move {
+                (
+                    after,
+                    upto,
+                    crate::query::packed_between(&store, after, upto).await,
+                )
+            }),
         )
     };
     let mut in_flight = VecDeque::with_capacity(READS_IN_FLIGHT);
@@ -573,7 +611,7 @@ pub async fn verify_store(
         next_after = upto;
     }
     while let Some(reading) = in_flight.pop_front() {
-        let packed = reading
+        let (after, upto, packed) = reading
             .await
             .map_err(|error| unreadable(error.to_string()))?;
         if next_after < head {
@@ -582,9 +620,25 @@ pub async fn verify_store(
             next_after = upto;
         }
         let checked = match packed {
-            Ok(Some(text)) => crate::query::unpack(&text)
-                .map_err(unreadable)
-                .map(|views| verifier.feed_views(&views)),
+            // The packed text is the fast path for intact batches only. Anything else (a
+            // broken link, or a field the packing cannot carry, such as a tampered value
+            // holding a NUL) is judged on the rows as stored, read one by one, so the first
+            // bad seq and its reason come from exactly what the database holds.
+            Ok(Some(text)) => match crate::query::unpack(&text) {
+                Ok(views) if verifier.accept_if_intact(&views) => Ok(Ok(())),
+                unpacked => {
+                    if let Err(problem) = unpacked {
+                        tracing::debug!(%problem, after, upto, "an audit batch did not unpack");
+                    }
+                    let limit = u32::try_from(upto - after).unwrap_or(u32::MAX);
+                    crate::query::entries_after(store, after, limit)
+                        .await
+                        .map(|mut entries| {
+                            entries.retain(|entry| entry.seq <= upto);
+                            verifier.feed(&entries)
+                        })
+                }
+            },
             Ok(None) => Ok(Ok(())),
             Err(error) => Err(error),
         };

@@ -307,6 +307,51 @@ async fn tampering_in_the_database_is_found_by_verify_store() {
     }
 }
 
+/// SQLite stores text with a NUL inside as given; the packed batch cannot carry it (its
+/// `format` stops at the NUL), so verify must fall back to the rows as stored and still name
+/// the altered entry, not call the store unreadable or blame a neighbour. (Postgres refuses
+/// a NUL in text, so it has no such case.)
+#[tokio::test]
+async fn a_nul_written_into_an_sqlite_field_is_named_as_altered_content() {
+    let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
+    let auditor = Auditor::open(&store).await.unwrap();
+    append_many(&store, &auditor, 400, 100).await;
+    for (column, seq) in [("detail", 123), ("hash", 250), ("actor", 399)] {
+        let sql = format!("SELECT {column} FROM audit_log WHERE seq = $1");
+        let original: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(seq)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let sql = format!(
+            "UPDATE audit_log SET {column} = substr({column}, 1, 3) || char(0) || substr({column}, 4) WHERE seq = $1"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seq)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let broken = audit::verify::verify_store(&store, vec![], 64)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(broken.seq, seq, "{column}: {}", broken.explanation);
+        assert_eq!(broken.problem, Problem::ContentAltered, "{column}");
+        let sql = format!("UPDATE audit_log SET {column} = $1 WHERE seq = $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(original)
+            .bind(seq)
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    let intact = audit::verify::verify_store(&store, vec![], 64)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(intact.entries, 400);
+}
+
 #[tokio::test]
 async fn an_append_continues_the_real_head_after_a_rollback_or_another_process_appending() {
     for (store, _dir) in every_backend(
