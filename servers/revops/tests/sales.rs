@@ -1104,3 +1104,237 @@ async fn leads_sync_from_hubspot_once_and_without_credentials_the_tool_says_how_
     assert!(!shown.contains("pat-test-token"));
     sales.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn push_to_crm_pushes_a_deal_once_through_a_503_then_updates_it_and_still_pushes_leads() {
+    use vault::ExposeSecret;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let db = seeded_sqlite().await;
+    let key = vault::MasterKey::generate().unwrap();
+    let key_text = key.to_base64().unwrap().expose_secret().to_string();
+    let (deal, lead) = {
+        let store = store::Store::open(&store::DatabaseLocation::parse(&db.url).unwrap())
+            .await
+            .unwrap();
+        let vault = vault::Vault::init(&store, key).await.unwrap();
+        vault
+            .put(
+                "hubspot",
+                "private_app_token",
+                "pat-deal-push-token".to_string().into(),
+            )
+            .await
+            .unwrap();
+        // A deal and a lead made here (the demo company's are all linked to its CRM
+        // already), on an account as an accounts sync from HubSpot leaves it: linked to
+        // company 501.
+        let account: String = sqlx::query_scalar("SELECT id FROM accounts ORDER BY id LIMIT 1")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE accounts SET external_id = '501' WHERE id = $1")
+            .bind(&account)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let mut tx = store.begin_write().await.unwrap();
+        let new_deal = store::opportunities::NewOpportunity {
+            account_id: account,
+            lead_id: None,
+            name: "Expansion to the Berlin office".to_owned(),
+            stage: "proposal".to_owned(),
+            amount_minor: 4_800_000,
+            currency: "EUR".to_owned(),
+            probability: None,
+            close_date: "2027-03-31".to_owned(),
+            owner: None,
+        };
+        let (deal, _) = store::opportunities::create(&mut tx, &new_deal, "test", None)
+            .await
+            .unwrap();
+        let new_lead = store::leads::NewLead {
+            email: "buyer@berlin.example".to_owned(),
+            first_name: "Ada".to_owned(),
+            last_name: "Lee".to_owned(),
+            company_name: "Berlin Works".to_owned(),
+            domain: Some("berlin.example".to_owned()),
+            industry: "software".to_owned(),
+            employee_count: 30,
+            country: "Germany".to_owned(),
+            title: None,
+            source: "webinar".to_owned(),
+            owner: None,
+            campaign_id: None,
+            external_id: None,
+            signals: None,
+        };
+        let (lead, _) = store::leads::create(&mut tx, &new_lead, None)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let (deal, lead) = (deal.id, lead.id);
+        store.close().await;
+        (deal, lead)
+    };
+    let hubspot = wiremock::MockServer::start().await;
+    // The deal's create lands, but its answer is lost (503); the retry, with the same key,
+    // gets it.
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/deals"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&hubspot)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/deals"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"id": "9001", "properties": {}})),
+        )
+        .with_priority(2)
+        .mount(&hubspot)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/crm/v3/objects/deals/9001"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "9001", "properties": {}})),
+        )
+        .expect(1)
+        .mount(&hubspot)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(
+            "/crm/v4/objects/deals/9001/associations/companies/501",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&hubspot)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"total": 0, "results": []})))
+        .mount(&hubspot)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"id": "77", "properties": {}})),
+        )
+        .expect(1)
+        .mount(&hubspot)
+        .await;
+    let mut env = server_env(&db, "rep");
+    let uri = hubspot.uri();
+    env.push(("REVOPS_MASTER_KEY", key_text.as_str()));
+    env.push(("REVOPS_HUBSPOT_URL", uri.as_str()));
+    let sales = client::spawn_stdio(&binary("revops-sales"), &env, &Handshake::claude_desktop())
+        .await
+        .unwrap();
+
+    let both = error_text(
+        &sales,
+        "push_to_crm",
+        json!({"provider": "hubspot", "lead_id": lead, "opportunity_id": deal}),
+    )
+    .await;
+    assert!(both.contains("not both"), "{both}");
+    let neither = error_text(&sales, "push_to_crm", json!({"provider": "hubspot"})).await;
+    assert!(
+        neither.contains("lead_id") && neither.contains("opportunity_id"),
+        "{neither}"
+    );
+    let typo = error_text(
+        &sales,
+        "push_to_crm",
+        json!({"provider": "hubspot", "opportunity_id": "opp_999999"}),
+    )
+    .await;
+    assert!(typo.contains("opp_999999"), "{typo}");
+    assert!(hubspot.received_requests().await.unwrap().is_empty());
+
+    let created = client::call_ok(
+        &sales,
+        "push_to_crm",
+        json!({"provider": "hubspot", "opportunity_id": deal}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            &created["opportunity_id"],
+            &created["remote_id"],
+            &created["action"]
+        ),
+        (&json!(deal), &json!("9001"), &json!("created")),
+        "{created}"
+    );
+    assert_eq!(created["account_remote_id"], "501");
+    assert!(created.get("lead_id").is_none(), "{created}");
+    let creates: Vec<_> = hubspot
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/crm/v3/objects/deals")
+        .collect();
+    assert_eq!(creates.len(), 2, "the lost answer was retried once");
+    let keys: Vec<_> = creates
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("idempotency-key")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(keys, [created["idempotency_key"].as_str().unwrap(); 2]);
+    let body: Value = serde_json::from_slice(&creates[0].body).unwrap();
+    assert_eq!(body["associations"][0]["to"]["id"], "501");
+
+    let updated = client::call_ok(
+        &sales,
+        "push_to_crm",
+        json!({"provider": "hubspot", "opportunity_id": deal}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (&updated["remote_id"], &updated["action"]),
+        (&json!("9001"), &json!("updated")),
+        "{updated}"
+    );
+
+    // Leads push as before.
+    let pushed_lead = client::call_ok(
+        &sales,
+        "push_to_crm",
+        json!({"provider": "hubspot", "lead_id": lead}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            &pushed_lead["lead_id"],
+            &pushed_lead["remote_id"],
+            &pushed_lead["action"]
+        ),
+        (&json!(lead), &json!("77"), &json!("created")),
+        "{pushed_lead}"
+    );
+    assert!(pushed_lead.get("opportunity_id").is_none(), "{pushed_lead}");
+    sales.cancel().await.unwrap();
+
+    let store = store::Store::open(&store::DatabaseLocation::parse(&db.url).unwrap())
+        .await
+        .unwrap();
+    let stored = store::opportunities::get_one(&store, &deal).await.unwrap();
+    assert_eq!(stored.external_id.as_deref(), Some("9001"));
+    let stored_lead = store::leads::get(&store, &lead).await.unwrap();
+    assert_eq!(stored_lead.external_id.as_deref(), Some("77"));
+    store.close().await;
+    let shown = serde_json::to_string(&[&created, &updated, &pushed_lead]).unwrap();
+    assert!(!shown.contains("pat-deal-push-token"));
+}

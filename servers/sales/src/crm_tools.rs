@@ -1,7 +1,7 @@
 //! CRM sync tools: `sync_from_crm` (pull HubSpot or Salesforce leads, accounts, deals or
-//! contacts into the store) and `push_to_crm` (create or update a lead in the CRM). Both run in the call's
-//! transaction, so a page of pulled records commits with its cursor and its audit entry, and a push
-//! records the remote id with its entry. The connections (circuit breaker, rate limits, OAuth
+//! contacts into the store) and `push_to_crm` (create or update a lead or a deal in the CRM). Both run in
+//! the call's transaction, so a page of pulled records commits with its cursor and its audit entry, and a
+//! push records the remote id with its entry. The connections (circuit breaker, rate limits, OAuth
 //! token) live as long as the server; credentials come from the vault
 //! (`REVOPS_MASTER_KEY`), and without them the tools say how to set them up. Base URLs can
 //! point at a sandbox: `REVOPS_HUBSPOT_URL`, `REVOPS_SALESFORCE_LOGIN_URL`.
@@ -150,13 +150,90 @@ pub struct SyncOutcome {
     pub stopped_by: Option<String>,
 }
 
-/// What to push.
+/// What to push: one lead or one deal.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct PushParams {
     /// hubspot or salesforce.
     pub provider: String,
-    /// The lead, e.g. lead_000042.
-    pub lead_id: String,
+    /// The lead to push, e.g. lead_000042; give this or opportunity_id, not both.
+    #[serde(default)]
+    pub lead_id: Option<String>,
+    /// The deal to push, e.g. opp_000042; give this or lead_id, not both.
+    #[serde(default)]
+    pub opportunity_id: Option<String>,
+}
+
+/// What a push did: to a lead (`lead_id`) or to a deal (`opportunity_id`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PushOutcome {
+    /// The lead pushed, for a lead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
+    /// The deal pushed, for a deal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opportunity_id: Option<String>,
+    pub provider: String,
+    /// The CRM record's id, now the lead's or deal's external id.
+    pub remote_id: String,
+    pub action: connectors::PushAction,
+    /// For a deal: the CRM company/account it is linked to (its account's CRM id); absent
+    /// when the account is not linked to the CRM (sync accounts first to link it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_remote_id: Option<String>,
+    /// The key a create was sent with (the same for every retry of this version of the record).
+    pub idempotency_key: String,
+}
+
+impl From<connectors::PushReport> for PushOutcome {
+    fn from(report: connectors::PushReport) -> Self {
+        PushOutcome {
+            lead_id: Some(report.lead_id),
+            opportunity_id: None,
+            provider: report.provider,
+            remote_id: report.remote_id,
+            action: report.action,
+            account_remote_id: None,
+            idempotency_key: report.idempotency_key,
+        }
+    }
+}
+
+impl From<connectors::DealPushReport> for PushOutcome {
+    fn from(report: connectors::DealPushReport) -> Self {
+        PushOutcome {
+            lead_id: None,
+            opportunity_id: Some(report.opportunity_id),
+            provider: report.provider,
+            remote_id: report.remote_id,
+            action: report.action,
+            account_remote_id: report.account_remote_id,
+            idempotency_key: report.idempotency_key,
+        }
+    }
+}
+
+/// The one record a push names.
+enum PushTarget {
+    Lead(String),
+    Deal(String),
+}
+
+impl PushTarget {
+    fn of(params: &PushParams) -> ToolResult<PushTarget> {
+        match (params.lead_id.as_deref(), params.opportunity_id.as_deref()) {
+            (Some(lead), None) => Ok(PushTarget::Lead(id_arg("lead_id", "lead", lead)?)),
+            (None, Some(deal)) => Ok(PushTarget::Deal(id_arg("opportunity_id", "opp", deal)?)),
+            (Some(_), Some(_)) => Err(ToolError::invalid(
+                "opportunity_id",
+                "give lead_id or opportunity_id, not both: one push sends one record",
+            )),
+            (None, None) => Err(ToolError::invalid(
+                "lead_id",
+                "give the record to push: lead_id (a lead, e.g. lead_000042) or opportunity_id \
+                 (a deal, e.g. opp_000042)",
+            )),
+        }
+    }
 }
 
 #[tool_router(router = crm_router, vis = "pub(crate)")]
@@ -223,10 +300,14 @@ impl SalesServer {
     }
 
     #[tool(
-        description = "Push one lead to the CRM (HubSpot or Salesforce): create it there, or update the record it is \
-            linked to (or one found by its email), and keep the CRM id on the lead. A retried push never creates a \
-            second record. Needs the CRM's credentials in the vault. \
-            Example: {\"provider\": \"hubspot\", \"lead_id\": \"lead_000042\"}.",
+        description = "Push one lead or one deal to the CRM (HubSpot or Salesforce): create it there, or update the \
+            record it is linked to, and keep the CRM id on the lead or deal. Give lead_id or opportunity_id, not \
+            both. A lead not linked yet is matched by its email first. A deal goes to a HubSpot deal or a \
+            Salesforce opportunity with its stage, amount and close date, linked to the CRM company/account its \
+            account is synced from (sync accounts first; otherwise it is pushed without one). A retried push never \
+            creates a second record. Needs the CRM's credentials in the vault. \
+            Example: {\"provider\": \"hubspot\", \"lead_id\": \"lead_000042\"} or \
+            {\"provider\": \"salesforce\", \"opportunity_id\": \"opp_000042\"}.",
         annotations(
             title = "Push to CRM",
             read_only_hint = false,
@@ -239,21 +320,39 @@ impl SalesServer {
         &self,
         Extension(scope): Extension<CallScope>,
         Parameters(params): Parameters<PushParams>,
-    ) -> Result<Json<connectors::PushReport>, ToolError> {
+    ) -> Result<Json<PushOutcome>, ToolError> {
         let provider = choice_arg("provider", &params.provider, &PROVIDERS)?;
-        let lead_id = id_arg("lead_id", "lead", &params.lead_id)?;
-        // The lead must exist before any credential is looked at, so a typo gets its own answer.
-        store::leads::get(self.runtime.store(), &lead_id).await?;
-        let report = if provider == "hubspot" {
+        let target = PushTarget::of(&params)?;
+        // The record must exist before any credential is looked at, so a typo gets its own
+        // answer.
+        match &target {
+            PushTarget::Lead(id) => drop(store::leads::get(self.runtime.store(), id).await?),
+            PushTarget::Deal(id) => {
+                drop(store::opportunities::get_one(self.runtime.store(), id).await?);
+            }
+        }
+        let outcome = if provider == "hubspot" {
             let crm = self.hubspot().await?;
             let mut tx = scope.transaction().await?;
-            connectors::push_lead_in(&mut tx, crm, &lead_id).await
+            push_in(&mut tx, crm, &target).await
         } else {
             let crm = self.salesforce().await?;
             let mut tx = scope.transaction().await?;
-            connectors::push_lead_in(&mut tx, crm, &lead_id).await
+            push_in(&mut tx, crm, &target).await
         }
         .map_err(crm_error)?;
-        Ok(Json(report))
+        Ok(Json(outcome))
     }
+}
+
+/// Pushes the target inside the call's transaction.
+async fn push_in<C: connectors::Crm>(
+    tx: &mut store::WriteTx,
+    crm: &C,
+    target: &PushTarget,
+) -> Result<PushOutcome, ConnectorError> {
+    Ok(match target {
+        PushTarget::Lead(id) => connectors::push_lead_in(tx, crm, id).await?.into(),
+        PushTarget::Deal(id) => connectors::push_deal_in(tx, crm, id).await?.into(),
+    })
 }

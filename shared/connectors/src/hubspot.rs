@@ -16,6 +16,11 @@
 //! batch/read`, a read, retried like search); each deal's primary company id (else its
 //! first) is put into the record as [`mapping::HUBSPOT_DEAL_COMPANY`].
 //!
+//! Pushing a deal: a deal not linked yet is created with its primary company association in
+//! the same request (`associations` in the create body), so a deal never exists remotely
+//! without its company; a linked deal is updated (PATCH) and its primary company set with
+//! `PUT /crm/v4/objects/deals/{id}/associations/companies/{company}`, which is idempotent.
+//!
 //! Contacts pulled as people at accounts (sync kind `contacts`) are searched like leads and
 //! followed the same way by a batch read of their company associations (`POST /crm/v4/
 //! associations/contacts/companies/batch/read`); the primary company (else the first) goes
@@ -296,6 +301,58 @@ impl HubSpot {
         self.read_json(answer, object, None)
     }
 
+    /// Creates a deal, associated with `company` as its primary company when given, in one
+    /// request. `idempotency_key` makes the create safe to retry, as for [`Self::create`].
+    pub async fn create_deal(
+        &self,
+        properties: &BTreeMap<String, String>,
+        company: Option<&str>,
+        idempotency_key: &str,
+    ) -> Result<RemoteRecord, ConnectorError> {
+        let mut body = json!({ "properties": properties });
+        if let Some(company) = company {
+            check_id(company)?;
+            body["associations"] = json!([{
+                "to": { "id": company },
+                "types": [primary_company_type()],
+            }]);
+        }
+        let answer = self
+            .send(|token| {
+                self.api
+                    .post("/crm/v3/objects/deals")
+                    .json(&body)
+                    .idempotency_key(idempotency_key)
+                    .bearer_auth(token)
+            })
+            .await?;
+        self.read_json(answer, ObjectType::Deals, None)
+    }
+
+    /// Makes `company` the primary company of the deal `deal_id`. Setting an association
+    /// that exists changes nothing, so it is retried like an update.
+    pub async fn set_deal_company(
+        &self,
+        deal_id: &str,
+        company: &str,
+    ) -> Result<(), ConnectorError> {
+        check_id(deal_id)?;
+        check_id(company)?;
+        let path = format!("/crm/v4/objects/deals/{deal_id}/associations/companies/{company}");
+        let body = json!([primary_company_type()]);
+        let answer = self
+            .send(|token| {
+                self.api
+                    .put(&path)
+                    .json(&body)
+                    .idempotent()
+                    .bearer_auth(token)
+            })
+            .await?;
+        self.read_json::<serde_json::Value>(answer, ObjectType::Deals, Some(deal_id))
+            .map(drop)
+    }
+
     /// Sets `properties` on the record with this id (absolute values: safe to repeat).
     pub async fn update(
         &self,
@@ -550,6 +607,36 @@ impl Crm for HubSpot {
             action: PushAction::Created,
         })
     }
+
+    async fn push_deal(
+        &self,
+        deal: &store::records::Opportunity,
+        account_remote_id: Option<&str>,
+        idempotency_key: &str,
+    ) -> Result<Pushed, ConnectorError> {
+        let properties = mapping::hubspot_deal_from_opportunity(deal);
+        if let Some(remote_id) = &deal.external_id {
+            self.update(ObjectType::Deals, remote_id, &properties)
+                .await?;
+            if let Some(company) = account_remote_id {
+                self.set_deal_company(remote_id, company).await?;
+            }
+            return Ok(Pushed {
+                remote_id: remote_id.clone(),
+                action: PushAction::Updated,
+            });
+        }
+        // Deals have no natural key to look up (a lead has its email): the idempotency key,
+        // the same for every retry of this version of the deal, is what keeps a retried
+        // create from making a second deal.
+        let created = self
+            .create_deal(&properties, account_remote_id, idempotency_key)
+            .await?;
+        Ok(Pushed {
+            remote_id: created.id,
+            action: PushAction::Created,
+        })
+    }
 }
 
 impl ContactSource for HubSpot {
@@ -663,6 +750,14 @@ impl AssociationType {
     fn is_primary(&self, primary_type: i64) -> bool {
         self.type_id == Some(primary_type) || self.label.as_deref() == Some("Primary")
     }
+}
+
+/// The association type of a deal's primary company, as a create or a v4 PUT takes it.
+fn primary_company_type() -> serde_json::Value {
+    json!({
+        "associationCategory": "HUBSPOT_DEFINED",
+        "associationTypeId": DEAL_TO_PRIMARY_COMPANY,
+    })
 }
 
 fn remote_id(value: &serde_json::Value) -> Option<String> {

@@ -12,8 +12,8 @@
 //! - [`mapping`]: every field mapping between CRM records and store records, with the
 //!   defaults for fields a CRM lacks.
 //! - [`sync`]: [`sync::sync_from_crm`] (leads, accounts, deals or contacts: pull pages, upsert by
-//!   remote id, a cursor committed with each page) and [`sync::push_lead`] (create or update
-//!   with an idempotency key). Deals are pulled only; pushing a deal is not built yet.
+//!   remote id, a cursor committed with each page), [`sync::push_lead`] and
+//!   [`sync::push_deal`] (create or update with an idempotency key, and keep the remote id).
 //! - [`ConnectorError`]: errors a tool can show as they are.
 //!
 //! # Invariants
@@ -35,7 +35,10 @@ use std::future::Future;
 pub use error::ConnectorError;
 pub use hubspot::{HubSpot, HubSpotConfig};
 pub use salesforce::{Salesforce, SalesforceConfig};
-pub use sync::{PushReport, SyncKind, SyncReport, push_lead, push_lead_in, sync_from_crm};
+pub use sync::{
+    DealPushReport, PushReport, SyncKind, SyncReport, push_deal, push_deal_in, push_lead,
+    push_lead_in, sync_from_crm,
+};
 
 /// One record as a CRM returns it: its id and its properties as text (HubSpot sends every
 /// property value as a string or null).
@@ -85,8 +88,9 @@ pub enum PushAction {
     Created,
     /// The linked remote record was updated.
     Updated,
-    /// The lead had no remote id, but a remote record with its email existed: it was
-    /// updated and linked.
+    /// The local record had no remote id, but a remote record matching it existed (a lead:
+    /// one with its email; a deal in Salesforce: one with its name and account, created since
+    /// this version was saved): it was updated and linked.
     Linked,
 }
 
@@ -129,6 +133,17 @@ pub trait Crm: Send + Sync {
     fn push_lead(
         &self,
         lead: &store::records::Lead,
+        idempotency_key: &str,
+    ) -> impl Future<Output = Result<Pushed, ConnectorError>> + Send;
+
+    /// Creates or updates the remote deal of `deal`, linked to the remote company/account
+    /// `account_remote_id` (its account's `external_id`) when there is one. A create sends
+    /// `idempotency_key` where the CRM takes one, so a retried push never creates a second
+    /// record.
+    fn push_deal(
+        &self,
+        deal: &store::records::Opportunity,
+        account_remote_id: Option<&str>,
         idempotency_key: &str,
     ) -> impl Future<Output = Result<Pushed, ConnectorError>> + Send;
 }

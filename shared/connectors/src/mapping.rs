@@ -49,7 +49,7 @@
 //! fields holding a default ("unknown", 0) are not sent, so a push never overwrites a value
 //! in HubSpot with our placeholder.
 //!
-//! # HubSpot deal / Salesforce Opportunity → opportunity (pull only)
+//! # HubSpot deal / Salesforce Opportunity → opportunity (pull)
 //!
 //! | opportunity      | HubSpot deal                         | Salesforce Opportunity | when missing          |
 //! |------------------|--------------------------------------|------------------------|-----------------------|
@@ -102,11 +102,21 @@
 //! at all is a lead, not a contact: kind `leads` pulls it. On an existing contact a field
 //! the CRM leaves empty keeps its local value, and the role stays local.
 //!
-//! # Opportunity → Salesforce Opportunity (push)
+//! # Opportunity → HubSpot deal / Salesforce Opportunity (push)
 //!
-//! `Name`, `StageName` (the first Salesforce stage of the local stage, see
-//! [`salesforce_stage_of`]), `Amount` (major units, as a number), `CloseDate`, and
-//! `AccountId` when the local account is linked.
+//! | opportunity    | HubSpot deal                                   | Salesforce Opportunity          |
+//! |----------------|------------------------------------------------|---------------------------------|
+//! | `name`         | `dealname`                                     | `Name`                          |
+//! | `stage`        | `dealstage`: the first default-pipeline stage of the local stage ([`hubspot_stage_of`]) | `StageName`: the first standard stage of the local stage ([`salesforce_stage_of`]) |
+//! | `amount_minor` | `amount`: major units as decimal text (`1234.50`) | `Amount`: major units, a number |
+//! | `currency`     | `deal_currency_code`                           | (not sent: see above)           |
+//! | `close_date`   | `closedate`: midnight UTC of the date          | `CloseDate`                     |
+//! | `account_id`   | associated as the primary company, when the account has a remote id | `AccountId`, when the account has a remote id |
+//!
+//! Amount and close date are converted here and nowhere else ([`major_units_text`],
+//! [`hubspot_close_date`]); both read back to the same values by the pull. No `pipeline` is
+//! sent: HubSpot puts a new deal in the default pipeline, whose stage ids these are, and an
+//! update leaves a deal's pipeline as it is. Owner, probability and the lead stay local.
 
 use std::collections::BTreeMap;
 
@@ -483,6 +493,36 @@ pub fn salesforce_stage_of(stage: &str) -> Option<&'static str> {
         .map(|(theirs, _)| *theirs)
 }
 
+/// The HubSpot `dealstage` id a push sends for a local stage (default pipeline).
+pub fn hubspot_stage_of(stage: &str) -> Option<&'static str> {
+    HUBSPOT_STAGES
+        .iter()
+        .find(|(_, ours)| *ours == stage)
+        .map(|(theirs, _)| *theirs)
+}
+
+/// The HubSpot deal properties of a deal (see the push table above).
+pub fn hubspot_deal_from_opportunity(deal: &Opportunity) -> BTreeMap<String, String> {
+    let mut properties = BTreeMap::new();
+    properties.insert("dealname".to_owned(), deal.name.clone());
+    if let Some(stage) = hubspot_stage_of(&deal.stage) {
+        properties.insert("dealstage".to_owned(), stage.to_owned());
+    }
+    properties.insert(
+        "amount".to_owned(),
+        major_units_text(deal.amount_minor, &deal.currency),
+    );
+    properties.insert("deal_currency_code".to_owned(), deal.currency.clone());
+    properties.insert("closedate".to_owned(), hubspot_close_date(&deal.close_date));
+    properties
+}
+
+/// A close date (`2026-12-31`) as HubSpot's `closedate`, a date-time: midnight UTC of that
+/// day, which the pull reads back as the same date.
+pub fn hubspot_close_date(close_date: &str) -> String {
+    format!("{close_date}T00:00:00.000Z")
+}
+
 /// The opportunity of a HubSpot deal, or why it is skipped.
 pub fn deal_from_hubspot_deal(record: &RemoteRecord) -> Result<RemoteDeal, String> {
     let currency = record
@@ -785,16 +825,26 @@ fn minor_units(amount: &str, currency: &str) -> Result<i64, String> {
 
 /// Minor units as the number a CRM takes in major units: `123450` USD → `1234.5`.
 fn major_units(amount_minor: i64, currency: &str) -> Option<Value> {
-    let scale = 10_i64.pow(currency_exponent(currency));
+    major_units_text(amount_minor, currency)
+        .parse::<serde_json::Number>()
+        .ok()
+        .map(Value::Number)
+}
+
+/// Minor units as decimal text in major units, by the currency's exponent, without going
+/// through floating point: `123450` USD → `1234.50`, `5000` JPY → `5000`, `1500` KWD →
+/// `1.500`. Amounts are never negative in the store.
+pub fn major_units_text(amount_minor: i64, currency: &str) -> String {
+    let exponent = currency_exponent(currency);
+    let scale = 10_i64.pow(exponent);
     let whole = amount_minor / scale;
     let fraction = amount_minor % scale;
-    let text = if scale == 1 {
+    if scale == 1 {
         whole.to_string()
     } else {
-        let width = currency_exponent(currency) as usize;
+        let width = exponent as usize;
         format!("{whole}.{fraction:0width$}")
-    };
-    text.parse::<serde_json::Number>().ok().map(Value::Number)
+    }
 }
 
 /// `2026-12-31T00:00:00Z`, `2026-12-31` or milliseconds since the epoch (older HubSpot
@@ -1128,6 +1178,89 @@ mod tests {
         assert_eq!(fields["Amount"], Value::from(48000.0));
         assert_eq!(fields["CloseDate"], "2027-01-15");
         assert_eq!(fields["AccountId"], "001000000000001AAA");
+    }
+
+    fn opportunity(stage: &str, amount_minor: i64, currency: &str) -> Opportunity {
+        Opportunity {
+            id: "opp_1".to_owned(),
+            external_id: None,
+            account_id: "acc_1".to_owned(),
+            lead_id: None,
+            name: "Acme expansion".to_owned(),
+            stage: stage.to_owned(),
+            amount_minor,
+            currency: currency.to_owned(),
+            probability: 40,
+            close_date: "2027-03-31".to_owned(),
+            owner: None,
+            created_at: "2026-11-21T00:00:00.000000Z".to_owned(),
+            updated_at: "2026-11-21T00:00:00.000000Z".to_owned(),
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn a_deal_pushed_to_hubspot_is_pulled_back_as_the_same_deal_in_every_stage_and_currency() {
+        let cases = [
+            ("prospecting", 1_200_050, "EUR", "12000.50"),
+            ("qualification", 5000, "JPY", "5000"),
+            ("proposal", 1500, "KWD", "1.500"),
+            ("negotiation", 7, "USD", "0.07"),
+            ("closed_won", 100_000_000, "USD", "1000000.00"),
+            ("closed_lost", 0, "USD", "0.00"),
+        ];
+        for (stage, amount_minor, currency, amount_text) in cases {
+            let local = opportunity(stage, amount_minor, currency);
+            let properties = hubspot_deal_from_opportunity(&local);
+            assert_eq!(properties["amount"], amount_text, "{stage}");
+            assert_eq!(properties["closedate"], "2027-03-31T00:00:00.000Z");
+            let mut record = deal(&[(HUBSPOT_DEAL_COMPANY, "501")]);
+            record
+                .properties
+                .extend(properties.into_iter().map(|(k, v)| (k, Some(v))));
+            assert_eq!(
+                deal_from_hubspot_deal(&record).unwrap(),
+                RemoteDeal {
+                    name: local.name.clone(),
+                    stage: stage.to_owned(),
+                    amount_minor,
+                    currency: currency.to_owned(),
+                    close_date: local.close_date.clone(),
+                    account_external_id: Some("501".to_owned()),
+                },
+                "{stage} {currency}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_deal_pushed_to_salesforce_is_pulled_back_with_the_same_stage_amount_and_date() {
+        for stage in store::opportunities::STAGE_ORDER {
+            let local = opportunity(stage, 4_800_099, "USD");
+            let fields =
+                salesforce_opportunity_from_opportunity(&local, Some("001000000000001AAA"));
+            let mut record = deal(&[]);
+            for (name, value) in fields {
+                let text = match value {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                record.properties.insert(name, Some(text));
+            }
+            let back = deal_from_salesforce_opportunity(&record).unwrap();
+            assert_eq!(
+                (
+                    back.stage.as_str(),
+                    back.amount_minor,
+                    back.close_date.as_str()
+                ),
+                (stage, 4_800_099, "2027-03-31")
+            );
+            assert_eq!(
+                back.account_external_id.as_deref(),
+                Some("001000000000001AAA")
+            );
+        }
     }
 
     #[test]

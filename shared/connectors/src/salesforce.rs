@@ -11,7 +11,11 @@
 //! Retries: GET and queries are retried by the resilience layer; PATCH sets absolute values,
 //! so it is too. Salesforce's REST API has no idempotency key, so a create is sent once:
 //! [`Crm::push_lead`] looks the lead up by email before creating, which is what makes a
-//! repeated push safe here.
+//! repeated push safe here. [`Crm::push_deal`] does the same for a deal, which has no email:
+//! it looks for an Opportunity with the deal's name on the same Account (or none) created
+//! since this version of the deal was saved (less [`LOOKUP_CLOCK_SKEW`]): exactly what an
+//! earlier push of this version could have left behind, and not an older deal that happens
+//! to share the name.
 //!
 //! The sync pages with keyset SOQL (`WHERE Id > :last ORDER BY Id LIMIT 200`) rather than
 //! query locators, because a locator (`nextRecordsUrl`) expires after about 15 minutes idle
@@ -38,6 +42,9 @@ pub const PROVIDER: &str = "salesforce";
 const DISPLAY: &str = "Salesforce";
 /// Records per sync page (keyset `LIMIT`).
 const PAGE_SIZE: u32 = 200;
+/// How far before a deal version's local save time a deal push looks for an Opportunity
+/// an earlier push of it created: room for the two clocks to disagree.
+pub const LOOKUP_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// A Salesforce object this connector reads and writes.
 #[derive(
@@ -263,6 +270,31 @@ impl Salesforce {
         Ok(self.query(&soql).await?.records.into_iter().next())
     }
 
+    /// The Opportunity named `name` on the Account `account` (`None`: on no Account) created
+    /// at or after `created_since`, if any; the lowest Id when there are several.
+    pub async fn find_opportunity(
+        &self,
+        name: &str,
+        account: Option<&str>,
+        created_since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<RemoteRecord>, ConnectorError> {
+        let account = match account {
+            Some(id) => {
+                check_id(id)?;
+                format!("AccountId = '{id}'")
+            }
+            None => "AccountId = null".to_owned(),
+        };
+        let soql = format!(
+            "SELECT {} FROM Opportunity WHERE Name = '{}' AND {account} AND CreatedDate >= {} \
+             ORDER BY Id LIMIT 1",
+            mapping::SALESFORCE_OPPORTUNITY_FIELDS.join(", "),
+            soql_escape(name),
+            created_since.format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        Ok(self.query(&soql).await?.records.into_iter().next())
+    }
+
     /// `https://{instance}/services/data/{version}/{path}` for this grant.
     fn url(&self, grant: &Grant, path: &str) -> Result<String, ConnectorError> {
         let host = self
@@ -386,6 +418,49 @@ impl Crm for Salesforce {
             });
         }
         let id = self.create(SObject::Lead, &fields).await?;
+        Ok(Pushed {
+            remote_id: id,
+            action: PushAction::Created,
+        })
+    }
+
+    async fn push_deal(
+        &self,
+        deal: &store::records::Opportunity,
+        account_remote_id: Option<&str>,
+        _idempotency_key: &str,
+    ) -> Result<Pushed, ConnectorError> {
+        let fields = mapping::salesforce_opportunity_from_opportunity(deal, account_remote_id);
+        if let Some(remote_id) = &deal.external_id {
+            self.update(SObject::Opportunity, remote_id, &fields)
+                .await?;
+            return Ok(Pushed {
+                remote_id: remote_id.clone(),
+                action: PushAction::Updated,
+            });
+        }
+        // No idempotency key in Salesforce: the lookup is what keeps a repeated push (after a
+        // lost answer) from creating a second Opportunity, as the email lookup does for a lead.
+        let saved = chrono::DateTime::parse_from_rfc3339(&deal.updated_at).map_err(|_| {
+            ConnectorError::Invalid(format!(
+                "deal {} has no valid update time, so an earlier push of it cannot be looked up",
+                deal.id
+            ))
+        })?;
+        let skew = chrono::Duration::from_std(LOOKUP_CLOCK_SKEW).unwrap_or_default();
+        let since = saved.with_timezone(&chrono::Utc) - skew;
+        if let Some(existing) = self
+            .find_opportunity(&deal.name, account_remote_id, since)
+            .await?
+        {
+            self.update(SObject::Opportunity, &existing.id, &fields)
+                .await?;
+            return Ok(Pushed {
+                remote_id: existing.id,
+                action: PushAction::Linked,
+            });
+        }
+        let id = self.create(SObject::Opportunity, &fields).await?;
         Ok(Pushed {
             remote_id: id,
             action: PushAction::Created,

@@ -11,11 +11,12 @@
 //! A completed pass remembers when it started; the next one asks only for records modified
 //! since then. The failure's message is kept as the cursor's `last_error`.
 //!
-//! **Push** ([`push_lead`]): creates or updates the lead's remote record and stores the
-//! remote id as the lead's `external_id`. The create carries an idempotency key derived
-//! from the lead id and its `updated_at`: the same version of the same lead always sends
+//! **Push** ([`push_lead`], [`push_deal`]): creates or updates the record's remote record and
+//! stores the remote id as its `external_id`. The create carries an idempotency key derived
+//! from the local id and its `updated_at`: the same version of the same record always sends
 //! the same key, so a retried push (by the resilience layer, or by the user after a lost
-//! answer) never creates a second record.
+//! answer) never creates a second record. A deal is linked to its account's remote
+//! company/account when the account has a remote id.
 //!
 //! The `_in` variants work inside a caller's write transaction (a tool call's, which the
 //! pipeline commits with its audit record). A tool that already holds a write transaction
@@ -480,7 +481,18 @@ pub struct PushReport {
 
 /// The idempotency key of a push of this version of `lead`.
 pub fn idempotency_key(lead: &store::records::Lead) -> String {
-    format!("revops-push-{}-{}", lead.id, lead.updated_at)
+    push_key(&lead.id, &lead.updated_at)
+}
+
+/// The idempotency key of a push of this version of `deal`.
+pub fn deal_idempotency_key(deal: &store::records::Opportunity) -> String {
+    push_key(&deal.id, &deal.updated_at)
+}
+
+/// One derivation for every kind: ids carry their kind's prefix (`lead_`, `opp_`), so two
+/// kinds never share a key, and a new version (a later `updated_at`) gets a new one.
+fn push_key(id: &str, updated_at: &str) -> String {
+    format!("revops-push-{id}-{updated_at}")
 }
 
 /// Pushes the lead to `crm` and links it (`external_id`), in a transaction of its own.
@@ -523,6 +535,77 @@ async fn push<C: Crm>(crm: &C, lead: &store::records::Lead) -> Result<PushReport
         provider: crm.provider().to_owned(),
         remote_id: pushed.remote_id,
         action: pushed.action,
+        idempotency_key: key,
+    })
+}
+
+/// What a deal push did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct DealPushReport {
+    pub opportunity_id: String,
+    pub provider: String,
+    /// The remote deal's id, now the opportunity's `external_id`.
+    pub remote_id: String,
+    pub action: PushAction,
+    /// The remote company/account the deal was linked to (its account's `external_id`);
+    /// `None` when the account is not linked to a CRM record (sync accounts first to link
+    /// it).
+    pub account_remote_id: Option<String>,
+    /// The key a create was sent with (the same for every retry of this version of the deal).
+    pub idempotency_key: String,
+}
+
+/// Pushes the deal (a local opportunity) to `crm` and links it (`external_id`), in a
+/// transaction of its own.
+pub async fn push_deal<C: Crm>(
+    store: &Store,
+    crm: &C,
+    opportunity_id: &str,
+) -> Result<DealPushReport, ConnectorError> {
+    let deal = store::opportunities::get_one(store, opportunity_id).await?;
+    let account = store::accounts::get(store, &deal.account_id).await?;
+    let report = push_opportunity(crm, &deal, account.external_id).await?;
+    let mut tx = store.begin_write().await?;
+    store::sync::set_opportunity_external_id(&mut tx, &deal.id, &report.remote_id).await?;
+    commit(tx).await?;
+    Ok(report)
+}
+
+/// [`push_deal`] inside the caller's transaction.
+pub async fn push_deal_in<C: Crm>(
+    tx: &mut WriteTx,
+    crm: &C,
+    opportunity_id: &str,
+) -> Result<DealPushReport, ConnectorError> {
+    let deal = store::opportunities::get_in(tx, opportunity_id).await?;
+    let account = store::accounts::get_in(tx, &deal.account_id).await?;
+    let report = push_opportunity(crm, &deal, account.external_id).await?;
+    store::sync::set_opportunity_external_id(tx, &deal.id, &report.remote_id).await?;
+    Ok(report)
+}
+
+async fn push_opportunity<C: Crm>(
+    crm: &C,
+    deal: &store::records::Opportunity,
+    account_remote_id: Option<String>,
+) -> Result<DealPushReport, ConnectorError> {
+    let key = deal_idempotency_key(deal);
+    let pushed = crm
+        .push_deal(deal, account_remote_id.as_deref(), &key)
+        .await?;
+    tracing::info!(
+        provider = crm.provider(),
+        opportunity_id = %deal.id,
+        action = ?pushed.action,
+        linked_to_account = account_remote_id.is_some(),
+        "deal pushed to the CRM"
+    );
+    Ok(DealPushReport {
+        opportunity_id: deal.id.clone(),
+        provider: crm.provider().to_owned(),
+        remote_id: pushed.remote_id,
+        action: pushed.action,
+        account_remote_id,
         idempotency_key: key,
     })
 }

@@ -298,6 +298,27 @@ pub async fn set_lead_external_id(
     Ok(())
 }
 
+/// Links a deal to its remote record after a push. Setting the id it already has changes
+/// nothing; an id another deal carries is a conflict.
+pub async fn set_opportunity_external_id(
+    tx: &mut WriteTx,
+    opportunity_id: &str,
+    external_id: &str,
+) -> Result<()> {
+    let current = crate::opportunities::get_in(tx, opportunity_id).await?;
+    if current.external_id.as_deref() == Some(external_id) {
+        return Ok(());
+    }
+    sqlx::query("UPDATE opportunities SET external_id = $2, updated_at = $3 WHERE id = $1")
+        .bind(opportunity_id)
+        .bind(external_id)
+        .bind(crate::clock::now())
+        .execute(&mut **tx)
+        .await
+        .map_err(|error| Error::from_sqlx("link a deal to its CRM record", error))?;
+    Ok(())
+}
+
 /// What [`upsert_account`] did, or why it did nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountUpsert {

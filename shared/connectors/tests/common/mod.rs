@@ -327,3 +327,222 @@ pub async fn mount_two_soql_pages(
         .mount(server)
         .await;
 }
+
+/// A local deal on `account_id` (no remote id): proposal, 12,000.50 USD, closing 2027-03-31.
+pub async fn local_deal(store: &Store, account_id: &str, name: &str) -> String {
+    let mut tx = store.begin_write().await.unwrap();
+    let deal = store::opportunities::NewOpportunity {
+        account_id: account_id.to_owned(),
+        lead_id: None,
+        name: name.to_owned(),
+        stage: "proposal".to_owned(),
+        amount_minor: 1_200_050,
+        currency: "USD".to_owned(),
+        probability: None,
+        close_date: "2027-03-31".to_owned(),
+        owner: None,
+    };
+    let (deal, _) = store::opportunities::create(&mut tx, &deal, "test", None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    deal.id
+}
+
+/// How a fake CRM misbehaves on one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The request is applied, but its answer is lost: the client sees this status.
+    AnswerLost(u16),
+    /// The request is refused with this status before anything is applied, with a
+    /// `Retry-After` of this many seconds when given.
+    Refused(u16, Option<u64>),
+}
+
+/// One deal a fake CRM holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeDeal {
+    pub id: String,
+    /// The properties (HubSpot) or fields (Salesforce) the last write sent.
+    pub fields: serde_json::Value,
+    /// HubSpot: the associations the create sent.
+    pub associations: serde_json::Value,
+    /// The idempotency key the create carried.
+    pub key: Option<String>,
+}
+
+/// The deals of a fake CRM: creates and updates land in it, so a test counts what exists
+/// remotely, not only the requests. Each responder takes its own faults, one per request in
+/// order, before it behaves.
+#[derive(Clone, Default)]
+pub struct FakeDeals(Arc<Mutex<Vec<FakeDeal>>>);
+
+impl FakeDeals {
+    pub fn deals(&self) -> Vec<FakeDeal> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// `POST /crm/v3/objects/deals`, honouring `Idempotency-Key`: a create repeating a key
+    /// gets the deal the first one made.
+    pub fn hubspot_create(&self, faults: &[Fault]) -> FakeResponder {
+        self.responder(FakeRoute::HubSpotCreate, faults)
+    }
+
+    /// `PATCH /crm/v3/objects/deals/{id}`.
+    pub fn hubspot_update(&self, faults: &[Fault]) -> FakeResponder {
+        self.responder(FakeRoute::HubSpotUpdate, faults)
+    }
+
+    /// `POST /services/data/{version}/sobjects/Opportunity`: no idempotency key, so every
+    /// create that is applied makes a new Opportunity.
+    pub fn salesforce_create(&self, faults: &[Fault]) -> FakeResponder {
+        self.responder(FakeRoute::SalesforceCreate, faults)
+    }
+
+    /// `PATCH /services/data/{version}/sobjects/Opportunity/{id}`.
+    pub fn salesforce_update(&self, faults: &[Fault]) -> FakeResponder {
+        self.responder(FakeRoute::SalesforceUpdate, faults)
+    }
+
+    /// A SOQL query: the Opportunities whose `Name = '…'` the query names.
+    pub fn salesforce_query(&self, faults: &[Fault]) -> FakeResponder {
+        self.responder(FakeRoute::SalesforceQuery, faults)
+    }
+
+    fn responder(&self, route: FakeRoute, faults: &[Fault]) -> FakeResponder {
+        FakeResponder {
+            deals: self.clone(),
+            route,
+            faults: Arc::new(Mutex::new(faults.iter().copied().collect())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FakeRoute {
+    HubSpotCreate,
+    HubSpotUpdate,
+    SalesforceCreate,
+    SalesforceUpdate,
+    SalesforceQuery,
+}
+
+/// One route of a [`FakeDeals`], with the faults it has left to play.
+pub struct FakeResponder {
+    deals: FakeDeals,
+    route: FakeRoute,
+    faults: Arc<Mutex<std::collections::VecDeque<Fault>>>,
+}
+
+impl wiremock::Respond for FakeResponder {
+    fn respond(&self, request: &Request) -> wiremock::ResponseTemplate {
+        use serde_json::{Value, json};
+        use wiremock::ResponseTemplate;
+        let fault = self.faults.lock().unwrap().pop_front();
+        if let Some(Fault::Refused(status, retry_after)) = fault {
+            let refused = ResponseTemplate::new(status);
+            return match retry_after {
+                Some(seconds) => refused.insert_header("Retry-After", seconds.to_string().as_str()),
+                None => refused,
+            };
+        }
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let last_segment = request
+            .url
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let mut deals = self.deals.0.lock().unwrap();
+        let answer = match self.route {
+            FakeRoute::HubSpotCreate => {
+                let key = request
+                    .headers
+                    .get(resilience::IDEMPOTENCY_KEY)
+                    .map(|value| value.to_str().unwrap().to_owned());
+                let replay = key
+                    .as_ref()
+                    .and_then(|key| deals.iter().find(|deal| deal.key.as_ref() == Some(key)));
+                let deal = match replay {
+                    Some(deal) => deal.clone(),
+                    None => {
+                        let deal = FakeDeal {
+                            id: (9001 + deals.len()).to_string(),
+                            fields: body["properties"].clone(),
+                            associations: body["associations"].clone(),
+                            key,
+                        };
+                        deals.push(deal.clone());
+                        deal
+                    }
+                };
+                ResponseTemplate::new(201).set_body_json(
+                    json!({"id": deal.id, "properties": deal.fields, "archived": false}),
+                )
+            }
+            FakeRoute::SalesforceCreate => {
+                let id = format!("006000000000{:03}AAA", deals.len() + 1);
+                deals.push(FakeDeal {
+                    id: id.clone(),
+                    fields: body,
+                    associations: Value::Null,
+                    key: None,
+                });
+                ResponseTemplate::new(201)
+                    .set_body_json(json!({"id": id, "success": true, "errors": []}))
+            }
+            FakeRoute::HubSpotUpdate | FakeRoute::SalesforceUpdate => {
+                let fields = match self.route {
+                    FakeRoute::HubSpotUpdate => body["properties"].clone(),
+                    _ => body,
+                };
+                match deals.iter_mut().find(|deal| deal.id == last_segment) {
+                    Some(deal) => {
+                        if let (Some(old), Some(new)) =
+                            (deal.fields.as_object_mut(), fields.as_object())
+                        {
+                            old.extend(new.clone());
+                        }
+                        match self.route {
+                            FakeRoute::HubSpotUpdate => ResponseTemplate::new(200)
+                                .set_body_json(json!({"id": deal.id, "properties": deal.fields})),
+                            _ => ResponseTemplate::new(204),
+                        }
+                    }
+                    None => ResponseTemplate::new(404),
+                }
+            }
+            FakeRoute::SalesforceQuery => {
+                let soql = request
+                    .url
+                    .query_pairs()
+                    .find(|(name, _)| name == "q")
+                    .map(|(_, q)| q.into_owned())
+                    .unwrap_or_default();
+                let records: Vec<Value> = deals
+                    .iter()
+                    .filter(|deal| {
+                        // As the query writes it: a SOQL literal, `\\` and `'` escaped.
+                        let name = deal.fields["Name"].as_str().unwrap_or_default();
+                        let literal = name.replace('\\', "\\\\").replace('\'', "\\'");
+                        soql.contains(&format!("Name = '{literal}'"))
+                    })
+                    .map(|deal| {
+                        let mut record = deal.fields.clone();
+                        record["Id"] = json!(deal.id);
+                        record["attributes"] = json!({"type": "Opportunity"});
+                        record
+                    })
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(
+                    json!({"totalSize": records.len(), "done": true, "records": records}),
+                )
+            }
+        };
+        match fault {
+            Some(Fault::AnswerLost(status)) => ResponseTemplate::new(status),
+            _ => answer,
+        }
+    }
+}
