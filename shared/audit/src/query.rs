@@ -55,19 +55,20 @@ pub(crate) async fn packed_between(
 ) -> Result<Option<String>> {
     // `seq`, a space, then each text field as its length in bytes, a colon and its bytes.
     let sql = match store.backend() {
-        // One `format` call per row: building the same text from twenty `||` took SQLite
-        // 1.7 times as long. No ORDER BY inside the aggregate (it would sort the batch): the
-        // rows come in rowid order, and [`unpack`] puts them in seq order whatever happens.
+        // One `concat` call per row: building the same text from twenty `||` took SQLite
+        // about twice as long. (`format` is as fast, but its `%s` stops at a NUL, which would
+        // let a tampered field shift the fields after it; `concat` copies every byte.) No
+        // ORDER BY inside the aggregate (it would sort the batch): the rows come in rowid
+        // order, and [`unpack`] puts them in seq order whatever happens.
         store::Backend::Sqlite => {
-            let pattern = format!("%d {}", "%d:%s".repeat(TEXT_FIELDS.len()));
-            let arguments: Vec<String> = TEXT_FIELDS
+            let pieces: Vec<String> = TEXT_FIELDS
                 .iter()
-                .map(|column| format!("length(CAST({column} AS BLOB)), {column}"))
+                .map(|column| format!("octet_length({column}), ':', {column}"))
                 .collect();
             format!(
-                "SELECT group_concat(format('{pattern}', seq, {}), '') \
+                "SELECT group_concat(concat(seq, ' ', {}), '') \
                  FROM audit_log WHERE seq > $1 AND seq <= $2",
-                arguments.join(", ")
+                pieces.join(", ")
             )
         }
         store::Backend::Postgres => {
