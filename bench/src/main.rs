@@ -5,7 +5,8 @@
 //! Run: `cargo build --release --workspace && target/release/revops-bench`
 //! (`--calls N` and `--starts N` change the counts). `revops-bench audit [--postgres URL]`
 //! measures the audit log instead (see `audit_bench`); `revops-bench rank [--leads N]`
-//! measures `rank_leads` against a plain scan of the leads table (see `rank_bench`);
+//! measures `rank_leads` against a plain scan of the leads table, and with `--learnt` ranking
+//! by a lead model learnt and activated through the CLI (see `rank_bench`);
 //! `revops-bench model [--rows N]` measures the learnt models (see `model_bench`);
 //! `revops-bench marketing [--touches N]` measures attribution and the funnel over N touches
 //! (see `marketing_bench`); `revops-bench at-risk [--accounts N]` measures

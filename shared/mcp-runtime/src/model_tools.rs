@@ -77,6 +77,25 @@ pub struct ScoreDistribution {
     pub p90: f64,
 }
 
+/// How long one version's scores took to compute, over its latest `window` predictions.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LatencySummary {
+    pub version: i64,
+    /// Predictions of this version in the window.
+    pub predictions: i64,
+    /// Of those, how many carry a latency (not those logged before latencies were kept, nor
+    /// those a caller of log_prediction logged without one or as 0 ms).
+    pub with_latency: i64,
+    /// Median time per score, in microseconds (nearest rank: a latency that was logged).
+    pub p50_micros: Option<i64>,
+    /// 95th percentile, in microseconds.
+    pub p95_micros: Option<i64>,
+    /// 99th percentile, in microseconds.
+    pub p99_micros: Option<i64>,
+    /// The slowest score in the window, in microseconds.
+    pub max_micros: Option<i64>,
+}
+
 /// How the model's past predictions did, where the outcome is now known.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PastAccuracy {
@@ -98,6 +117,10 @@ pub struct ModelHealth {
     pub predictions_last_24h: i64,
     pub predictions_last_7d: i64,
     pub score_distribution: Option<ScoreDistribution>,
+    /// Time per score for each version, newest first: every registered version and every
+    /// version with logged predictions (the newest 20), each over its own latest `window`
+    /// predictions (for the active version, the ones `score_distribution` describes).
+    pub latency: Vec<LatencySummary>,
     /// What the latest window is compared with.
     pub drift_baseline: String,
     /// The score first, then each input, most drifted first; empty until there are enough
@@ -178,6 +201,38 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 const MIN_FOR_DRIFT: usize = 50;
 
+/// How many versions' latency a health report gives at most (beyond the registered ones):
+/// log_prediction accepts any version number, and each version costs a query.
+const MAX_LOGGED_VERSIONS: i64 = 20;
+
+/// The latency of every registered version and of the newest logged ones, newest first.
+async fn latency_of(
+    store: &store::Store,
+    model_name: &str,
+    registered: &[store::models::ModelVersion],
+    window: i64,
+) -> Result<Vec<LatencySummary>, ToolError> {
+    let mut versions: Vec<i64> =
+        store::predictions::logged_versions(store, model_name, MAX_LOGGED_VERSIONS).await?;
+    versions.extend(registered.iter().map(|v| v.version));
+    versions.sort_unstable_by(|a, b| b.cmp(a));
+    versions.dedup();
+    let mut summaries = Vec::with_capacity(versions.len());
+    for version in versions {
+        let summary = store::predictions::latency(store, model_name, version, window).await?;
+        summaries.push(LatencySummary {
+            version,
+            predictions: summary.predictions,
+            with_latency: summary.with_latency,
+            p50_micros: summary.p50_micros,
+            p95_micros: summary.p95_micros,
+            p99_micros: summary.p99_micros,
+            max_micros: summary.max_micros,
+        });
+    }
+    Ok(summaries)
+}
+
 async fn health_of(
     runtime: &Runtime,
     kind: Option<&str>,
@@ -216,6 +271,8 @@ async fn health_of(
             p90: percentile(&scores, 0.9),
         }
     });
+
+    let latency = latency_of(store, model_name, &versions, window).await?;
 
     // The baseline: a learnt version's training distribution of the score, else the first
     // predictions of that version.
@@ -374,6 +431,7 @@ async fn health_of(
         predictions_last_24h: recent.first().copied().unwrap_or(0),
         predictions_last_7d: recent.get(1).copied().unwrap_or(0),
         score_distribution,
+        latency,
         drift_baseline,
         drift,
         overall_drift,
@@ -615,7 +673,8 @@ pub fn check_model_health_route<S: TeamServer>() -> ToolRoute<S> {
         "check_model_health",
         "Is this server's scoring model still trustworthy? For each model (or the one named): its registered \
          versions and which is active, server uptime, how many predictions it made (in all, last 24 hours, last 7 \
-         days), the spread of its latest scores, drift of the score and of each input by population stability \
+         days), the spread of its latest scores, how long each version takes per score (p50, p95, p99 and max in \
+         microseconds over its latest predictions), drift of the score and of each input by population stability \
          index (< 0.1 stable, 0.1-0.25 moderate, > 0.25 significant) against the training distribution or its first \
          predictions, and how well past predictions ranked what then happened (AUC), with findings in plain words. \
          Example: {\"model_name\": \"lead_scorer\"}.",

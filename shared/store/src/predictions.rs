@@ -184,6 +184,92 @@ pub async fn volume(store: &Store, model_name: &str, since: &[&str]) -> Result<(
     Ok((total, counts))
 }
 
+/// The versions of `model_name` that have logged predictions, newest first, at most `limit`.
+///
+/// A loose index scan (each step one seek of `predictions_model_idx` for the next lower
+/// version), so it costs one seek per version however many predictions each has.
+pub async fn logged_versions(store: &Store, model_name: &str, limit: i64) -> Result<Vec<i64>> {
+    let rows: Vec<i64> = sqlx::query_scalar(
+        "WITH RECURSIVE v(version, depth) AS ( \
+           SELECT (SELECT MAX(model_version) FROM predictions WHERE model_name = $1), 1 \
+           UNION ALL \
+           SELECT (SELECT MAX(model_version) FROM predictions WHERE model_name = $1 AND model_version < v.version), \
+                  v.depth + 1 \
+           FROM v WHERE v.version IS NOT NULL AND v.depth < $2 \
+         ) SELECT version FROM v WHERE version IS NOT NULL",
+    )
+    .bind(model_name)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await
+    .map_err(|error| Error::from_sqlx("list logged model versions", error))?;
+    Ok(rows)
+}
+
+/// How long one version's predictions took to compute, over its latest predictions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatencySummary {
+    pub model_version: i64,
+    /// Predictions of the version in the window.
+    pub predictions: i64,
+    /// Of those, how many carry a latency.
+    pub with_latency: i64,
+    /// Nearest-rank percentiles (each one a latency that was logged) and the maximum, in
+    /// microseconds; none when no prediction in the window carries a latency.
+    pub p50_micros: Option<i64>,
+    pub p95_micros: Option<i64>,
+    pub p99_micros: Option<i64>,
+    pub max_micros: Option<i64>,
+}
+
+/// The latency of version `version` of `model_name` over its latest `window` predictions.
+///
+/// Rows without a latency (NULL: logged before latencies were kept, or by a caller of
+/// `log_prediction` that gave none) and rows with 0 (a caller's "0 ms": the servers' own
+/// scores never log less than 1 µs) count in `predictions` but not in the percentiles.
+/// The percentiles are computed by the database (window functions, which both SQLite and
+/// Postgres have): it sorts at most `window` latencies and returns one row, so the memory
+/// here does not grow with the window.
+pub async fn latency(
+    store: &Store,
+    model_name: &str,
+    version: i64,
+    window: i64,
+) -> Result<LatencySummary> {
+    // Nearest rank: the p-th percentile of n values is the ceil(p * n / 100)-th smallest,
+    // written in integer arithmetic (both databases divide integers exactly that way).
+    let row = sqlx::query(
+        "WITH w AS ( \
+           SELECT latency_micros FROM predictions WHERE model_name = $1 AND model_version = $2 \
+           ORDER BY created_at DESC, id DESC LIMIT $3 \
+         ), m AS ( \
+           SELECT latency_micros, ROW_NUMBER() OVER (ORDER BY latency_micros) AS rn, COUNT(*) OVER () AS n \
+           FROM w WHERE latency_micros > 0 \
+         ) \
+         SELECT (SELECT COUNT(*) FROM w) AS predictions, COUNT(*) AS with_latency, \
+           MAX(CASE WHEN rn = (n * 50 + 99) / 100 THEN latency_micros END) AS p50, \
+           MAX(CASE WHEN rn = (n * 95 + 99) / 100 THEN latency_micros END) AS p95, \
+           MAX(CASE WHEN rn = (n * 99 + 99) / 100 THEN latency_micros END) AS p99, \
+           MAX(latency_micros) AS max_micros \
+         FROM m",
+    )
+    .bind(model_name)
+    .bind(version)
+    .bind(window)
+    .fetch_one(store.pool())
+    .await
+    .map_err(|error| Error::from_sqlx("summarise prediction latency", error))?;
+    Ok(LatencySummary {
+        model_version: version,
+        predictions: crate::rows::get(&row, "predictions")?,
+        with_latency: crate::rows::get(&row, "with_latency")?,
+        p50_micros: crate::rows::get(&row, "p50")?,
+        p95_micros: crate::rows::get(&row, "p95")?,
+        p99_micros: crate::rows::get(&row, "p99")?,
+        max_micros: crate::rows::get(&row, "max_micros")?,
+    })
+}
+
 /// For predictions whose outcome is now known, (score, whether it happened): leads that
 /// converted or were disqualified; accounts that churned after the prediction, or stayed
 /// 90 days past it; trials that became customers or ended. The latest 100,000.
