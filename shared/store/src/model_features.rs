@@ -140,9 +140,9 @@ fn sql_error(action: &'static str) -> impl Fn(sqlx::Error) -> Error {
 fn text(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<String>> {
     // Columns arrive as TEXT or integers depending on the backend; read either. The value's
     // own type picks the decoder: trying each in turn built an error for every integer cell,
-    // which made reading every lead's features (a learnt `rank_leads`) a third slower.
-    use sqlx::any::AnyTypeInfoKind;
+    // and a learnt `rank_leads` reads every lead's features.
     use sqlx::ValueRef as _;
+    use sqlx::any::AnyTypeInfoKind;
     let kind = row
         .try_get_raw(column)
         .ok()
