@@ -81,10 +81,15 @@ async fn audit_step(store: &store::Store, calls: usize) -> anyhow::Result<StepTi
     let auditor = audit::Auditor::open(store).await?;
     auditor.register_actor(store, "bench@example.com").await?;
     let (mut begins, mut steps, mut commits) = (Vec::new(), Vec::new(), Vec::new());
+    let mut round_trips = Vec::new();
     for n in 0..calls {
         let started = Instant::now();
         let mut tx = store.begin_write().await?;
         begins.push(started.elapsed());
+        // The floor under any statement: one trip to the database and back, doing nothing.
+        let started = Instant::now();
+        sqlx::query("SELECT 1").execute(&mut *tx).await?;
+        round_trips.push(started.elapsed());
         let arguments = arguments(n);
         let entry = call("update_lead", "write", &arguments);
         let started = Instant::now();
@@ -101,6 +106,7 @@ async fn audit_step(store: &store::Store, calls: usize) -> anyhow::Result<StepTi
     let step_median = median(&mut steps);
     Ok(StepTimes {
         begin: median(&mut begins),
+        round_trip: median(&mut round_trips),
         step: step_median,
         step_p99: steps[steps.len() * 99 / 100],
         commit: median(&mut commits),
@@ -160,6 +166,8 @@ async fn recorded_read_rate(
 
 struct StepTimes {
     begin: Duration,
+    /// A `SELECT 1` in the same transaction.
+    round_trip: Duration,
     step: Duration,
     step_p99: Duration,
     commit: Duration,
@@ -238,11 +246,12 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
                 let micros = |d: Duration| d.as_secs_f64() * 1e6;
                 println!(
                     "  {name:<8} audit step of a write call (append in its transaction): median {:>6.1} µs, p99 {:>6.1} µs \
-                     (the call's own begin {:.1} µs and commit {:.1} µs)",
+                     (the call's own begin {:.1} µs and commit {:.1} µs; a bare SELECT 1 {:.1} µs)",
                     micros(times.step),
                     micros(times.step_p99),
                     micros(times.begin),
-                    micros(times.commit)
+                    micros(times.commit),
+                    micros(times.round_trip)
                 );
             }
             store.close().await;
