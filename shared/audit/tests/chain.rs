@@ -352,6 +352,56 @@ async fn a_nul_written_into_an_sqlite_field_is_named_as_altered_content() {
     assert_eq!(intact.entries, 400);
 }
 
+/// Migration 15 drops the unique index on `hash` (SQLite by rebuilding the table): a chain
+/// written before it must come through whole, still verify, and still refuse a fork.
+#[tokio::test]
+async fn a_chain_written_before_migration_15_survives_it_whole_and_still_refuses_a_fork() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut locations = vec![store::DatabaseLocation::SqliteFile(
+        dir.path().join("old.db"),
+    )];
+    if let Some(url) = store::test_support::postgres_url_or_skip(
+        "a_chain_written_before_migration_15_survives_it_whole_and_still_refuses_a_fork",
+    ) {
+        locations.push(
+            store::test_support::fresh_postgres_location(&url)
+                .await
+                .unwrap(),
+        );
+    }
+    for location in locations {
+        let store = store::Store::connect(&location).await.unwrap();
+        store.migrate_to(14).await.unwrap();
+        let auditor = Auditor::open(&store).await.unwrap();
+        append_many(&store, &auditor, 250, 50).await;
+        let before = audit::query::entries_after(&store, 0, 1_000).await.unwrap();
+
+        store.migrate().await.unwrap();
+        let after = audit::query::entries_after(&store, 0, 1_000).await.unwrap();
+        assert_eq!(after, before, "every entry, every field, in order");
+        let intact = audit::verify::verify_store(&store, vec![], 64)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(intact.entries, 250);
+
+        // Appends continue the chain, and a second entry extending the same predecessor
+        // (a fork) is still refused by the store itself.
+        append_many(&store, &auditor, 10, 5).await;
+        let head = audit::query::head(&store).await.unwrap().unwrap();
+        let fork = sqlx::query(
+            "INSERT INTO audit_log (seq, occurred_at, server, actor, tool, kind, args_digest, \
+             outcome, detail, prev_hash, hash) SELECT seq + 1, occurred_at, server, actor, tool, \
+             kind, args_digest, outcome, detail, prev_hash, 'forged' FROM audit_log WHERE seq = $1",
+        )
+        .bind(head.seq)
+        .execute(store.pool())
+        .await;
+        assert!(fork.is_err(), "a second child of one entry was stored");
+        store.close().await;
+    }
+}
+
 #[tokio::test]
 async fn an_append_continues_the_real_head_after_a_rollback_or_another_process_appending() {
     for (store, _dir) in every_backend(

@@ -192,6 +192,19 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
+    /// Applies the migrations up to `level` only, so a test can fill a database as an older
+    /// release left it and then upgrade it with [`Store::migrate`].
+    pub async fn migrate_to(&self, level: i64) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run_to(level, &self.pool).await.map_err(|error| {
+            tracing::error!(%error, level, "migration failed");
+            Error::Internal("migrate the database")
+        })
+    }
+
     /// Applies pending migrations for this backend; safe to run again and from several
     /// processes at once.
     pub async fn migrate(&self) -> Result<()> {
