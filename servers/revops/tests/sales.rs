@@ -1025,7 +1025,6 @@ async fn a_client_that_can_ask_its_user_confirms_a_delete_through_the_protocol()
 
 #[tokio::test]
 async fn leads_sync_from_hubspot_once_and_without_credentials_the_tool_says_how_to_set_them_up() {
-    use vault::ExposeSecret;
     use wiremock::matchers::{method, path};
     let db = seeded_sqlite().await;
     let sales = sales_as(&db, "rep").await;
@@ -1033,23 +1032,14 @@ async fn leads_sync_from_hubspot_once_and_without_credentials_the_tool_says_how_
     assert!(unset.contains("revops vault init"), "{unset}");
     sales.cancel().await.unwrap();
 
-    let key = vault::MasterKey::generate().unwrap();
-    let key_text = key.to_base64().unwrap().expose_secret().to_string();
-    {
+    let key_text = {
         let store = store::Store::open(&store::DatabaseLocation::parse(&db.url).unwrap())
             .await
             .unwrap();
-        let vault = vault::Vault::init(&store, key).await.unwrap();
-        vault
-            .put(
-                "hubspot",
-                "private_app_token",
-                "pat-test-token".to_string().into(),
-            )
-            .await
-            .unwrap();
+        let key_text = vault_holding_a_hubspot_token(&store, "pat-test-token").await;
         store.close().await;
-    }
+        key_text
+    };
     let hubspot = wiremock::MockServer::start().await;
     let contacts: Vec<serde_json::Value> = (1..=3)
         .map(|n| {
@@ -1107,25 +1097,14 @@ async fn leads_sync_from_hubspot_once_and_without_credentials_the_tool_says_how_
 
 #[tokio::test]
 async fn push_to_crm_pushes_a_deal_once_through_a_503_then_updates_it_and_still_pushes_leads() {
-    use vault::ExposeSecret;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};
     let db = seeded_sqlite().await;
-    let key = vault::MasterKey::generate().unwrap();
-    let key_text = key.to_base64().unwrap().expose_secret().to_string();
-    let (deal, lead) = {
+    let (key_text, deal, lead) = {
         let store = store::Store::open(&store::DatabaseLocation::parse(&db.url).unwrap())
             .await
             .unwrap();
-        let vault = vault::Vault::init(&store, key).await.unwrap();
-        vault
-            .put(
-                "hubspot",
-                "private_app_token",
-                "pat-deal-push-token".to_string().into(),
-            )
-            .await
-            .unwrap();
+        let key_text = vault_holding_a_hubspot_token(&store, "pat-deal-push-token").await;
         // A deal and a lead made here (the demo company's are all linked to its CRM
         // already), on an account as an accounts sync from HubSpot leaves it: linked to
         // company 501.
@@ -1175,7 +1154,7 @@ async fn push_to_crm_pushes_a_deal_once_through_a_503_then_updates_it_and_still_
         tx.commit().await.unwrap();
         let (deal, lead) = (deal.id, lead.id);
         store.close().await;
-        (deal, lead)
+        (key_text, deal, lead)
     };
     let hubspot = wiremock::MockServer::start().await;
     // The deal's create lands, but its answer is lost (503); the retry, with the same key,
@@ -1337,4 +1316,18 @@ async fn push_to_crm_pushes_a_deal_once_through_a_503_then_updates_it_and_still_
     store.close().await;
     let shown = serde_json::to_string(&[&created, &updated, &pushed_lead]).unwrap();
     assert!(!shown.contains("pat-deal-push-token"));
+}
+
+/// Creates the store's vault under a new master key, puts a HubSpot private-app token in it,
+/// and returns the key as the servers read it (`REVOPS_MASTER_KEY`).
+async fn vault_holding_a_hubspot_token(store: &store::Store, token: &str) -> String {
+    use vault::ExposeSecret;
+    let key = vault::MasterKey::generate().unwrap();
+    let key_text = key.to_base64().unwrap().expose_secret().to_string();
+    let vault = vault::Vault::init(store, key).await.unwrap();
+    vault
+        .put("hubspot", "private_app_token", token.to_string().into())
+        .await
+        .unwrap();
+    key_text
 }
