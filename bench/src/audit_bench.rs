@@ -203,6 +203,15 @@ async fn build_chain(store: &store::Store, entries: usize) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The shortest of three runs of `once`.
+fn best_of_three(once: impl Fn() -> anyhow::Result<Duration>) -> anyhow::Result<Duration> {
+    let mut best = once()?;
+    for _ in 1..3 {
+        best = best.min(once()?);
+    }
+    Ok(best)
+}
+
 pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let chain_length = crate::flag(args, "--entries", 1_000_000);
     let appends = crate::flag(args, "--appends", 20_000);
@@ -306,14 +315,19 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
             hashed_bytes += entry.hashed_len() as u64;
         }
     }
-    std::io::Write::flush(&mut export)?;
-    drop(export);
+    // On disk before anything is timed, so the kernel's write-back does not share the cores.
+    export.into_inner()?.sync_all()?;
 
-    let reader = std::io::BufReader::new(std::fs::File::open(&export_path)?);
-    let started = Instant::now();
-    audit::verify::verify_export(reader, vec![])?
-        .map_err(|b| anyhow::anyhow!("{}", b.explanation))?;
-    let from_export = started.elapsed();
+    // Each rate over the export is the best of three runs: on a small VM one run can lose a
+    // core to the host, and the rates are compared with each other.
+    let verify_once = || -> anyhow::Result<Duration> {
+        let reader = std::io::BufReader::new(std::fs::File::open(&export_path)?);
+        let started = Instant::now();
+        audit::verify::verify_export(reader, vec![])?
+            .map_err(|b| anyhow::anyhow!("{}", b.explanation))?;
+        Ok(started.elapsed())
+    };
+    let from_export = best_of_three(verify_once)?;
 
     // The yardstick: raw SHA-256 over the same number of bytes, one core, one hash per entry.
     let entry_bytes = vec![0x5au8; (hashed_bytes / summary.entries.max(1)) as usize];
@@ -322,16 +336,37 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         std::hint::black_box(sha2::Sha256::digest(&entry_bytes));
     }
     let raw_time = started.elapsed();
-    // The issue's own yardstick: `sha256sum` over the export file, i.e. one SHA-256 stream
-    // over the same bytes verify reads, from the page cache.
-    let export_bytes = std::fs::read(&export_path)?;
-    let started = Instant::now();
-    let mut stream = sha2::Sha256::new();
-    for block in export_bytes.chunks(1 << 16) {
-        stream.update(block);
-    }
-    std::hint::black_box(stream.finalize());
-    let sha256sum_time = started.elapsed();
+    // Raw SHA-256 over the same bytes verify reads: one stream over the export file, read
+    // from the page cache in 64 KiB pieces as `sha256sum` reads it, with the same SHA-256
+    // code the verifier uses (SHA-NI where the CPU has it).
+    let stream_once = || -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let mut file = std::fs::File::open(&export_path)?;
+        let mut piece = vec![0u8; 1 << 16];
+        let mut stream = sha2::Sha256::new();
+        loop {
+            let read = std::io::Read::read(&mut file, &mut piece)?;
+            if read == 0 {
+                break;
+            }
+            stream.update(&piece[..read]);
+        }
+        std::hint::black_box(stream.finalize());
+        Ok(started.elapsed())
+    };
+    let sha256sum_time = best_of_three(stream_once)?;
+    let export_bytes = std::fs::metadata(&export_path)?.len();
+    // And the `sha256sum` command itself, where there is one: the issue's own yardstick.
+    let command_once = || -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let status = std::process::Command::new("sha256sum")
+            .arg(&export_path)
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "sha256sum failed");
+        Ok(started.elapsed())
+    };
+    let command_time = best_of_three(command_once).ok();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let rate = |d: Duration| summary.entries as f64 / d.as_secs_f64();
     println!(
@@ -354,14 +389,24 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         rate(raw_time)
     );
     println!(
-        "  sha256sum over the export: {:>8.0} entries/s ({:.0} bytes per line)",
+        "  raw SHA-256 streamed over the export file: {:>8.0} entries/s ({:.0} bytes per line)",
         rate(sha256sum_time),
-        export_bytes.len() as f64 / summary.entries as f64
+        export_bytes as f64 / summary.entries as f64
     );
+    if let Some(command_time) = command_time {
+        println!(
+            "  the sha256sum command over the export:   {:>8.0} entries/s",
+            rate(command_time)
+        );
+    }
     println!(
-        "  export verification per core = {:.0}% of one SHA-256 per entry, {:.0}% of sha256sum over the file ({} cores)",
+        "  export verification per core = {:.0}% of one SHA-256 per entry, {:.0}% of raw SHA-256 streamed over the file{} ({} cores)",
         100.0 * rate(from_export) / cores as f64 / rate(raw_time),
         100.0 * rate(from_export) / cores as f64 / rate(sha256sum_time),
+        command_time.map_or(String::new(), |command_time| format!(
+            ", {:.0}% of the sha256sum command",
+            100.0 * rate(from_export) / cores as f64 / rate(command_time)
+        )),
         cores
     );
     println!(

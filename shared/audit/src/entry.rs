@@ -6,6 +6,18 @@ use sha2::{Digest, Sha256};
 /// The `prev_hash` of entry 1.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
+const SHA256_INITIAL_STATE: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
 /// Names the encoding, so a future change of fields cannot collide with this one.
 const ENCODING_VERSION: &[u8] = b"revops-audit-v1";
 
@@ -147,16 +159,27 @@ impl<'a> EntryView<'a> {
     /// (cleared first): the version, then `seq`, then each text field, every one prefixed
     /// with its length as 8 big-endian bytes.
     pub fn encode_at(&self, seq: i64, encoding: &mut Vec<u8>) {
-        let fields = self.hashed_fields();
-        let total = 8
-            + ENCODING_VERSION.len()
-            + 8
-            + 8
-            + fields.iter().map(|field| 8 + field.len()).sum::<usize>();
-        // Sized once, then filled: a verifier encodes millions of entries, and growing the
-        // buffer piece by piece cost more than the copying.
+        let length = self.encoded_len();
         encoding.clear();
-        encoding.resize(total, 0);
+        encoding.resize(length, 0);
+        self.fill_encoding(seq, encoding);
+    }
+
+    fn encoded_len(&self) -> usize {
+        8 + ENCODING_VERSION.len()
+            + 8
+            + 8
+            + self
+                .hashed_fields()
+                .iter()
+                .map(|field| 8 + field.len())
+                .sum::<usize>()
+    }
+
+    /// Writes the encoding at the start of `encoding`, which is at least that long. Sized
+    /// once, then filled: a verifier encodes millions of entries, and growing the buffer
+    /// piece by piece cost more than the copying.
+    fn fill_encoding(&self, seq: i64, encoding: &mut [u8]) {
         let mut at = 0;
         let mut put = |bytes: &[u8]| {
             encoding[at..at + bytes.len()].copy_from_slice(bytes);
@@ -166,17 +189,35 @@ impl<'a> EntryView<'a> {
         put(ENCODING_VERSION);
         put(&8u64.to_be_bytes());
         put(&seq.to_be_bytes());
-        for field in fields {
+        for field in self.hashed_fields() {
             put(&(field.len() as u64).to_be_bytes());
             put(field.as_bytes());
         }
     }
 
-    /// SHA-256 of the encoding at `seq`; `scratch` is reused between calls. One contiguous
-    /// buffer and one digest: hashing field by field costs more in calls than in bytes.
+    /// SHA-256 of the encoding at `seq`; `scratch` is reused between calls.
+    ///
+    /// The encoding is written with SHA-256's own padding (FIPS 180-4, 5.1.1) straight after
+    /// it, and the blocks go to the compression function in one call: the streaming hasher
+    /// copied the tail into a block buffer of its own and padded it there, which cost a
+    /// verifier a tenth of its time. The `hash_agrees_with_the_streaming_hasher` test holds
+    /// the two to the same answer at every length modulo the block size.
     pub fn digest_at(&self, seq: i64, scratch: &mut Vec<u8>) -> [u8; 32] {
-        self.encode_at(seq, scratch);
-        Sha256::digest(scratch.as_slice()).into()
+        let length = self.encoded_len();
+        let padded = (length + 1 + 8).div_ceil(64) * 64;
+        scratch.clear();
+        scratch.resize(padded, 0);
+        self.fill_encoding(seq, scratch);
+        scratch[length] = 0x80;
+        scratch[padded - 8..].copy_from_slice(&((length as u64) * 8).to_be_bytes());
+        let (blocks, _) = scratch.as_chunks::<64>();
+        let mut state = SHA256_INITIAL_STATE;
+        sha2::block_api::compress256(&mut state, blocks);
+        let mut digest = [0u8; 32];
+        for (bytes, word) in digest.chunks_exact_mut(4).zip(state) {
+            bytes.copy_from_slice(&word.to_be_bytes());
+        }
+        digest
     }
 
     /// Whether the stored `hash` is the hash of the entry at `seq`.
@@ -190,15 +231,15 @@ impl<'a> EntryView<'a> {
     }
 }
 
-/// Lower-case hex of a digest, without allocating.
+/// Lower-case hex of a digest, without allocating; written as arithmetic on a whole array so
+/// it compiles to vector instructions rather than a table lookup per digit.
 fn lower_hex(digest: &[u8; 32]) -> [u8; 64] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = [0u8; 64];
-    for (i, byte) in digest.iter().enumerate() {
-        text[2 * i] = DIGITS[usize::from(byte >> 4)];
-        text[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
+    let mut nibbles = [0u8; 64];
+    for (pair, byte) in nibbles.chunks_exact_mut(2).zip(digest) {
+        pair[0] = byte >> 4;
+        pair[1] = byte & 0x0f;
     }
-    text
+    nibbles.map(|nibble| nibble + if nibble < 10 { b'0' } else { b'a' - 10 })
 }
 
 /// SHA-256 of bytes, hex.
@@ -240,6 +281,23 @@ mod tests {
             !e.view().hash_matches(&mut encoding),
             "only the written form matches"
         );
+    }
+
+    #[test]
+    fn hash_agrees_with_the_streaming_hasher() {
+        let mut scratch = Vec::new();
+        let mut encoding = Vec::new();
+        for detail_length in 0..=140 {
+            let mut e = entry();
+            e.detail = "é".repeat(detail_length / 2) + &"d".repeat(detail_length % 2);
+            e.view().encode_at(e.seq, &mut encoding);
+            let streamed: [u8; 32] = Sha256::digest(&encoding).into();
+            assert_eq!(e.view().digest_at(e.seq, &mut scratch), streamed);
+            assert_eq!(
+                lower_hex(&streamed).as_slice(),
+                hex::encode(streamed).as_bytes()
+            );
+        }
     }
 
     #[test]

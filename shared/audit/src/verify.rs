@@ -100,13 +100,31 @@ pub struct Verifier {
     threads: usize,
 }
 
-/// What one part of a batch found on its own thread.
-#[derive(Default)]
-struct PartCheck {
+/// What one part of a batch found on its own thread: enough for this thread to join the
+/// parts and take the batch in without walking its entries again.
+struct PartCheck<'a> {
     /// Every hash matches and every link inside the part holds.
     intact: bool,
+    first: Option<EntryView<'a>>,
+    last: Option<EntryView<'a>>,
+    count: usize,
     /// `(seq, hash)` of entries at a checkpoint's seq.
     at_checkpoints: Vec<(i64, String)>,
+    /// The hashes of the part's last [`FORK_WINDOW`] entries with their seq, oldest first.
+    newest_hashes: VecDeque<([u8; 64], i64)>,
+}
+
+impl PartCheck<'_> {
+    fn broken() -> Self {
+        PartCheck {
+            intact: false,
+            first: None,
+            last: None,
+            count: 0,
+            at_checkpoints: Vec::new(),
+            newest_hashes: VecDeque::new(),
+        }
+    }
 }
 
 /// Whether `next` continues `previous`: the next seq, its hash, and no earlier time.
@@ -116,26 +134,34 @@ fn links(previous: &EntryView<'_>, next: &EntryView<'_>) -> bool {
         && next.occurred_at >= previous.occurred_at
 }
 
+/// Checks a part's entries in one pass, as they are read: each hash, and each link to the
+/// entry before. Stops at the first thing wrong (the batch is then explained one entry at a
+/// time), so an intact part costs one hash and one comparison per entry and nothing else.
 fn check_part<'a>(
     views: impl Iterator<Item = EntryView<'a>>,
     checkpoint_seqs: &[i64],
-) -> PartCheck {
+) -> PartCheck<'a> {
     let mut scratch = Vec::with_capacity(512);
-    let mut previous: Option<EntryView<'a>> = None;
-    let mut at_checkpoints = Vec::new();
+    let mut check = PartCheck::broken();
     for view in views {
-        if !view.hash_matches(&mut scratch) || previous.is_some_and(|p| !links(&p, &view)) {
-            return PartCheck::default();
+        if !view.hash_matches(&mut scratch) || check.last.is_some_and(|last| !links(&last, &view)) {
+            return PartCheck::broken();
         }
         if !checkpoint_seqs.is_empty() && checkpoint_seqs.binary_search(&view.seq).is_ok() {
-            at_checkpoints.push((view.seq, view.hash.to_string()));
+            check.at_checkpoints.push((view.seq, view.hash.to_string()));
         }
-        previous = Some(view);
+        if let Ok(hash) = <[u8; 64]>::try_from(view.hash.as_bytes()) {
+            if check.newest_hashes.len() == FORK_WINDOW {
+                check.newest_hashes.pop_front();
+            }
+            check.newest_hashes.push_back((hash, view.seq));
+        }
+        check.count += 1;
+        check.first.get_or_insert(view);
+        check.last = Some(view);
     }
-    PartCheck {
-        intact: true,
-        at_checkpoints,
-    }
+    check.intact = true;
+    check
 }
 
 impl Verifier {
@@ -196,11 +222,7 @@ impl Verifier {
         let parts: Vec<&[EntryView<'_>]> = batch.chunks(self.part_len(batch.len())).collect();
         let seqs = &self.checkpoint_seqs;
         let checks = on_every_core(&parts, |part| check_part(part.iter().copied(), seqs));
-        let edges: Vec<(EntryView<'_>, EntryView<'_>)> = parts
-            .iter()
-            .map(|part| (part[0], part[part.len() - 1]))
-            .collect();
-        self.accept_parts_if_intact(&edges, checks, batch.len(), || batch.iter().copied())
+        self.accept_parts_if_intact(checks)
     }
 
     /// Entries per part: one part per core, unless the batch is small.
@@ -212,42 +234,21 @@ impl Verifier {
         }
     }
 
-    /// Accepts a batch of `count` entries whose parts were checked (`edges` are each part's
-    /// first and last entry; `all` walks the batch) when every part is intact and the parts link up with each other and with what
-    /// came before; otherwise walks the batch one entry at a time to find the first break.
-    fn accept_or_explain<'a, I>(
-        &mut self,
-        edges: &[(EntryView<'a>, EntryView<'a>)],
-        checks: Vec<PartCheck>,
-        count: usize,
-        all: impl Fn() -> I,
-    ) -> Result<(), Break>
-    where
-        I: Iterator<Item = EntryView<'a>>,
-    {
-        if self.accept_parts_if_intact(edges, checks, count, &all) {
-            return Ok(());
+    /// Takes in a batch whose parts (in order) were checked on their own threads, when every
+    /// part is intact and the parts link up with each other and with what came before:
+    /// true, with the batch taken in; false, with nothing changed, otherwise.
+    fn accept_parts_if_intact(&mut self, checks: Vec<PartCheck<'_>>) -> bool {
+        if !checks.iter().all(|check| check.intact) {
+            return false;
         }
-        let mut scratch = Vec::with_capacity(512);
-        for view in all() {
-            self.check_one(&view, &mut scratch)?;
-        }
-        Ok(())
-    }
-
-    /// The accepting half of [`Verifier::accept_or_explain`]: true, with the batch taken in,
-    /// when every part is intact and they link up; false, with nothing changed, otherwise.
-    fn accept_parts_if_intact<'a, I>(
-        &mut self,
-        edges: &[(EntryView<'a>, EntryView<'a>)],
-        checks: Vec<PartCheck>,
-        count: usize,
-        all: impl Fn() -> I,
-    ) -> bool
-    where
-        I: Iterator<Item = EntryView<'a>>,
-    {
-        let continues_last = |first: &EntryView<'_>| match &self.last {
+        let edges: Vec<(EntryView<'_>, EntryView<'_>)> = checks
+            .iter()
+            .filter_map(|check| Some((check.first?, check.last?)))
+            .collect();
+        let Some((first, _)) = edges.first() else {
+            return true;
+        };
+        let continues_last = match &self.last {
             None => first.seq == 1 && first.prev_hash == GENESIS_HASH,
             Some(last) => {
                 first.seq == last.seq + 1
@@ -255,26 +256,12 @@ impl Verifier {
                     && first.occurred_at >= last.occurred_at.as_str()
             }
         };
-        let intact = checks.iter().all(|check| check.intact)
-            && edges
-                .first()
-                .is_some_and(|(first, _)| continues_last(first))
-            && edges.windows(2).all(|pair| links(&pair[0].1, &pair[1].0));
-        if !intact {
+        if !continues_last || !edges.windows(2).all(|pair| links(&pair[0].1, &pair[1].0)) {
             return false;
         }
-        for check in checks {
-            self.hashes_at_checkpoints.extend(check.at_checkpoints);
-        }
         if self.first_at.is_none() {
-            self.first_at = edges
-                .first()
-                .map(|(first, _)| first.occurred_at.to_string());
+            self.first_at = Some(first.occurred_at.to_string());
         }
-        for view in all().skip(count.saturating_sub(FORK_WINDOW)) {
-            self.remember_hash(&view);
-        }
-        self.entries += count as u64;
         if let Some((_, last)) = edges.last() {
             self.last = Some(Last {
                 seq: last.seq,
@@ -283,16 +270,21 @@ impl Verifier {
                 occurred_at: last.occurred_at.to_string(),
             });
         }
+        for check in checks {
+            self.entries += check.count as u64;
+            self.hashes_at_checkpoints.extend(check.at_checkpoints);
+            for (hash, seq) in check.newest_hashes {
+                self.remember_hash(hash, seq);
+            }
+        }
         true
     }
 
-    fn remember_hash(&mut self, view: &EntryView<'_>) {
-        if let Ok(hash) = <[u8; 64]>::try_from(view.hash.as_bytes()) {
-            if self.recent.len() == FORK_WINDOW {
-                self.recent.pop_front();
-            }
-            self.recent.push_back((hash, view.seq));
+    fn remember_hash(&mut self, hash: [u8; 64], seq: i64) {
+        if self.recent.len() == FORK_WINDOW {
+            self.recent.pop_front();
         }
+        self.recent.push_back((hash, seq));
     }
 
     /// The seq of a recent entry whose hash is `hash`.
@@ -401,7 +393,9 @@ impl Verifier {
             self.hashes_at_checkpoints
                 .insert(entry.seq, entry.hash.to_string());
         }
-        self.remember_hash(entry);
+        if let Ok(hash) = <[u8; 64]>::try_from(entry.hash.as_bytes()) {
+            self.remember_hash(hash, entry.seq);
+        }
         self.entries += 1;
         if self.first_at.is_none() {
             self.first_at = Some(entry.occurred_at.to_string());
@@ -462,67 +456,112 @@ impl Verifier {
         Ok(summary)
     }
 
-    /// Checks one block of export lines (whole lines only). `lines_before` numbers its lines
-    /// in error messages.
+    /// Checks one block of export lines (whole lines only) and returns how many line feeds it
+    /// holds. `lines_before` numbers its lines in error messages.
+    ///
+    /// Each part is read and checked in one pass on its own thread, with nothing kept per
+    /// entry, as long as its lines are in the form `audit export` writes. A block with a line
+    /// in any other form is read whole first, then checked the same way; a block with
+    /// anything amiss (a line that is not an entry, a broken link) goes down
+    /// [`Verifier::explain_lines`], which reads it again to say what and where.
     fn feed_lines(
         &mut self,
         block: &[u8],
         lines_before: usize,
-    ) -> crate::Result<Result<(), Break>> {
+    ) -> crate::Result<Result<usize, Break>> {
         let parts = split_at_lines(block, self.threads);
         let seqs = &self.checkpoint_seqs;
-        let read = on_every_core(
-            &parts,
-            |part| -> Result<(Vec<LineEntry<'_>>, PartCheck), (usize, String)> {
-                let mut entries = Vec::with_capacity(part.len() / 300 + 1);
-                for (index, line) in lines_of(part).enumerate() {
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    if line.iter().all(u8::is_ascii_whitespace) {
-                        continue;
-                    }
-                    entries.push(lines::parse(line).map_err(|message| (index, message))?);
-                }
-                let check = check_part(entries.iter().map(LineEntry::view), seqs);
-                Ok((entries, check))
-            },
-        );
-        let mut parsed = Vec::with_capacity(parts.len());
-        let mut lines_seen = lines_before;
-        for (part, result) in parts.iter().zip(read) {
-            match result {
-                Ok(entries_and_check) => parsed.push(entries_and_check),
-                Err((index, message)) => {
-                    return Err(crate::Error::File {
-                        path: "export".into(),
-                        message: format!(
-                            "line {} is not an audit entry: {message}",
-                            lines_seen + index + 1
-                        ),
-                    });
-                }
+        let reads = on_every_core(&parts, |part| {
+            let mut pieces = 0;
+            let mut written_form = true;
+            let views = lines_of(part)
+                .inspect(|_| pieces += 1)
+                .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+                .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+                .map_while(|line| {
+                    let view = lines::parse_written_form(line);
+                    written_form &= view.is_some();
+                    view
+                });
+            let check = check_part(views, seqs);
+            // `lines_of` yields one piece more than the part has line feeds.
+            (check, written_form, pieces - 1)
+        });
+        let written_form = reads.iter().all(|(_, written_form, _)| *written_form);
+        let line_feeds: usize = reads.iter().map(|(_, _, line_feeds)| line_feeds).sum();
+        if written_form {
+            let checks = reads.into_iter().map(|(check, _, _)| check).collect();
+            if self.accept_parts_if_intact(checks) {
+                return Ok(Ok(line_feeds));
             }
-            lines_seen += memchr::memchr_iter(b'\n', part).count();
+        } else if let Ok(entries) = read_parts(&parts) {
+            let views: Vec<Vec<EntryView<'_>>> = entries
+                .iter()
+                .map(|part| part.iter().map(LineEntry::view).collect())
+                .collect();
+            let checks = on_every_core(&views, |views| check_part(views.iter().copied(), seqs));
+            if self.accept_parts_if_intact(checks) {
+                return Ok(Ok(memchr::memchr_iter(b'\n', block).count()));
+            }
         }
-        let (entries, checks): (Vec<Vec<LineEntry<'_>>>, Vec<PartCheck>) =
-            parsed.into_iter().unzip();
-        let edges: Vec<(EntryView<'_>, EntryView<'_>)> = entries
-            .iter()
-            .filter_map(|part| Some((part.first()?.view(), part.last()?.view())))
-            .collect();
-        let checks = checks
-            .into_iter()
-            .zip(&entries)
-            .filter(|(_, part)| !part.is_empty())
-            .map(|(check, _)| check)
-            .collect();
-        if edges.is_empty() {
-            return Ok(Ok(()));
-        }
-        let count = entries.iter().map(Vec::len).sum();
-        Ok(self.accept_or_explain(&edges, checks, count, || {
-            entries.iter().flatten().map(LineEntry::view)
-        }))
+        let line_feeds = memchr::memchr_iter(b'\n', block).count();
+        Ok(self
+            .explain_lines(&parts, lines_before)?
+            .map(|()| line_feeds))
     }
+
+    /// The slow path of [`Verifier::feed_lines`]: reads every line of the parts, names the
+    /// first that is not an entry by its number, then checks the entries one at a time.
+    fn explain_lines(
+        &mut self,
+        parts: &[&[u8]],
+        lines_before: usize,
+    ) -> crate::Result<Result<(), Break>> {
+        let entries = read_parts(parts).map_err(|(part, index, message)| {
+            let lines_seen: usize = parts[..part]
+                .iter()
+                .map(|part| memchr::memchr_iter(b'\n', part).count())
+                .sum();
+            crate::Error::File {
+                path: "export".into(),
+                message: format!(
+                    "line {} is not an audit entry: {message}",
+                    lines_before + lines_seen + index + 1
+                ),
+            }
+        })?;
+        let mut scratch = Vec::with_capacity(512);
+        for entry in entries.iter().flatten() {
+            if let Err(broken) = self.check_one(&entry.view(), &mut scratch) {
+                return Ok(Err(broken));
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// Reads every non-blank line of each part (on every core), in any valid JSON form; or says
+/// which part, which line of it (from 0) and why one is not an entry.
+#[allow(clippy::type_complexity)] // reason: a private helper's one result, named in its doc.
+fn read_parts<'a>(parts: &[&'a [u8]]) -> Result<Vec<Vec<LineEntry<'a>>>, (usize, usize, String)> {
+    let read = on_every_core(
+        parts,
+        |part| -> Result<Vec<LineEntry<'a>>, (usize, String)> {
+            let mut entries = Vec::with_capacity(part.len() / 300 + 1);
+            for (index, line) in lines_of(part).enumerate() {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                entries.push(lines::parse(line).map_err(|message| (index, message))?);
+            }
+            Ok(entries)
+        },
+    );
+    read.into_iter()
+        .enumerate()
+        .map(|(part, result)| result.map_err(|(index, message)| (part, index, message)))
+        .collect()
 }
 
 /// Runs `check` on every part, the first on this thread and the others on their own.
@@ -698,10 +737,10 @@ fn verify_lines_in_blocks(
                 path: "export".into(),
                 message: error.to_string(),
             })?;
-            if let Err(broken) = verifier.feed_lines(&block, lines_before)? {
-                return Ok(Err(broken));
+            match verifier.feed_lines(&block, lines_before)? {
+                Ok(line_feeds) => lines_before += line_feeds,
+                Err(broken) => return Ok(Err(broken)),
             }
-            lines_before += memchr::memchr_iter(b'\n', &block).count();
             // Reused by the reader if it still runs; dropped otherwise.
             let _ = free.send(block);
         }

@@ -6,15 +6,15 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::entry::{EntryView, TEXT_FIELDS};
+use crate::entry::EntryView;
 
 /// An entry as read from a line: its text borrowed from the line unless the JSON escaped it.
 #[derive(Debug)]
 pub(crate) enum LineEntry<'a> {
-    /// The form `audit export` writes: seq and the text fields in [`TEXT_FIELDS`] order.
-    Written(i64, [&'a str; 10]),
-    /// Any other valid JSON form.
-    Json(JsonEntry<'a>),
+    /// The form `audit export` writes.
+    Written(EntryView<'a>),
+    /// Any other valid JSON form (boxed: it is rare, and large to move).
+    Json(Box<JsonEntry<'a>>),
 }
 
 /// An entry read by `serde_json`.
@@ -46,7 +46,7 @@ pub(crate) struct JsonEntry<'a> {
 impl LineEntry<'_> {
     pub(crate) fn view(&self) -> EntryView<'_> {
         match self {
-            LineEntry::Written(seq, fields) => EntryView::from_fields(*seq, *fields),
+            LineEntry::Written(view) => *view,
             LineEntry::Json(entry) => EntryView::from_fields(
                 entry.seq,
                 [
@@ -68,19 +68,38 @@ impl LineEntry<'_> {
 
 /// Reads one non-blank line (without its line ending).
 pub(crate) fn parse(line: &[u8]) -> Result<LineEntry<'_>, String> {
-    if let Some(entry) = parse_written_form(line) {
-        return Ok(entry);
+    if let Some(view) = parse_written_form(line) {
+        return Ok(LineEntry::Written(view));
     }
     serde_json::from_slice(line)
-        .map(LineEntry::Json)
+        .map(|entry| LineEntry::Json(Box::new(entry)))
         .map_err(|error| error.to_string())
 }
 
-/// The line exactly as `serde_json` writes an `AuditEntry`: keys in declaration order, no
+/// What comes before each text field's value in the written form, in
+/// [`TEXT_FIELDS`](crate::entry::TEXT_FIELDS) order.
+const OPENERS: [&str; 10] = [
+    ",\"occurred_at\":\"",
+    ",\"server\":\"",
+    ",\"actor\":\"",
+    ",\"tool\":\"",
+    ",\"kind\":\"",
+    ",\"args_digest\":\"",
+    ",\"outcome\":\"",
+    ",\"detail\":\"",
+    ",\"prev_hash\":\"",
+    ",\"hash\":\"",
+];
+
+/// The length each value usually has (a timestamp, a pseudonym, hex digests; 0 where none
+/// is usual). Only a guess to confirm: a value of another length is found by search.
+const USUAL_LENGTHS: [usize; 10] = [27, 0, 26, 0, 0, 64, 0, 0, 64, 64];
+
+/// The entry on a line exactly as `serde_json` writes an `AuditEntry`: keys in declaration order, no
 /// whitespace, no escapes, no control characters. `None` for anything else, which then goes
 /// through `serde_json`; so this path accepts nothing `serde_json` would reject or read
 /// differently.
-fn parse_written_form(line: &[u8]) -> Option<LineEntry<'_>> {
+pub(crate) fn parse_written_form(line: &[u8]) -> Option<EntryView<'_>> {
     // One vectorisable pass instead of a check per field.
     let needs_json_rules = line
         .iter()
@@ -102,25 +121,95 @@ fn parse_written_form(line: &[u8]) -> Option<LineEntry<'_>> {
     let seq: i64 = digits.parse().ok()?;
     let mut rest = &rest[digits_end..];
     let mut values = [""; 10];
-    for (value, name) in values.iter_mut().zip(TEXT_FIELDS) {
-        rest = rest
-            .strip_prefix(",\"")?
-            .strip_prefix(name)?
-            .strip_prefix("\":\"")?;
-        let end = memchr::memchr(b'"', rest.as_bytes())?;
-        *value = &rest[..end];
-        rest = &rest[end + 1..];
+    for ((value, opener), usual) in values.iter_mut().zip(OPENERS).zip(USUAL_LENGTHS) {
+        if !opens_with(rest.as_bytes(), opener.as_bytes()) {
+            return None;
+        }
+        rest = rest.get(opener.len()..)?;
+        let end = value_end(rest.as_bytes(), usual)?;
+        // `end` is at an ASCII quote, so both slices fall on character boundaries.
+        *value = rest.get(..end)?;
+        rest = rest.get(end + 1..)?;
     }
     if rest != "}" {
         return None;
     }
-    Some(LineEntry::Written(seq, values))
+    Some(EntryView::from_fields(seq, values))
+}
+
+/// Whether `bytes` starts with `opener`. The openers are 9 to 16 bytes long, so two
+/// overlapping 8-byte words hold all of one: two integer comparisons instead of a call to
+/// `memcmp`, which cost more than the comparing for keys this short.
+fn opens_with(bytes: &[u8], opener: &[u8]) -> bool {
+    let edge_words = |bytes: &[u8]| -> Option<(u64, u64)> {
+        Some((
+            u64::from_ne_bytes(*bytes.first_chunk::<8>()?),
+            u64::from_ne_bytes(*bytes.last_chunk::<8>()?),
+        ))
+    };
+    if !(8..=16).contains(&opener.len()) {
+        return bytes.starts_with(opener);
+    }
+    match bytes.get(..opener.len()) {
+        Some(head) => edge_words(head) == edge_words(opener),
+        None => false,
+    }
+}
+
+/// Where the string value at the start of `bytes` ends: its first quote (the caller has
+/// ruled out escapes). The usual length is tried first, with one vectorisable pass to confirm
+/// no earlier quote; then a short value is looked for byte by byte. A call to `memchr` costs
+/// more than either for values this short, so it is kept for long ones.
+fn value_end(bytes: &[u8], usual: usize) -> Option<usize> {
+    if usual > 0
+        && bytes.get(usual) == Some(&b'"')
+        && !bytes[..usual]
+            .iter()
+            .fold(false, |seen, &byte| seen | (byte == b'"'))
+    {
+        return Some(usual);
+    }
+    const SHORT: usize = 16;
+    let head = &bytes[..bytes.len().min(SHORT)];
+    match head.iter().position(|&byte| byte == b'"') {
+        Some(end) => Some(end),
+        None => memchr::memchr(b'"', &bytes[head.len()..]).map(|end| head.len() + end),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::AuditEntry;
+    use crate::entry::{AuditEntry, TEXT_FIELDS};
+
+    #[test]
+    fn each_opener_names_its_field() {
+        for (opener, name) in OPENERS.iter().zip(TEXT_FIELDS) {
+            assert_eq!(*opener, format!(",\"{name}\":\""));
+        }
+    }
+
+    #[test]
+    fn a_value_of_an_unusual_length_is_read_whole() {
+        let mut unusual = entry();
+        unusual.hash = "f".repeat(63);
+        unusual.prev_hash = "a\"b".repeat(1);
+        unusual.occurred_at = "2026-11-21T10:00:00Z".into();
+        unusual.actor = format!("u_{}", "0".repeat(40));
+        let line = serde_json::to_vec(&unusual).unwrap();
+        assert_eq!(parse(&line).unwrap().view(), unusual.view());
+        // A quote inside the usual length ends the value there, as JSON reads it.
+        let mut long = entry();
+        long.detail = "a long reason, longer than sixteen bytes".into();
+        long.tool = "sixteen_bytes_xx".into();
+        let line = serde_json::to_vec(&long).unwrap();
+        assert_eq!(parse_written_form(&line), Some(long.view()));
+        let mut short = entry();
+        short.args_digest = "ab".repeat(20);
+        let line = serde_json::to_vec(&short).unwrap();
+        let fast = parse_written_form(&line).expect("the written form");
+        assert_eq!(fast, short.view());
+    }
 
     fn entry() -> AuditEntry {
         AuditEntry {
@@ -142,9 +231,9 @@ mod tests {
     fn the_written_form_is_read_without_serde_and_agrees_with_it() {
         let line = serde_json::to_vec(&entry()).unwrap();
         let fast = parse_written_form(&line).expect("the written form takes the fast path");
-        let slow = LineEntry::Json(serde_json::from_slice(&line).unwrap());
-        assert_eq!(fast.view(), slow.view());
-        assert_eq!(fast.view(), entry().view());
+        let slow = LineEntry::Json(Box::new(serde_json::from_slice(&line).unwrap()));
+        assert_eq!(fast, slow.view());
+        assert_eq!(fast, entry().view());
     }
 
     #[test]
