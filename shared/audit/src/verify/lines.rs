@@ -193,7 +193,7 @@ mod tests {
     fn a_value_of_an_unusual_length_is_read_whole() {
         let mut unusual = entry();
         unusual.hash = "f".repeat(63);
-        unusual.prev_hash = "a\"b".repeat(1);
+        unusual.prev_hash = "a\"b".into();
         unusual.occurred_at = "2026-11-21T10:00:00Z".into();
         unusual.actor = format!("u_{}", "0".repeat(40));
         let line = serde_json::to_vec(&unusual).unwrap();
