@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use mcp_runtime::recorder::ReadAudit;
 use sha2::Digest;
 
 fn arguments(n: usize) -> serde_json::Value {
@@ -121,6 +122,7 @@ async fn recorded_read_rate(
     store: &store::Store,
     producers: usize,
     total: usize,
+    read_audit: ReadAudit,
 ) -> anyhow::Result<f64> {
     let auditor = audit::Auditor::open(store).await?;
     auditor.register_actor(store, "bench@example.com").await?;
@@ -129,6 +131,7 @@ async fn recorded_read_rate(
         auditor,
         store.clone(),
         None,
+        read_audit,
     ));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -265,22 +268,32 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
             }
             store.close().await;
         }
-        for producers in [1, 16] {
-            let folder = tempfile::tempdir()?;
-            let store = match url {
-                None => {
-                    store::Store::open(&store::DatabaseLocation::SqliteFile(
-                        folder.path().join("r.db"),
-                    ))
-                    .await?
-                }
-                Some(url) => store::test_support::fresh_postgres(url).await?,
-            };
-            let rate = recorded_read_rate(&store, producers, appends * 5).await?;
-            println!(
-                "  {name:<8} {producers:>2} caller(s) recording reads (group commits, as a server does): {rate:>9.0} committed entries/s"
-            );
-            store.close().await;
+        for (read_audit, mode) in [
+            (ReadAudit::Background, "background"),
+            (ReadAudit::BeforeAnswer, "before_answer"),
+        ] {
+            for producers in [1, 16] {
+                let folder = tempfile::tempdir()?;
+                let store = match url {
+                    None => {
+                        store::Store::open(&store::DatabaseLocation::SqliteFile(
+                            folder.path().join("r.db"),
+                        ))
+                        .await?
+                    }
+                    Some(url) => store::test_support::fresh_postgres(url).await?,
+                };
+                let rate = recorded_read_rate(&store, producers, appends * 5, read_audit).await?;
+                println!(
+                    "  {name:<8} {producers:>2} caller(s) recording reads (group commits, as a server does; REVOPS_AUDIT_READS={mode}): {rate:>9.0} committed entries/s{}",
+                    if read_audit == ReadAudit::BeforeAnswer && producers == 1 {
+                        format!(", each read waiting {:.0} µs for its commit", 1e6 / rate)
+                    } else {
+                        String::new()
+                    }
+                );
+                store.close().await;
+            }
         }
     }
 

@@ -105,6 +105,7 @@ pub fn runtime_options(
         ),
         checkpoints: mcp_runtime::recorder::CheckpointSchedule::from_env()
             .map_err(anyhow::Error::msg)?,
+        read_audit: mcp_runtime::recorder::ReadAudit::from_env().map_err(anyhow::Error::msg)?,
     })
 }
 

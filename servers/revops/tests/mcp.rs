@@ -1123,3 +1123,59 @@ async fn sqlite_durability_can_be_set_to_full_and_a_bad_setting_is_refused_by_na
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn with_reads_audited_before_the_answer_every_answered_read_survives_a_kill() {
+    let db = seeded_sqlite().await;
+    let mut sales = RawStdio::start_with(
+        &binary("revops-sales"),
+        &db,
+        &[("REVOPS_AUDIT_READS", "before_answer")],
+    )
+    .await;
+    for id in 1..=20 {
+        let answer = sales
+            .request(&format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"get_account","arguments":{{"account_id":"acc_000001"}}}}}}"#
+            ))
+            .await;
+        assert_eq!(answer["result"]["isError"], false, "{answer}");
+    }
+    // Straight after the last answer: a background writer would still hold some of them.
+    sales.kill().await;
+
+    let store = store::Store::open(&store::DatabaseLocation::parse(&db.url).unwrap())
+        .await
+        .unwrap();
+    let entries = audit::query::entries_after(&store, 0, 100_000)
+        .await
+        .unwrap();
+    let reads = entries
+        .iter()
+        .filter(|entry| entry.tool == "get_account" && entry.outcome == "ok")
+        .count();
+    assert_eq!(reads, 20, "every answered read is in the audit log");
+    let summary = audit::verify::verify_store(&store, vec![], 1_000)
+        .await
+        .unwrap()
+        .expect("the chain is intact");
+    assert_eq!(summary.entries as usize, entries.len());
+}
+
+#[tokio::test]
+async fn a_bad_read_audit_setting_is_refused_by_name() {
+    let db = seeded_sqlite().await;
+    let output = std::process::Command::new(binary("revops-sales"))
+        .envs(server_env(&db, "rep"))
+        .env("REVOPS_AUDIT_READS", "later")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("REVOPS_AUDIT_READS") && said.contains("background or before_answer"),
+        "{said}"
+    );
+    assert!(output.stdout.is_empty(), "stdout is the protocol");
+}

@@ -63,14 +63,53 @@ pub trait CallRecorder: Send + Sync + std::fmt::Debug {
 ///
 /// A call that changes something is appended in its own transaction, before it commits.
 /// A successful read changes nothing, so it is appended by a background writer that commits
-/// reads in groups (many entries per transaction): the read is answered without waiting for
-/// the disk, and [`CallRecorder::shutdown`] writes whatever is queued before the server exits.
+/// reads in groups (many entries per transaction). By default the read is answered without
+/// waiting for the disk, and [`CallRecorder::shutdown`] writes whatever is queued before the
+/// server exits; with [`ReadAudit::BeforeAnswer`] the read waits until its group commits.
 #[derive(Debug)]
 pub struct AuditRecorder {
     auditor: audit::Auditor,
     store: store::Store,
-    reads: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<CallRecord>>>,
+    read_audit: ReadAudit,
+    reads: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<QueuedRead>>>,
     writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// When a successful read's audit entry is committed, relative to its answer
+/// (`REVOPS_AUDIT_READS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadAudit {
+    /// `background` (the default): committed a few milliseconds after the answer, in a
+    /// group with the reads around it. The answer never waits for the disk; a process killed
+    /// with SIGKILL in those milliseconds loses the entries still queued.
+    #[default]
+    Background,
+    /// `before_answer`: the answer waits until its entry is committed (still in a group with
+    /// concurrent reads), so no read is ever answered unrecorded; a read whose entry cannot
+    /// be written is answered with an error instead of its data.
+    BeforeAnswer,
+}
+
+impl ReadAudit {
+    /// `REVOPS_AUDIT_READS=background|before_answer`; unset means background.
+    pub fn from_env() -> Result<ReadAudit, String> {
+        match store::config::var("REVOPS_AUDIT_READS")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("background") => Ok(ReadAudit::Background),
+            Some("before_answer") => Ok(ReadAudit::BeforeAnswer),
+            Some(_) => Err("REVOPS_AUDIT_READS must be background or before_answer".into()),
+        }
+    }
+}
+
+/// A successful read waiting for the writer; `committed` hears how its group's commit went
+/// when the caller waits for it.
+#[derive(Debug)]
+struct QueuedRead {
+    record: CallRecord,
+    committed: Option<tokio::sync::oneshot::Sender<Result<(), store::Error>>>,
 }
 
 /// How many successful reads wait for the writer before callers wait for it.
@@ -193,42 +232,55 @@ async fn write_reads(
     auditor: audit::Auditor,
     store: store::Store,
     checkpoints: Option<CheckpointSchedule>,
-    mut queue: tokio::sync::mpsc::Receiver<CallRecord>,
+    mut queue: tokio::sync::mpsc::Receiver<QueuedRead>,
 ) {
     let mut last_signed = 0;
     while let Some(first) = queue.recv().await {
-        let mut group = vec![first];
-        if queue.is_empty() {
+        if queue.is_empty() && first.committed.is_none() {
             // Calls one after another would each get a transaction of their own, written on
-            // another thread while the next call runs; a moment's wait gathers them.
+            // another thread while the next call runs; a moment's wait gathers them. A read
+            // that waits for its commit is not kept waiting for others: reads that arrive
+            // while it commits form the next group.
             tokio::time::sleep(READ_LINGER).await;
         }
+        let mut group = vec![first];
         while group.len() < GROUP_SIZE {
             match queue.try_recv() {
-                Ok(record) => group.push(record),
+                Ok(read) => group.push(read),
                 Err(_) => break,
             }
         }
+        let (records, waiters): (Vec<CallRecord>, Vec<_>) = group
+            .into_iter()
+            .map(|read| (read.record, read.committed))
+            .unzip();
         let mut attempt = 0;
-        loop {
-            match append_group(&auditor, &store, &group).await {
+        let outcome = loop {
+            match append_group(&auditor, &store, &records).await {
                 Ok(head) => {
                     if let (Some(schedule), Some(head)) = (&checkpoints, head) {
                         schedule.maybe_sign(&head, &mut last_signed);
                     }
-                    break;
+                    break Ok(());
                 }
                 Err(error) => {
                     attempt += 1;
                     if attempt == 5 {
-                        for record in &group {
+                        for record in &records {
                             tracing::error!(%error, server = record.server, tool = %record.tool, "a read could not be recorded in the audit log");
                         }
-                        break;
+                        break Err(error);
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
                 }
             }
+        };
+        for waiter in waiters.into_iter().flatten() {
+            // A caller that has gone away no longer needs to hear.
+            let _ = waiter.send(match &outcome {
+                Ok(()) => Ok(()),
+                Err(_) => Err(store::Error::Internal("append to the audit log")),
+            });
         }
     }
 }
@@ -239,6 +291,7 @@ impl AuditRecorder {
         auditor: audit::Auditor,
         store: store::Store,
         checkpoints: Option<CheckpointSchedule>,
+        read_audit: ReadAudit,
     ) -> AuditRecorder {
         let (sender, receiver) = tokio::sync::mpsc::channel(READ_QUEUE);
         let writer = tokio::spawn(write_reads(
@@ -250,6 +303,7 @@ impl AuditRecorder {
         AuditRecorder {
             auditor,
             store,
+            read_audit,
             reads: std::sync::Mutex::new(Some(sender)),
             writer: tokio::sync::Mutex::new(Some(writer)),
         }
@@ -270,10 +324,28 @@ impl AuditRecorder {
             None if record.kind == ToolKind::Read && record.outcome == Outcome::Ok => {
                 let sender = self.reads.lock().ok().and_then(|guard| guard.clone());
                 match sender {
-                    Some(sender) => sender
-                        .send(record.clone())
-                        .await
-                        .map_err(|_| store::Error::Internal("queue an audit entry"))?,
+                    Some(sender) => {
+                        let (committed, was_committed) = match self.read_audit {
+                            ReadAudit::Background => (None, None),
+                            ReadAudit::BeforeAnswer => {
+                                let (sender, receiver) = tokio::sync::oneshot::channel();
+                                (Some(sender), Some(receiver))
+                            }
+                        };
+                        let read = QueuedRead {
+                            record: record.clone(),
+                            committed,
+                        };
+                        sender
+                            .send(read)
+                            .await
+                            .map_err(|_| store::Error::Internal("queue an audit entry"))?;
+                        if let Some(was_committed) = was_committed {
+                            was_committed.await.map_err(|_| {
+                                store::Error::Internal("hear back from the audit writer")
+                            })??;
+                        }
+                    }
                     None => {
                         append_group(&self.auditor, &self.store, std::slice::from_ref(record))
                             .await?;

@@ -35,6 +35,8 @@ pub struct RuntimeOptions {
     pub policy: Arc<crate::policy::Policy>,
     /// Sign an audit checkpoint every N entries, if set.
     pub checkpoints: Option<crate::recorder::CheckpointSchedule>,
+    /// Whether a successful read waits for its audit entry to commit (`REVOPS_AUDIT_READS`).
+    pub read_audit: crate::recorder::ReadAudit,
     /// The toolsets offered (`--toolsets`); the shared tools are always offered.
     pub toolsets: crate::toolsets::Selection,
 }
@@ -77,6 +79,7 @@ impl Runtime {
                     auditor.clone(),
                     store.clone(),
                     options.checkpoints.clone(),
+                    options.read_audit,
                 )),
                 predictions: crate::predictions::PredictionLog::start(store.clone()),
                 active_models: crate::learnt::ActiveModels::default(),

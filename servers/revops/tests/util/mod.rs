@@ -203,8 +203,18 @@ pub struct RawStdio {
 
 impl RawStdio {
     pub async fn start(binary_path: &std::path::Path, db: &SeededDatabase) -> RawStdio {
+        RawStdio::start_with(binary_path, db, &[]).await
+    }
+
+    /// [`RawStdio::start`] with more environment variables.
+    pub async fn start_with(
+        binary_path: &std::path::Path,
+        db: &SeededDatabase,
+        extra_env: &[(&str, &str)],
+    ) -> RawStdio {
         let mut child = tokio::process::Command::new(binary_path)
             .envs(server_env(db, "rep"))
+            .envs(extra_env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -259,5 +269,11 @@ impl RawStdio {
 
     pub async fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Kills the server with SIGKILL, as a crash or the OOM killer would: nothing it still
+    /// had queued gets written.
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
     }
 }
