@@ -115,7 +115,8 @@ struct PartCheck<'a> {
 }
 
 impl PartCheck<'_> {
-    fn broken() -> Self {
+    /// Nothing accepted: the state a part starts in, and ends in when anything is wrong.
+    fn not_intact() -> Self {
         PartCheck {
             intact: false,
             first: None,
@@ -142,10 +143,10 @@ fn check_part<'a>(
     checkpoint_seqs: &[i64],
 ) -> PartCheck<'a> {
     let mut scratch = Vec::with_capacity(512);
-    let mut check = PartCheck::broken();
+    let mut check = PartCheck::not_intact();
     for view in views {
         if !view.hash_matches(&mut scratch) || check.last.is_some_and(|last| !links(&last, &view)) {
-            return PartCheck::broken();
+            return PartCheck::not_intact();
         }
         if !checkpoint_seqs.is_empty() && checkpoint_seqs.binary_search(&view.seq).is_ok() {
             check.at_checkpoints.push((view.seq, view.hash.to_string()));
@@ -782,7 +783,8 @@ pub fn verify_export(
 /// [`verify_export`], reading about `block_size` bytes at a time.
 ///
 /// A reader thread reads blocks ahead, and each block is checked whole on a thread of its
-/// own ([`check_block`]), one block per core at a time; this thread takes the results in
+/// own ([`check_block`]), one block more than there are cores at a time; this thread takes
+/// the results in
 /// order and checks only where blocks meet. Every core stays busy, with no wait at the end of
 /// each block for the slowest of its parts (splitting each block between the cores left a
 /// sixth of the time idle on two cores). A block that does not come back intact is
