@@ -53,36 +53,26 @@ pub(crate) async fn packed_between(
     after: i64,
     upto: i64,
 ) -> Result<Option<String>> {
-    // `seq`, a space, then each text field as its length in bytes, a colon and its bytes.
-    let sql = match store.backend() {
-        // One `concat` call per row: building the same text from twenty `||` took SQLite
-        // about twice as long. (`format` is as fast, but its `%s` stops at a NUL, which would
-        // let a tampered field shift the fields after it; `concat` copies every byte.) No
-        // ORDER BY inside the aggregate (it would sort the batch): the rows come in rowid
-        // order, and [`unpack`] puts them in seq order whatever happens.
-        store::Backend::Sqlite => {
-            let pieces: Vec<String> = TEXT_FIELDS
-                .iter()
-                .map(|column| format!("octet_length({column}), ':', {column}"))
-                .collect();
-            format!(
-                "SELECT group_concat(concat(seq, ' ', {}), '') \
-                 FROM audit_log WHERE seq > $1 AND seq <= $2",
-                pieces.join(", ")
-            )
-        }
-        store::Backend::Postgres => {
-            let fields: Vec<String> = TEXT_FIELDS
-                .iter()
-                .map(|column| format!("octet_length({column}) || ':' || {column}"))
-                .collect();
-            format!(
-                "SELECT string_agg(seq || ' ' || {}, '' ORDER BY seq) \
-                 FROM audit_log WHERE seq > $1 AND seq <= $2",
-                fields.join(" || ")
-            )
-        }
+    // `seq`, a space, then each text field as its length in bytes, a colon and its bytes, by
+    // one `concat` call per row: building the same text from twenty `||` took SQLite about
+    // twice as long, and Postgres a third longer. (`format` is as fast on SQLite, but its
+    // `%s` stops at a NUL, which would let a tampered field shift the fields after it;
+    // `concat` copies every byte.) No ORDER BY inside the aggregate: it sorted the batch
+    // (Postgres took 44 ms instead of 31 ms for 20,000 rows), the rows come in `seq` order
+    // anyway, and [`unpack`] puts them in seq order whatever happens.
+    let pieces: Vec<String> = TEXT_FIELDS
+        .iter()
+        .map(|column| format!("octet_length({column}), ':', {column}"))
+        .collect();
+    let aggregate = match store.backend() {
+        store::Backend::Sqlite => "group_concat",
+        store::Backend::Postgres => "string_agg",
     };
+    let sql = format!(
+        "SELECT {aggregate}(concat(seq, ' ', {}), '') \
+         FROM audit_log WHERE seq > $1 AND seq <= $2",
+        pieces.join(", ")
+    );
     sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql))
         .bind(after)
         .bind(upto)
