@@ -782,114 +782,144 @@ pub fn verify_export(
 
 /// [`verify_export`], reading about `block_size` bytes at a time.
 ///
-/// A reader thread reads blocks ahead, and each block is checked whole on a thread of its
-/// own ([`check_block`]), one block more than there are cores at a time; this thread takes
-/// the results in
-/// order and checks only where blocks meet. Every core stays busy, with no wait at the end of
-/// each block for the slowest of its parts (splitting each block between the cores left a
-/// sixth of the time idle on two cores). A block that does not come back intact is
-/// checked again here, on every core, by [`Verifier::feed_lines`], which also names what is
-/// wrong.
+/// A reader thread reads numbered blocks of whole lines ahead; one checker thread per core
+/// takes the next block as soon as it is free and checks it whole ([`check_block`]); this
+/// thread takes the results in order and checks only where blocks meet. The checkers live for
+/// the whole run and never wait for this thread, so every core stays busy: splitting each
+/// block between the cores left a sixth of the time idle on two cores, and a thread started
+/// per block still left cores idle while this one woke to start the next. A block that does
+/// not come back intact is checked again here, on every core, by [`Verifier::feed_lines`],
+/// which also names what is wrong. At most [`blocks_in_flight`] blocks exist at once.
 fn verify_lines_in_blocks(
     reader: impl std::io::Read + Send,
     mut verifier: Verifier,
     block_size: usize,
 ) -> crate::Result<Result<Summary, Break>> {
-    /// A block read, being checked on its own thread; or why it could not be read.
-    type Pending<'scope> =
-        std::io::Result<std::thread::ScopedJoinHandle<'scope, (Vec<u8>, BlockCheck)>>;
-    let (full_sender, full) = std::sync::mpsc::sync_channel(1);
+    let checkers = verifier.threads;
+    let (block_sender, blocks) = std::sync::mpsc::sync_channel(checkers);
+    // Shared by the checkers alone: when the last one stops, the reader's next send fails.
+    let blocks = std::sync::Arc::new(std::sync::Mutex::new(blocks));
+    let (checked_sender, checked) = std::sync::mpsc::channel::<Checked>();
     let (free, free_receiver) = std::sync::mpsc::channel();
     let checkpoint_seqs = verifier.checkpoint_seqs.clone();
     let checkpoint_seqs = &checkpoint_seqs;
-    std::thread::scope(|scope| {
-        scope.spawn(move || read_whole_lines(reader, block_size, &full_sender, &free_receiver));
-        let mut blocks = full.into_iter();
-        // One block more than there are cores: a block that finishes before the one ahead of
-        // it must not leave its core idle while this thread waits to take them in order.
-        let in_flight = verifier.threads + 1;
-        let mut pending: VecDeque<Pending<'_>> = VecDeque::with_capacity(in_flight);
-        let mut lines_before = 0;
-        // Returning early drops `blocks`, which stops the reader at its next block.
-        loop {
-            while pending.len() < in_flight {
-                let Some(block) = blocks.next() else { break };
-                pending.push_back(block.map(|block: Vec<u8>| {
-                    scope.spawn(move || {
+    // `move`: returning early must drop `free` and `checked` with this closure, or the
+    // reader would wait for a free block, and the scope for the reader, for ever.
+    std::thread::scope(move |scope| {
+        scope.spawn(move || {
+            let in_flight = blocks_in_flight(checkers);
+            read_whole_lines(reader, block_size, in_flight, &block_sender, &free_receiver);
+        });
+        for _ in 0..checkers {
+            let checked_sender = checked_sender.clone();
+            let blocks = blocks.clone();
+            scope.spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next block.
+                    let next = match blocks.lock() {
+                        Ok(blocks) => blocks.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((index, block)) = next else { return };
+                    let result = block.map(|block: Vec<u8>| {
                         let check = check_block(&block, checkpoint_seqs);
                         (block, check)
-                    })
-                }));
-            }
-            let Some(next) = pending.pop_front() else {
-                break;
-            };
-            let (block, check) = match next {
-                Ok(checking) => match checking.join() {
-                    Ok(checked) => checked,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                },
-                Err(error) => {
-                    return Err(crate::Error::File {
-                        path: "export".into(),
-                        message: error.to_string(),
                     });
+                    if checked_sender.send((index, result)).is_err() {
+                        return;
+                    }
                 }
-            };
-            let line_feeds = check.line_feeds;
-            if verifier.accept_block_if_intact(check) {
-                lines_before += line_feeds;
-            } else {
-                match verifier.feed_lines(&block, lines_before)? {
-                    Ok(line_feeds) => lines_before += line_feeds,
-                    Err(broken) => return Ok(Err(broken)),
+            });
+        }
+        drop((checked_sender, blocks));
+        // Results that came back before the ones ahead of them, by block number.
+        let mut early = std::collections::BTreeMap::new();
+        let mut next = 0;
+        let mut lines_before = 0;
+        // Returning early drops `checked` and `free`: the checkers stop at their next
+        // result, the reader at its next block, and the scope waits for all of them.
+        for (index, result) in checked {
+            early.insert(index, result);
+            while let Some(result) = early.remove(&next) {
+                next += 1;
+                let (block, check) = result.map_err(|error| crate::Error::File {
+                    path: "export".into(),
+                    message: error.to_string(),
+                })?;
+                let line_feeds = check.line_feeds;
+                if verifier.accept_block_if_intact(check) {
+                    lines_before += line_feeds;
+                } else {
+                    match verifier.feed_lines(&block, lines_before)? {
+                        Ok(line_feeds) => lines_before += line_feeds,
+                        Err(broken) => return Ok(Err(broken)),
+                    }
                 }
+                // Reused by the reader if it still runs; dropped otherwise.
+                let _ = free.send(block);
             }
-            // Reused by the reader if it still runs; dropped otherwise.
-            let _ = free.send(block);
         }
         Ok(verifier.finish())
     })
 }
 
-/// Reads `reader` into blocks of whole lines (the last may lack its line ending) of about
-/// `block_size` bytes, and sends them in order; an error is sent and ends the reading.
+/// A block checked on a checker thread, by its number; or why it could not be read.
+type Checked = (usize, std::io::Result<(Vec<u8>, BlockCheck)>);
+
+/// How many blocks may exist at once for `checkers` checker threads: one being read, one
+/// being checked by each checker, one waiting for each, and one being taken in.
+fn blocks_in_flight(checkers: usize) -> usize {
+    2 * checkers + 2
+}
+
+/// Reads `reader` into numbered blocks of whole lines (the last may lack its line ending) of
+/// about `block_size` bytes, and sends them in order; an error is sent and ends the reading.
+/// At most `in_flight` blocks are allocated: after that, a block is reused once `free` gives
+/// it back.
 fn read_whole_lines(
     mut reader: impl std::io::Read,
     block_size: usize,
-    full: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+    in_flight: usize,
+    full: &std::sync::mpsc::SyncSender<(usize, std::io::Result<Vec<u8>>)>,
     free: &std::sync::mpsc::Receiver<Vec<u8>>,
 ) {
     let mut carried: Vec<u8> = Vec::new();
-    loop {
-        let mut block = free
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(block_size + 4096));
+    let mut allocated = 0;
+    for index in 0.. {
+        let mut block = match free.try_recv() {
+            Ok(block) => block,
+            Err(_) if allocated < in_flight => {
+                allocated += 1;
+                Vec::with_capacity(block_size + 4096)
+            }
+            Err(_) => match free.recv() {
+                Ok(block) => block,
+                Err(_) => return,
+            },
+        };
         block.clear();
         block.append(&mut carried);
-        let wanted = block_size.saturating_sub(block.len()).max(256) as u64;
-        let read = match (&mut reader).take(wanted).read_to_end(&mut block) {
-            Ok(read) => read,
-            Err(error) => {
-                let _ = full.send(Err(error));
-                return;
+        // Read until the block holds a line ending (or the input ends): a line longer than
+        // a block makes the block longer, never cuts the line.
+        let at_end = loop {
+            let wanted = block_size.saturating_sub(block.len()).max(256) as u64;
+            match (&mut reader).take(wanted).read_to_end(&mut block) {
+                Ok(0) => break true,
+                Ok(_) => {
+                    if let Some(at) = memchr::memrchr(b'\n', &block) {
+                        // Whole lines only; the unfinished last line starts the next block.
+                        carried.extend_from_slice(&block[at + 1..]);
+                        block.truncate(at + 1);
+                        break false;
+                    }
+                }
+                Err(error) => {
+                    let _ = full.send((index, Err(error)));
+                    return;
+                }
             }
         };
-        let at_end = read == 0;
-        if !at_end {
-            // Whole lines only; the unfinished last line starts the next block.
-            match memchr::memrchr(b'\n', &block) {
-                Some(at) => {
-                    carried.extend_from_slice(&block[at + 1..]);
-                    block.truncate(at + 1);
-                }
-                None => {
-                    carried = block;
-                    continue;
-                }
-            }
-        }
-        if !block.is_empty() && full.send(Ok(block)).is_err() {
+        if !block.is_empty() && full.send((index, Ok(block))).is_err() {
             return;
         }
         if at_end {
