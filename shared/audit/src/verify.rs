@@ -67,7 +67,7 @@ const REORDER_WINDOW: i64 = 16;
 const PARALLEL_FROM: usize = 256;
 /// How many batches `verify_store` reads ahead of the one it checks.
 const READS_IN_FLIGHT: usize = 2;
-/// How many export bytes are read, split and checked at once.
+/// About how many export bytes make a block: read at once, and checked whole by one checker.
 const EXPORT_BLOCK: usize = 4 << 20;
 
 /// The last entry verified: what the next one must continue.
@@ -86,7 +86,8 @@ struct Last {
 /// thread then checks only the links where parts meet. That is the whole cost of an intact
 /// chain: no per-entry allocation, no per-entry work on one thread. When anything in a batch
 /// is wrong, the batch is checked again one entry at a time, which names the first bad `seq`
-/// and says why.
+/// and says why. (An export goes the same way a whole block per core at a time: see
+/// [`verify_export`].)
 pub struct Verifier {
     last: Option<Last>,
     /// The hashes of the last [`FORK_WINDOW`] entries, with their seq, oldest first.
