@@ -24,17 +24,36 @@ fn call<'a>(tool: &'a str, kind: &'a str, arguments: &'a serde_json::Value) -> a
     }
 }
 
+/// How each bench append reaches the store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AppendPath {
+    /// `Auditor::append_committed`: the entry in a transaction of its own, as a server
+    /// records a refusal, an error or a group of reads (one trip to SQLite when the head is
+    /// cached).
+    Committed,
+    /// `begin_write`, `Auditor::append`, `commit`: the way a write call's entry goes, with
+    /// no change beside it.
+    InWriteTransaction,
+}
+
 async fn append_one(
     store: &store::Store,
     auditor: &audit::Auditor,
     n: usize,
+    path: AppendPath,
 ) -> anyhow::Result<()> {
-    let mut tx = store.begin_write().await?;
     let arguments = arguments(n);
-    auditor
-        .append(&mut tx, call("get_lead", "read", &arguments))
-        .await?;
-    tx.commit().await?;
+    let entry = call("get_lead", "read", &arguments);
+    match path {
+        AppendPath::Committed => {
+            auditor.append_committed(store, &[entry]).await?;
+        }
+        AppendPath::InWriteTransaction => {
+            let mut tx = store.begin_write().await?;
+            auditor.append(&mut tx, entry).await?;
+            tx.commit().await?;
+        }
+    }
     Ok(())
 }
 
@@ -43,6 +62,7 @@ async fn append_rate(
     store: &store::Store,
     writers: usize,
     total: usize,
+    path: AppendPath,
 ) -> anyhow::Result<(f64, Duration, Duration)> {
     let auditor = audit::Auditor::open(store).await?;
     auditor.register_actor(store, "bench@example.com").await?;
@@ -55,7 +75,7 @@ async fn append_rate(
             let mut latencies = Vec::new();
             for n in 0..total / writers {
                 let one = Instant::now();
-                append_one(&store, &auditor, writer * total + n).await?;
+                append_one(&store, &auditor, writer * total + n, path).await?;
                 latencies.push(one.elapsed());
             }
             anyhow::Ok(latencies)
@@ -207,6 +227,22 @@ async fn build_chain(store: &store::Store, entries: usize) -> anyhow::Result<()>
 }
 
 /// The shortest of three runs of `once`.
+/// A fresh store for one measurement: a SQLite file in `folder`, or a new Postgres schema.
+async fn bench_store(
+    postgres_url: Option<&str>,
+    folder: &tempfile::TempDir,
+) -> anyhow::Result<store::Store> {
+    Ok(match postgres_url {
+        None => {
+            store::Store::open(&store::DatabaseLocation::SqliteFile(
+                folder.path().join("bench.db"),
+            ))
+            .await?
+        }
+        Some(url) => store::test_support::fresh_postgres(url).await?,
+    })
+}
+
 fn best_of_three(once: impl Fn() -> anyhow::Result<Duration>) -> anyhow::Result<Duration> {
     let mut best = once()?;
     for _ in 1..3 {
@@ -237,23 +273,23 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     }
     for (name, url) in &targets {
         for writers in [1, 4] {
-            let folder = tempfile::tempdir()?;
-            let store = match url {
-                None => {
-                    store::Store::open(&store::DatabaseLocation::SqliteFile(
-                        folder.path().join("a.db"),
-                    ))
-                    .await?
-                }
-                Some(url) => store::test_support::fresh_postgres(url).await?,
-            };
-            let (rate, p50, p99) = append_rate(&store, writers, appends).await?;
-            println!(
-                "  {name:<8} {writers} writer(s): {rate:>9.0} appends/s, begin+append+commit median {:>6.1} µs, p99 {:>7.1} µs",
-                p50.as_secs_f64() * 1e6,
-                p99.as_secs_f64() * 1e6
-            );
+            for (path, how) in [
+                (AppendPath::Committed, "append_committed"),
+                (AppendPath::InWriteTransaction, "begin+append+commit"),
+            ] {
+                let folder = tempfile::tempdir()?;
+                let store = bench_store(url.as_deref(), &folder).await?;
+                let (rate, p50, p99) = append_rate(&store, writers, appends, path).await?;
+                println!(
+                    "  {name:<8} {writers} writer(s), {how:<19}: {rate:>9.0} appends/s, median {:>6.1} µs, p99 {:>7.1} µs",
+                    p50.as_secs_f64() * 1e6,
+                    p99.as_secs_f64() * 1e6
+                );
+                store.close().await;
+            }
             if writers == 1 {
+                let folder = tempfile::tempdir()?;
+                let store = bench_store(url.as_deref(), &folder).await?;
                 let times = audit_step(&store, 2_000).await?;
                 let micros = |d: Duration| d.as_secs_f64() * 1e6;
                 println!(
@@ -265,8 +301,8 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
                     micros(times.commit),
                     micros(times.round_trip)
                 );
+                store.close().await;
             }
-            store.close().await;
         }
         for (read_audit, mode) in [
             (ReadAudit::Background, "background"),
@@ -274,15 +310,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         ] {
             for producers in [1, 16] {
                 let folder = tempfile::tempdir()?;
-                let store = match url {
-                    None => {
-                        store::Store::open(&store::DatabaseLocation::SqliteFile(
-                            folder.path().join("r.db"),
-                        ))
-                        .await?
-                    }
-                    Some(url) => store::test_support::fresh_postgres(url).await?,
-                };
+                let store = bench_store(url.as_deref(), &folder).await?;
                 let rate = recorded_read_rate(&store, producers, appends * 5, read_audit).await?;
                 println!(
                     "  {name:<8} {producers:>2} caller(s) recording reads (group commits, as a server does; REVOPS_AUDIT_READS={mode}): {rate:>9.0} committed entries/s{}",

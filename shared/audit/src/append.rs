@@ -149,7 +149,8 @@ impl Auditor {
                 read_head(tx).await?
             }
         };
-        let mut appended = self.build(tx, head, entries).await?;
+        let actors = self.actors_of(tx, entries).await?;
+        let mut appended = self.build(head, entries, actors.clone());
         let mut rest = appended.as_slice();
         if built_on_cache && let Some((first, after_first)) = rest.split_first() {
             // Saves reading the head on every append: one statement both checks the guess
@@ -174,36 +175,97 @@ impl Auditor {
                     lock_postgres_appends(tx).await?;
                 }
                 let head = read_head(tx).await?;
-                appended = self.build(tx, head, entries).await?;
+                appended = self.build(head, entries, actors);
                 rest = appended.as_slice();
             }
         }
         insert_all(tx, rest).await?;
-        if let (Some(last), Ok(mut head)) = (appended.last(), self.head.lock()) {
-            *head = Some(Head {
-                seq: last.seq,
-                hash: last.hash.clone(),
-                occurred_at: Some(last.occurred_at.clone()),
-            });
-        }
+        self.remember_head(&appended);
         Ok(appended)
     }
 
-    /// The entries continuing `head`, hashed, not yet inserted.
-    async fn build(
+    /// Appends entries in order in a transaction of their own and commits them: the entries
+    /// of calls that change nothing (successful reads in groups, refusals, errors).
+    ///
+    /// On SQLite, when the head is cached and every actor registered, the whole transaction
+    /// is one trip to the database ([`store::Store::write_in_one_trip`]): the rows are
+    /// inserted only if the head is still the cached one, and otherwise nothing is, the empty
+    /// transaction commits, and the append goes the long way (read the head, insert, commit).
+    pub async fn append_committed(
         &self,
-        tx: &mut WriteTx,
-        head: Head,
+        store: &store::Store,
         entries: &[NewEntry<'_>],
     ) -> Result<Vec<AuditEntry>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.backend == Backend::Sqlite
+            && let Some(appended) = self.append_in_one_trip(store, entries).await?
+        {
+            return Ok(appended);
+        }
+        let mut tx = store.begin_write().await?;
+        let appended = self.append_all(&mut tx, entries).await?;
+        tx.commit()
+            .await
+            .map_err(db_error("commit audit entries"))?;
+        Ok(appended)
+    }
+
+    /// [`Auditor::append_committed`]'s one-trip path: `None` when it does not apply (no
+    /// cached head, an actor not yet registered) or the cached head was stale.
+    async fn append_in_one_trip(
+        &self,
+        store: &store::Store,
+        entries: &[NewEntry<'_>],
+    ) -> Result<Option<Vec<AuditEntry>>> {
+        let Some(head) = self.head.lock().ok().and_then(|head| head.clone()) else {
+            return Ok(None);
+        };
+        let Some(actors) = self.registered_actors_of(entries) else {
+            return Ok(None);
+        };
+        let appended = self.build(head, entries, actors);
+        let (statements, arguments) = guarded_inserts(&appended)?;
+        let inserted = store
+            .write_in_one_trip("append to the audit log", &statements, arguments)
+            .await?
+            .len();
+        if inserted == 0 {
+            // Another process appended since, or the transaction that wrote the cached head
+            // rolled back: nothing was written.
+            if let Ok(mut head) = self.head.lock() {
+                *head = None;
+            }
+            return Ok(None);
+        }
+        if inserted != appended.len() {
+            // Each chunk after the first inserts only on top of the chunk before it, and a
+            // chunk is one statement, so this cannot happen; if it did, the chain would
+            // still be whole but entries missing, which must be loud.
+            tracing::error!(
+                inserted,
+                expected = appended.len(),
+                "an audit group was written in part"
+            );
+            return Err(crate::Error::Store(store::Error::Internal(
+                "append a whole group to the audit log",
+            )));
+        }
+        self.remember_head(&appended);
+        Ok(Some(appended))
+    }
+
+    /// The entries continuing `head`, hashed, not yet inserted; `actors` are the entries'
+    /// pseudonyms, in order.
+    fn build(&self, head: Head, entries: &[NewEntry<'_>], actors: Vec<String>) -> Vec<AuditEntry> {
         let Head {
             mut seq,
             hash: mut prev_hash,
             occurred_at: mut previous_time,
         } = head;
         let mut appended = Vec::with_capacity(entries.len());
-        for new in entries {
-            let actor = self.actor_ref(tx, new.actor_name).await?;
+        for (new, actor) in entries.iter().zip(actors) {
             let now = store::clock::now();
             // Time never goes backwards in the chain, even if the clock does.
             let occurred_at = match previous_time.take() {
@@ -229,7 +291,38 @@ impl Auditor {
             previous_time = Some(entry.occurred_at.clone());
             appended.push(entry);
         }
-        Ok(appended)
+        appended
+    }
+
+    /// The pseudonyms of the entries' actors, registering (in `tx`) any not known to be.
+    async fn actors_of(&self, tx: &mut WriteTx, entries: &[NewEntry<'_>]) -> Result<Vec<String>> {
+        let mut actors = Vec::with_capacity(entries.len());
+        for new in entries {
+            actors.push(self.actor_ref(tx, new.actor_name).await?);
+        }
+        Ok(actors)
+    }
+
+    /// The pseudonyms of the entries' actors when every one is known to be registered.
+    fn registered_actors_of(&self, entries: &[NewEntry<'_>]) -> Option<Vec<String>> {
+        let known = self.registered.lock().ok()?;
+        entries
+            .iter()
+            .map(|new| {
+                let pseudonym = self.pseudonym(new.actor_name);
+                known.contains(&pseudonym).then_some(pseudonym)
+            })
+            .collect()
+    }
+
+    fn remember_head(&self, appended: &[AuditEntry]) {
+        if let (Some(last), Ok(mut head)) = (appended.last(), self.head.lock()) {
+            *head = Some(Head {
+                seq: last.seq,
+                hash: last.hash.clone(),
+                occurred_at: Some(last.occurred_at.clone()),
+            });
+        }
     }
 
     /// The pseudonym of an actor: `u_` and 24 hex digits of SHA-256 over the store's salt and
@@ -350,6 +443,85 @@ async fn insert_all(tx: &mut WriteTx, entries: &[AuditEntry]) -> Result<()> {
             .map_err(db_error("append to the audit log"))?;
     }
     Ok(())
+}
+
+/// The statements that insert `entries` (continuing a guessed head) for
+/// [`store::Store::write_in_one_trip`], 40 rows per statement, each returning its rows'
+/// `seq`. The first statement inserts only if the store's head is the entry the first one
+/// continues (as [`GUARDED_INSERT`]); each later one only if the last row of the statement
+/// before it is in the store. So the group is inserted whole or not at all.
+fn guarded_inserts(entries: &[AuditEntry]) -> Result<(String, sqlx::any::AnyArguments)> {
+    let mut sql = String::new();
+    let mut arguments = sqlx::any::AnyArguments::default();
+    let mut bound = 0usize;
+    // The parameter numbers of the previous chunk's last row's seq and hash.
+    let mut previous_last: Option<(usize, usize)> = None;
+    for chunk in entries.chunks(40) {
+        if !sql.is_empty() {
+            sql.push_str("; ");
+        }
+        sql.push_str("INSERT INTO audit_log (");
+        sql.push_str(COLUMNS);
+        sql.push_str(") SELECT * FROM (VALUES ");
+        let first_row = bound;
+        for (row, entry) in chunk.iter().enumerate() {
+            if row > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for column in 1..=11 {
+                if column > 1 {
+                    sql.push_str(", ");
+                }
+                sql.push('$');
+                sql.push_str(&(bound + column).to_string());
+            }
+            sql.push(')');
+            bound += 11;
+            add(&mut arguments, entry.seq)?;
+            for value in [
+                &entry.occurred_at,
+                &entry.server,
+                &entry.actor,
+                &entry.tool,
+                &entry.kind,
+                &entry.args_digest,
+                &entry.outcome,
+                &entry.detail,
+                &entry.prev_hash,
+                &entry.hash,
+            ] {
+                add(&mut arguments, value.clone())?;
+            }
+        }
+        sql.push_str(") ");
+        let seq = |row_start: usize| format!("${}", row_start + 1);
+        let prev_hash = |row_start: usize| format!("${}", row_start + 10);
+        match previous_last {
+            None => {
+                let (seq, prev_hash) = (seq(first_row), prev_hash(first_row));
+                sql.push_str(&format!(
+                    "WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE seq = {seq}) \
+                     AND ({seq} = 1 OR EXISTS (SELECT 1 FROM audit_log WHERE seq = {seq} - 1 AND hash = {prev_hash}))"
+                ));
+            }
+            Some((last_seq, last_hash)) => sql.push_str(&format!(
+                "WHERE EXISTS (SELECT 1 FROM audit_log WHERE seq = ${last_seq} AND hash = ${last_hash})"
+            )),
+        }
+        sql.push_str(" RETURNING seq");
+        let last_row = bound - 11;
+        previous_last = Some((last_row + 1, last_row + 11));
+    }
+    Ok((sql, arguments))
+}
+
+fn add<T>(arguments: &mut sqlx::any::AnyArguments, value: T) -> Result<()>
+where
+    T: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    sqlx::Arguments::add(arguments, value)
+        .map_err(|_| crate::Error::Store(store::Error::Internal("bind an audit entry")))
 }
 
 async fn insert_actor(tx: &mut WriteTx, pseudonym: &str, name: &str) -> Result<()> {

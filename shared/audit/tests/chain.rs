@@ -438,6 +438,168 @@ async fn an_append_continues_the_real_head_after_a_rollback_or_another_process_a
     }
 }
 
+fn read_call<'a>(actor_name: &'a str, arguments: &'a serde_json::Value) -> NewEntry<'a> {
+    NewEntry {
+        server: "sales",
+        actor_name,
+        tool: "get_lead",
+        kind: "read",
+        arguments,
+        outcome: "ok",
+        detail: "",
+    }
+}
+
+/// Appends `size` reads by `actor_name` in one transaction of their own and checks that
+/// they come back numbered one after another.
+async fn append_group_committed(
+    store: &store::Store,
+    auditor: &Auditor,
+    actor_name: &str,
+    size: usize,
+) -> Vec<AuditEntry> {
+    let arguments: Vec<serde_json::Value> = (0..size)
+        .map(|n| json!({"lead_id": format!("lead_{n:06}")}))
+        .collect();
+    let entries: Vec<NewEntry<'_>> = arguments
+        .iter()
+        .map(|arguments| read_call(actor_name, arguments))
+        .collect();
+    let appended = auditor.append_committed(store, &entries).await.unwrap();
+    assert_eq!(appended.len(), size);
+    assert!(
+        appended
+            .windows(2)
+            .all(|pair| pair[1].seq == pair[0].seq + 1),
+        "a group's entries are numbered one after another"
+    );
+    appended
+}
+
+#[tokio::test]
+async fn groups_appended_in_transactions_of_their_own_continue_the_chain_whatever_their_size() {
+    for (store, _dir) in every_backend(
+        "groups_appended_in_transactions_of_their_own_continue_the_chain_whatever_their_size",
+    )
+    .await
+    {
+        let auditor = Auditor::open(&store).await.unwrap();
+        auditor
+            .register_actor(&store, "dana@example.com")
+            .await
+            .unwrap();
+        let mut expected = 0;
+        // Around the 40-row statements a group is split into: each later statement inserts
+        // only on top of the one before it.
+        for size in [1, 2, 39, 40, 41, 80, 81, 200, 1] {
+            let appended = append_group_committed(&store, &auditor, "dana@example.com", size).await;
+            assert_eq!(appended[0].seq, expected + 1);
+            expected += size as i64;
+        }
+        // An actor not yet registered is registered in the group's transaction.
+        append_group_committed(&store, &auditor, "newcomer@example.com", 3).await;
+        expected += 3;
+        assert!(
+            audit::query::actor_name(&store, &auditor.pseudonym("newcomer@example.com"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let summary = audit::verify::verify_store(&store, vec![], 100)
+            .await
+            .unwrap()
+            .expect("one unbroken chain");
+        assert_eq!(summary.entries, expected as u64);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_group_built_on_a_stale_head_writes_nothing_and_is_appended_on_the_real_head() {
+    for (store, _dir) in every_backend(
+        "a_group_built_on_a_stale_head_writes_nothing_and_is_appended_on_the_real_head",
+    )
+    .await
+    {
+        let auditor = Auditor::open(&store).await.unwrap();
+        auditor
+            .register_actor(&store, "dana@example.com")
+            .await
+            .unwrap();
+        append_group_committed(&store, &auditor, "dana@example.com", 5).await;
+
+        // Another process appends: this auditor's remembered head (seq 5) is now behind.
+        let other = Auditor::open(&store).await.unwrap();
+        other
+            .register_actor(&store, "li@example.com")
+            .await
+            .unwrap();
+        append_group_committed(&store, &other, "li@example.com", 45).await;
+        let appended = append_group_committed(&store, &auditor, "dana@example.com", 45).await;
+        assert_eq!(appended[0].seq, 51);
+
+        // A transaction that rolls back leaves this auditor remembering a head that was never
+        // committed (seq 96): ahead of the store's.
+        let mut abandoned = store.begin_write().await.unwrap();
+        let arguments = json!({});
+        auditor
+            .append(&mut abandoned, read_call("dana@example.com", &arguments))
+            .await
+            .unwrap();
+        abandoned.rollback().await.unwrap();
+        let appended = append_group_committed(&store, &auditor, "dana@example.com", 41).await;
+        assert_eq!(appended[0].seq, 96);
+
+        let summary = audit::verify::verify_store(&store, vec![], 100)
+            .await
+            .unwrap()
+            .expect("one unbroken chain");
+        assert_eq!(summary.entries, 136);
+        store.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_appending_groups_at_once_make_one_unbroken_chain_on_sqlite() {
+    let (store, dir) = store::test_support::fresh_sqlite().await.unwrap();
+    // A second pool on the same file with its own auditor: what a second server process has.
+    let second = store::Store::open(&store::DatabaseLocation::SqliteFile(
+        dir.path().join("revops.db"),
+    ))
+    .await
+    .unwrap();
+    let mut tasks = Vec::new();
+    for (process, store) in [store.clone(), second.clone()].into_iter().enumerate() {
+        let auditor = Auditor::open(&store).await.unwrap();
+        auditor
+            .register_actor(&store, "dana@example.com")
+            .await
+            .unwrap();
+        for task in 0..4 {
+            let (store, auditor) = (store.clone(), auditor.clone());
+            tasks.push(tokio::spawn(async move {
+                for n in 0..30 {
+                    let size = 1 + (process * 7 + task * 3 + n) % 45;
+                    append_group_committed(&store, &auditor, "dana@example.com", size).await;
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let expected: usize = (0..2)
+        .flat_map(|process| {
+            (0..4).flat_map(move |task| (0..30).map(move |n| 1 + (process * 7 + task * 3 + n) % 45))
+        })
+        .sum();
+    let summary = audit::verify::verify_store(&store, vec![], 1000)
+        .await
+        .unwrap()
+        .expect("one unbroken chain");
+    assert_eq!(summary.entries, expected as u64);
+}
+
 #[tokio::test]
 async fn actors_are_pseudonyms_in_the_chain_and_their_names_can_be_erased() {
     let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();

@@ -143,16 +143,14 @@ async fn append_group(
     store: &store::Store,
     group: &[CallRecord],
 ) -> Result<Option<audit::AuditEntry>, store::Error> {
-    let mut tx = store.begin_write().await?;
     let entries: Vec<audit::NewEntry<'_>> = group.iter().map(entry_of).collect();
     let mut appended = auditor
-        .append_all(&mut tx, &entries)
+        .append_committed(store, &entries)
         .await
-        .map_err(as_store_error)?;
-    tx.commit().await.map_err(|error| {
-        tracing::error!(%error, "audit group commit failed");
-        store::Error::Internal("commit audit entries")
-    })?;
+        .map_err(|error| {
+            tracing::error!(%error, "audit group commit failed");
+            as_store_error(error)
+        })?;
     Ok(appended.pop())
 }
 

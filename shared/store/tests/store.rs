@@ -210,6 +210,98 @@ async fn a_sqlite_file_and_its_folder_are_created_on_first_open_in_wal_mode() {
     assert_eq!(mode, "wal");
 }
 
+fn probe_arguments(keys: &[&str]) -> sqlx::any::AnyArguments {
+    let mut arguments = sqlx::any::AnyArguments::default();
+    for key in keys {
+        sqlx::Arguments::add(&mut arguments, key.to_string()).unwrap();
+        sqlx::Arguments::add(&mut arguments, store::clock::now()).unwrap();
+    }
+    arguments
+}
+
+async fn probes(store: &Store) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM store_settings WHERE key LIKE 'probe_%'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_one_trip_write_commits_all_its_statements_or_none_and_leaves_no_lock_behind() {
+    let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
+    let two_rows = "INSERT INTO store_settings (key, value, created_at) VALUES ($1, 'x', $2) RETURNING key; \
+                    INSERT INTO store_settings (key, value, created_at) VALUES ($3, 'y', $4) RETURNING key";
+    let rows = store
+        .write_in_one_trip(
+            "save probes",
+            two_rows,
+            probe_arguments(&["probe_a", "probe_b"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "each statement's returned row comes back");
+    assert_eq!(probes(&store).await, 2);
+
+    // The second statement breaks a unique key after the first has inserted its row.
+    let error = store
+        .write_in_one_trip(
+            "save probes",
+            two_rows,
+            probe_arguments(&["probe_c", "probe_a"]),
+        )
+        .await
+        .err()
+        .expect("a broken unique key fails the write");
+    assert!(matches!(error, Error::Conflict(_)), "{error}");
+    assert_eq!(
+        probes(&store).await,
+        2,
+        "the first statement's row was rolled back"
+    );
+
+    // Had the failed transaction gone back to the pool still open, it would hold the write
+    // lock: these would wait out the busy timeout, or fail to begin inside it.
+    for n in 0..20 {
+        let key = format!("probe_after_{n}");
+        store
+            .write_in_one_trip(
+                "save probes",
+                "INSERT INTO store_settings (key, value, created_at) VALUES ($1, 'z', $2)",
+                probe_arguments(&[&key]),
+            )
+            .await
+            .unwrap();
+    }
+    let mut tx = store.begin_write().await.unwrap();
+    sqlx::query("DELETE FROM store_settings WHERE key = 'probe_a'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(probes(&store).await, 21);
+}
+
+#[tokio::test]
+async fn a_one_trip_write_is_refused_on_postgres_instead_of_half_done() {
+    let Some(url) = store::test_support::postgres_url_or_skip(
+        "a_one_trip_write_is_refused_on_postgres_instead_of_half_done",
+    ) else {
+        return;
+    };
+    let store = store::test_support::fresh_postgres(&url).await.unwrap();
+    let error = store
+        .write_in_one_trip(
+            "save probes",
+            "INSERT INTO store_settings (key, value, created_at) VALUES ($1, 'x', $2)",
+            probe_arguments(&["probe_a"]),
+        )
+        .await
+        .err()
+        .expect("Postgres refuses a one-trip write");
+    assert!(matches!(error, Error::Internal(_)), "{error}");
+    assert_eq!(probes(&store).await, 0);
+}
+
 /// One pass of `kind`: a first page with `unlinked` records left unlinked, then the last page.
 async fn sync_pass(store: &Store, unlinked: i64) -> store::sync::SyncCursor {
     let mut tx = store.begin_write().await.unwrap();
