@@ -42,6 +42,10 @@ pub struct Auditor {
     /// built on it inserts only if the store's head is still exactly this entry (see
     /// [`Auditor::append_all`]), and otherwise reads the real head and builds again.
     head: Arc<Mutex<Option<Head>>>,
+    /// Held from reading the cached head to remembering the new one in a one-trip append,
+    /// so appends through this auditor never build on a head that another of them is about
+    /// to extend (which would fail the guard and send the append the long way).
+    one_trip_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The newest entry's link fields: what the next entry continues.
@@ -117,6 +121,7 @@ impl Auditor {
             salt,
             registered: Arc::default(),
             head: Arc::default(),
+            one_trip_turn: Arc::default(),
         })
     }
 
@@ -187,10 +192,12 @@ impl Auditor {
     /// Appends entries in order in a transaction of their own and commits them: the entries
     /// of calls that change nothing (successful reads in groups, refusals, errors).
     ///
-    /// On SQLite, when the head is cached and every actor registered, the whole transaction
-    /// is one trip to the database ([`store::Store::write_in_one_trip`]): the rows are
-    /// inserted only if the head is still the cached one, and otherwise nothing is, the empty
-    /// transaction commits, and the append goes the long way (read the head, insert, commit).
+    /// When the head is cached and every actor registered, the whole transaction is one trip
+    /// to the database: one guarded statement for up to [`ROWS_PER_STATEMENT`] entries
+    /// ([`store::Store::write_statement`], both backends), or on SQLite one multi-statement
+    /// transaction for more ([`store::Store::write_in_one_trip`]). The rows are inserted only
+    /// if the head is still the cached one; otherwise nothing is, and the append goes the long
+    /// way (begin, read the head under the lock, insert, commit).
     pub async fn append_committed(
         &self,
         store: &store::Store,
@@ -199,9 +206,7 @@ impl Auditor {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        if self.backend == Backend::Sqlite
-            && let Some(appended) = self.append_in_one_trip(store, entries).await?
-        {
+        if let Some(appended) = self.append_in_one_trip(store, entries).await? {
             return Ok(appended);
         }
         let mut tx = store.begin_write().await?;
@@ -213,24 +218,49 @@ impl Auditor {
     }
 
     /// [`Auditor::append_committed`]'s one-trip path: `None` when it does not apply (no
-    /// cached head, an actor not yet registered) or the cached head was stale.
+    /// cached head, an actor not yet registered, a large group on Postgres) or the cached
+    /// head was stale.
     async fn append_in_one_trip(
         &self,
         store: &store::Store,
         entries: &[NewEntry<'_>],
     ) -> Result<Option<Vec<AuditEntry>>> {
+        let _turn = self.one_trip_turn.lock().await;
         let Some(head) = self.head.lock().ok().and_then(|head| head.clone()) else {
             return Ok(None);
         };
         let Some(actors) = self.registered_actors_of(entries) else {
             return Ok(None);
         };
+        let postgres = self.backend == Backend::Postgres;
+        let form = if entries.len() <= ROWS_PER_STATEMENT {
+            InsertForm::Statement { postgres }
+        } else if postgres {
+            // Several statements need a transaction, and a Postgres transaction costs a round
+            // trip a statement; a group this large amortises them.
+            return Ok(None);
+        } else {
+            InsertForm::Transaction
+        };
         let appended = self.build(head, entries, actors);
-        let (statements, arguments) = guarded_inserts(&appended)?;
-        let inserted = store
-            .write_in_one_trip("append to the audit log", &statements, arguments)
-            .await?
-            .len();
+        let (statements, arguments) = guarded_inserts(&appended, form)?;
+        const ACTION: &str = "append to the audit log";
+        let written = match form {
+            InsertForm::Statement { .. } => store
+                .write_statement(ACTION, &statements, arguments)
+                .await
+                .map(|rows| rows as usize),
+            InsertForm::Transaction => store
+                .write_in_one_trip(ACTION, &statements, arguments)
+                .await
+                .map(|rows| rows.len()),
+        };
+        let inserted = match written {
+            Ok(inserted) => inserted,
+            // Postgres: the head moved after the statement's snapshot (see `guarded_inserts`).
+            Err(store::Error::Conflict(_)) => 0,
+            Err(error) => return Err(error.into()),
+        };
         if inserted == 0 {
             // Another process appended since, or the transaction that wrote the cached head
             // rolled back: nothing was written.
@@ -414,9 +444,7 @@ fn bind_entry<'q>(
 /// Inserts entries, many rows per statement. The caller holds the write lock and has checked
 /// that they continue the head.
 async fn insert_all(tx: &mut WriteTx, entries: &[AuditEntry]) -> Result<()> {
-    // 40 rows (440 bound values) per statement: large enough to amortise a statement,
-    // small enough for SQLite's parameter handling to stay fast.
-    for chunk in entries.chunks(40) {
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
         let mut sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES ");
         for row in 0..chunk.len() {
             let base = row * 11;
@@ -445,24 +473,55 @@ async fn insert_all(tx: &mut WriteTx, entries: &[AuditEntry]) -> Result<()> {
     Ok(())
 }
 
-/// The statements that insert `entries` (continuing a guessed head) for
-/// [`store::Store::write_in_one_trip`], 40 rows per statement, each returning its rows'
-/// `seq`. The first statement inserts only if the store's head is the entry the first one
-/// continues (as [`GUARDED_INSERT`]); each later one only if the last row of the statement
-/// before it is in the store. So the group is inserted whole or not at all.
-fn guarded_inserts(entries: &[AuditEntry]) -> Result<(String, sqlx::any::AnyArguments)> {
+/// The most rows one insert statement carries: large enough to amortise a statement, small
+/// enough for SQLite's parameter handling to stay fast (11 values a row).
+const ROWS_PER_STATEMENT: usize = 40;
+
+/// How [`guarded_inserts`] writes a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InsertForm {
+    /// One statement, its own transaction ([`store::Store::write_statement`]); on Postgres it
+    /// takes the append lock too.
+    Statement { postgres: bool },
+    /// SQLite: statements of [`ROWS_PER_STATEMENT`] rows run as one transaction
+    /// ([`store::Store::write_in_one_trip`]), each returning its rows' `seq`.
+    Transaction,
+}
+
+/// The statements that insert `entries` (continuing a guessed head), and their arguments.
+/// The first statement inserts only if the store's head is the entry the first one continues
+/// (as [`GUARDED_INSERT`]); each later one only if the last row of the statement before it
+/// is in the store. So the group is inserted whole or not at all.
+///
+/// On Postgres the statement's snapshot may predate the append lock it takes, so the guard
+/// can pass on a head that another connection has just extended; the insert then breaks the
+/// `seq` or `prev_hash` unique index and fails whole. (`ON CONFLICT DO NOTHING`, as in
+/// [`POSTGRES_LOCKED_GUARDED_INSERT`], would skip only the rows that conflict and could
+/// store a later row of the group without the earlier ones.)
+fn guarded_inserts(
+    entries: &[AuditEntry],
+    form: InsertForm,
+) -> Result<(String, sqlx::any::AnyArguments)> {
     let mut sql = String::new();
     let mut arguments = sqlx::any::AnyArguments::default();
     let mut bound = 0usize;
     // The parameter numbers of the previous chunk's last row's seq and hash.
     let mut previous_last: Option<(usize, usize)> = None;
-    for chunk in entries.chunks(40) {
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
         if !sql.is_empty() {
             sql.push_str("; ");
         }
+        let postgres = form == InsertForm::Statement { postgres: true };
+        if postgres {
+            // Numbered after every row's values, so the rows are numbered alike on both.
+            let lock = entries.len() * 11 + 1;
+            sql.push_str(&format!(
+                "WITH append_lock AS (SELECT pg_advisory_xact_lock(${lock})) "
+            ));
+        }
         sql.push_str("INSERT INTO audit_log (");
         sql.push_str(COLUMNS);
-        sql.push_str(") SELECT * FROM (VALUES ");
+        sql.push_str(") SELECT v.* FROM (VALUES ");
         let first_row = bound;
         for (row, entry) in chunk.iter().enumerate() {
             if row > 0 {
@@ -494,24 +553,29 @@ fn guarded_inserts(entries: &[AuditEntry]) -> Result<(String, sqlx::any::AnyArgu
                 add(&mut arguments, value.clone())?;
             }
         }
-        sql.push_str(") ");
-        let seq = |row_start: usize| format!("${}", row_start + 1);
-        let prev_hash = |row_start: usize| format!("${}", row_start + 10);
+        sql.push_str(") AS v");
+        if postgres {
+            sql.push_str(" CROSS JOIN append_lock");
+        }
+        let seq = format!("${}", first_row + 1);
+        let prev_hash = format!("${}", first_row + 10);
         match previous_last {
-            None => {
-                let (seq, prev_hash) = (seq(first_row), prev_hash(first_row));
-                sql.push_str(&format!(
-                    "WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE seq = {seq}) \
-                     AND ({seq} = 1 OR EXISTS (SELECT 1 FROM audit_log WHERE seq = {seq} - 1 AND hash = {prev_hash}))"
-                ));
-            }
+            None => sql.push_str(&format!(
+                " WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE seq = {seq}) \
+                 AND ({seq} = 1 OR EXISTS (SELECT 1 FROM audit_log WHERE seq = {seq} - 1 AND hash = {prev_hash}))"
+            )),
             Some((last_seq, last_hash)) => sql.push_str(&format!(
-                "WHERE EXISTS (SELECT 1 FROM audit_log WHERE seq = ${last_seq} AND hash = ${last_hash})"
+                " WHERE EXISTS (SELECT 1 FROM audit_log WHERE seq = ${last_seq} AND hash = ${last_hash})"
             )),
         }
-        sql.push_str(" RETURNING seq");
+        if form == InsertForm::Transaction {
+            sql.push_str(" RETURNING seq");
+        }
         let last_row = bound - 11;
         previous_last = Some((last_row + 1, last_row + 11));
+    }
+    if form == (InsertForm::Statement { postgres: true }) {
+        add(&mut arguments, POSTGRES_APPEND_LOCK)?;
     }
     Ok((sql, arguments))
 }

@@ -559,45 +559,119 @@ async fn a_group_built_on_a_stale_head_writes_nothing_and_is_appended_on_the_rea
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_processes_appending_groups_at_once_make_one_unbroken_chain_on_sqlite() {
-    let (store, dir) = store::test_support::fresh_sqlite().await.unwrap();
-    // A second pool on the same file with its own auditor: what a second server process has.
-    let second = store::Store::open(&store::DatabaseLocation::SqliteFile(
-        dir.path().join("revops.db"),
-    ))
-    .await
-    .unwrap();
-    let mut tasks = Vec::new();
-    for (process, store) in [store.clone(), second.clone()].into_iter().enumerate() {
+/// Two processes (two stores on one database, each with its own auditor and so its own
+/// remembered head), `tasks` tasks each, appending groups of 1 to 45 entries in transactions
+/// of their own: one unbroken chain holding every entry.
+async fn two_processes_append_groups(location: store::DatabaseLocation, tasks: usize) {
+    let first = store::Store::open(&location).await.unwrap();
+    let second = store::Store::open(&location).await.unwrap();
+    let size_of = |process: usize, task: usize, n: usize| 1 + (process * 7 + task * 3 + n) % 45;
+    let mut running = Vec::new();
+    for (process, store) in [first.clone(), second.clone()].into_iter().enumerate() {
         let auditor = Auditor::open(&store).await.unwrap();
         auditor
             .register_actor(&store, "dana@example.com")
             .await
             .unwrap();
-        for task in 0..4 {
+        for task in 0..tasks {
             let (store, auditor) = (store.clone(), auditor.clone());
-            tasks.push(tokio::spawn(async move {
+            running.push(tokio::spawn(async move {
                 for n in 0..30 {
-                    let size = 1 + (process * 7 + task * 3 + n) % 45;
+                    let size = size_of(process, task, n);
                     append_group_committed(&store, &auditor, "dana@example.com", size).await;
                 }
             }));
         }
     }
-    for task in tasks {
+    for task in running {
         task.await.unwrap();
     }
     let expected: usize = (0..2)
         .flat_map(|process| {
-            (0..4).flat_map(move |task| (0..30).map(move |n| 1 + (process * 7 + task * 3 + n) % 45))
+            (0..tasks).flat_map(move |task| (0..30).map(move |n| (process, task, n)))
         })
+        .map(|(process, task, n)| size_of(process, task, n))
         .sum();
-    let summary = audit::verify::verify_store(&store, vec![], 1000)
+    let summary = audit::verify::verify_store(&first, vec![], 1000)
         .await
         .unwrap()
         .expect("one unbroken chain");
     assert_eq!(summary.entries, expected as u64);
+    first.close().await;
+    second.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_appending_groups_at_once_make_one_unbroken_chain_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    two_processes_append_groups(
+        store::DatabaseLocation::SqliteFile(dir.path().join("revops.db")),
+        4,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_appending_groups_at_once_make_one_unbroken_chain_on_postgres() {
+    let Some(url) = store::test_support::postgres_url_or_skip(
+        "two_processes_appending_groups_at_once_make_one_unbroken_chain_on_postgres",
+    ) else {
+        return;
+    };
+    let location = store::test_support::fresh_postgres_location(&url)
+        .await
+        .unwrap();
+    two_processes_append_groups(location, 8).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_group_whose_snapshot_predates_the_append_lock_is_written_whole_on_the_real_head()
+ {
+    let Some(url) = store::test_support::postgres_url_or_skip(
+        "on_postgres_a_group_whose_snapshot_predates_the_append_lock_is_written_whole_on_the_real_head",
+    ) else {
+        return;
+    };
+    let store = store::test_support::fresh_postgres(&url).await.unwrap();
+    let auditor = Auditor::open(&store).await.unwrap();
+    auditor
+        .register_actor(&store, "dana@example.com")
+        .await
+        .unwrap();
+    append_group_committed(&store, &auditor, "dana@example.com", 3).await;
+
+    // Another process appends seq 4 and holds the append lock, not yet committed.
+    let other = Auditor::open(&store).await.unwrap();
+    let mut holding = store.begin_write().await.unwrap();
+    let arguments = json!({});
+    let entry = read_call("li@example.com", &arguments);
+    assert_eq!(other.append(&mut holding, entry).await.unwrap().seq, 4);
+
+    // This group's statement starts now: its snapshot has no seq 4, so its guard passes,
+    // and it waits for the lock.
+    let group = tokio::spawn({
+        let (store, auditor) = (store.clone(), auditor.clone());
+        async move { append_group_committed(&store, &auditor, "dana@example.com", 5).await }
+    });
+    let waiting = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+    while sqlx::query_scalar::<_, i64>(waiting)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        == 0
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    holding.commit().await.unwrap();
+
+    let appended = group.await.unwrap();
+    assert_eq!(appended[0].seq, 5, "the group continues the real head");
+    let summary = audit::verify::verify_store(&store, vec![], 100)
+        .await
+        .unwrap()
+        .expect("one unbroken chain: the group was not stored in part on the stale head");
+    assert_eq!(summary.entries, 9);
+    store.close().await;
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 pub use error::{Error, Result};
 pub use location::DatabaseLocation;
@@ -116,32 +116,73 @@ fn sqlite_pool_options(synchronous: &'static str, connections: u32) -> AnyPoolOp
         // A SQLite connection is a local file handle: pinging it before every use costs a
         // round trip to its worker thread and finds nothing.
         .test_before_acquire(false)
-        // Writers queue here behind a long write as long as they would wait for the lock.
-        .acquire_timeout(SQLITE_BUSY_TIMEOUT)
-        .after_connect(move |conn, _meta| {
-            Box::pin(async move {
-                // The page cache (64 MiB, taken only as it fills) and the WAL's checkpoint
-                // interval (10,000 pages, about 40 MiB) are sized for the audit log: every
-                // entry lands on a random page of its `prev_hash` index, and checkpointing
-                // every 1,000 pages (the default) copied those pages back so often that
-                // appends ran at half the speed.
-                conn.execute(sqlx::raw_sql(AssertSqlSafe(format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; \
-                     PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000;",
-                    SQLITE_BUSY_TIMEOUT.as_millis()
-                ))))
-                .await?;
-                Ok(())
-            })
-        })
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| Box::pin(prepare_sqlite_connection(conn, synchronous)))
+}
+
+/// The settings every SQLite connection of the store runs with.
+async fn prepare_sqlite_connection(
+    conn: &mut sqlx::AnyConnection,
+    synchronous: &'static str,
+) -> sqlx::Result<()> {
+    // The page cache (64 MiB, taken only as it fills) and the WAL's checkpoint interval
+    // (10,000 pages, about 40 MiB) are sized for the audit log: every entry lands on a random
+    // page of its `prev_hash` index, and checkpointing every 1,000 pages (the default) copied
+    // those pages back so often that appends ran at half the speed.
+    conn.execute(sqlx::raw_sql(AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; \
+         PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000;",
+        SQLITE_BUSY_TIMEOUT.as_millis()
+    ))))
+    .await?;
+    Ok(())
+}
+
+/// The connection one-trip writes go through, opened on first use and again after a failed
+/// write closes it. Not a pool's: a pool pings a connection each time it comes back, another
+/// trip to its worker thread, and a one-trip write is there to save trips.
+struct OneTripWriter {
+    options: AnyConnectOptions,
+    synchronous: &'static str,
+    connection: tokio::sync::Mutex<Option<sqlx::AnyConnection>>,
+}
+
+impl OneTripWriter {
+    /// The connection in `slot`, opened first if there is none.
+    async fn ready<'a>(
+        &self,
+        slot: &'a mut Option<sqlx::AnyConnection>,
+    ) -> Result<&'a mut sqlx::AnyConnection> {
+        use sqlx::ConnectOptions;
+        if let Some(connection) = slot {
+            return Ok(connection);
+        }
+        let opened = async {
+            let mut connection = self.options.connect().await?;
+            prepare_sqlite_connection(&mut connection, self.synchronous).await?;
+            Ok::<_, sqlx::Error>(connection)
+        };
+        let connection = opened
+            .await
+            .map_err(|error| Error::from_sqlx("open a write connection", error))?;
+        Ok(slot.insert(connection))
+    }
+}
+
+impl std::fmt::Debug for OneTripWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The options hold the database URL, which may carry a password.
+        f.debug_struct("OneTripWriter").finish_non_exhaustive()
+    }
 }
 
 /// A handle to the store; cheap to clone (it is a connection pool).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
-    /// SQLite only: the one connection this process writes through (see [`Store::connect`]).
-    writer: Option<AnyPool>,
+    /// SQLite only: the connection [`Store::write_in_one_trip`] and
+    /// [`Store::write_statement`] write through.
+    one_trip: Option<std::sync::Arc<OneTripWriter>>,
     backend: Backend,
 }
 
@@ -201,23 +242,18 @@ impl Store {
                 }
             }
         }
-        // SQLite lets one connection write at a time. Writers of this process queue for the
-        // one connection of this pool, in order and without sleeping, instead of each taking
-        // a connection and polling the file lock (SQLite's busy handler sleeps 1 ms, then
-        // longer, between tries); other processes still wait through the busy timeout.
-        let writer = match backend {
-            Backend::Sqlite => Some(
-                sqlite_pool_options(synchronous, 1)
-                    .connect_with(options)
-                    .await
-                    .map_err(connect_failed)?,
-            ),
+        let one_trip = match backend {
+            Backend::Sqlite => Some(std::sync::Arc::new(OneTripWriter {
+                options,
+                synchronous,
+                connection: tokio::sync::Mutex::new(None),
+            })),
             Backend::Postgres => None,
         };
         Ok(Store {
             pool,
-            writer,
             backend,
+            one_trip,
         })
     }
 
@@ -306,9 +342,9 @@ impl Store {
     /// waits up to the busy timeout for another writer; Postgres: an ordinary transaction,
     /// rows are locked as they are written).
     pub async fn begin_write(&self) -> Result<WriteTx> {
-        let begin = match &self.writer {
-            Some(writer) => writer.begin_with("BEGIN IMMEDIATE").await,
-            None => self.pool.begin().await,
+        let begin = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
         };
         begin.map_err(|error| Error::from_sqlx("start a write transaction", error))
     }
@@ -317,8 +353,9 @@ impl Store {
     /// all of them) as one write transaction, `BEGIN IMMEDIATE; statements; COMMIT`, in a
     /// single trip to the connection's worker thread, and returns the rows they return. `action`
     /// says what the write is for, in errors.
-    /// [`Store::begin_write`] costs a trip for `BEGIN`, one per statement and one for `COMMIT`,
-    /// and each trip wakes two threads; a short write done this way takes a third of the time.
+    /// [`Store::begin_write`] costs a trip for `BEGIN`, one per statement and one for `COMMIT`
+    /// (and the pool pings the connection when it comes back), and each trip wakes two
+    /// threads. One-trip writes go through a connection of their own, one at a time.
     ///
     /// Either every statement commits or none does: if any statement fails, the transaction
     /// is left open on that connection, so the connection is closed (SQLite rolls back an
@@ -331,23 +368,23 @@ impl Store {
         statements: &str,
         arguments: sqlx::any::AnyArguments,
     ) -> Result<Vec<sqlx::any::AnyRow>> {
-        let Some(writer) = &self.writer else {
+        let Some(one_trip) = &self.one_trip else {
             return Err(Error::Internal("run a one-trip write (SQLite only)"));
         };
         let sql = format!("BEGIN IMMEDIATE; {statements}; COMMIT");
-        let pool = writer.clone();
+        let one_trip = one_trip.clone();
         let written = tokio::spawn(async move {
-            let mut connection = pool
-                .acquire()
-                .await
-                .map_err(|error| Error::from_sqlx("start a write transaction", error))?;
+            let mut slot = one_trip.connection.lock().await;
+            let connection = one_trip.ready(&mut slot).await?;
             match sqlx::query_with(AssertSqlSafe(sql), arguments)
-                .fetch_all(&mut *connection)
+                .fetch_all(connection)
                 .await
             {
                 Ok(rows) => Ok(rows),
                 Err(error) => {
-                    if let Err(close_error) = connection.close().await {
+                    if let Some(connection) = slot.take()
+                        && let Err(close_error) = connection.close().await
+                    {
                         tracing::warn!(error = %close_error, "closing a connection after a failed write");
                     }
                     Err(Error::from_sqlx(action, error))
@@ -358,6 +395,31 @@ impl Store {
         written.map_err(|_| Error::Internal("finish a write (its task stopped)"))?
     }
 
+    /// Runs one statement as a transaction of its own (the database commits a statement
+    /// run outside a transaction by itself, all of it or none) and returns how many rows it
+    /// changed: one round trip, where [`Store::begin_write`] costs three. On SQLite a
+    /// statement that writes takes the write lock as it starts, so its reads and its writes
+    /// see the same state; it goes through the same connection as
+    /// [`Store::write_in_one_trip`]. A caller that stops waiting leaves nothing open: the
+    /// statement either ran or did not.
+    pub async fn write_statement(
+        &self,
+        action: &'static str,
+        statement: &str,
+        arguments: sqlx::any::AnyArguments,
+    ) -> Result<u64> {
+        let query = sqlx::query_with(AssertSqlSafe(statement.to_owned()), arguments);
+        let done = match &self.one_trip {
+            Some(one_trip) => {
+                let mut slot = one_trip.connection.lock().await;
+                query.execute(one_trip.ready(&mut slot).await?).await
+            }
+            None => query.execute(&self.pool).await,
+        };
+        done.map(|done| done.rows_affected())
+            .map_err(|error| Error::from_sqlx(action, error))
+    }
+
     /// The connection pool, for bulk loaders (fixtures) and tests that need raw SQL.
     /// Domain code uses the repositories instead.
     pub fn pool(&self) -> &AnyPool {
@@ -366,8 +428,11 @@ impl Store {
 
     /// Closes every connection (waits for checked-out ones to return).
     pub async fn close(&self) {
-        if let Some(writer) = &self.writer {
-            writer.close().await;
+        if let Some(one_trip) = &self.one_trip
+            && let Some(connection) = one_trip.connection.lock().await.take()
+            && let Err(error) = connection.close().await
+        {
+            tracing::warn!(%error, "closing the one-trip write connection");
         }
         self.pool.close().await;
     }

@@ -281,6 +281,44 @@ async fn a_one_trip_write_commits_all_its_statements_or_none_and_leaves_no_lock_
     assert_eq!(probes(&store).await, 21);
 }
 
+async fn a_statement_written_on_its_own_commits_whole_or_not_at_all(store: Store) {
+    let two_rows =
+        "INSERT INTO store_settings (key, value, created_at) VALUES ($1, 'x', $2), ($3, 'y', $4)";
+    let changed = store
+        .write_statement(
+            "save probes",
+            two_rows,
+            probe_arguments(&["probe_a", "probe_b"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed, 2);
+    // The second row breaks a unique key; the first, new, row must not stay behind.
+    let error = store
+        .write_statement(
+            "save probes",
+            two_rows,
+            probe_arguments(&["probe_c", "probe_a"]),
+        )
+        .await
+        .expect_err("a broken unique key fails the statement");
+    assert!(matches!(error, Error::Conflict(_)), "{error}");
+    assert_eq!(probes(&store).await, 2);
+    // Nothing is left open: a write transaction still starts and commits.
+    let mut tx = store.begin_write().await.unwrap();
+    sqlx::query("DELETE FROM store_settings WHERE key = 'probe_a'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(probes(&store).await, 1);
+}
+on_both_backends!(
+    a_statement_written_on_its_own_commits_whole_or_not_at_all_on_sqlite,
+    a_statement_written_on_its_own_commits_whole_or_not_at_all_on_postgres,
+    a_statement_written_on_its_own_commits_whole_or_not_at_all
+);
+
 #[tokio::test]
 async fn a_one_trip_write_is_refused_on_postgres_instead_of_half_done() {
     let Some(url) = store::test_support::postgres_url_or_skip(
