@@ -19,7 +19,10 @@
 //!   [`Error`] says what went wrong in domain terms; the driver detail is logged to stderr.
 //! - Writes go through [`Store::begin_write`], which takes the SQLite write lock up front
 //!   (`BEGIN IMMEDIATE`), so several processes sharing one file wait for each other
-//!   (busy timeout) instead of failing with `database is locked`.
+//!   (busy timeout) instead of failing with `database is locked`; or, for a short write
+//!   that must cost one round trip, [`Store::write_statement`] (one statement, its own
+//!   transaction) and [`Store::write_in_one_trip`] (SQLite: a whole transaction in one
+//!   execution). None of them can leave a transaction open behind it.
 //! - Money is integer minor units; timestamps are UTC text from [`clock`].
 
 pub mod accounts;
