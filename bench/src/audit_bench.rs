@@ -272,7 +272,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         targets.push(("postgres".to_string(), Some(url.clone())));
     }
     for (name, url) in &targets {
-        for writers in [1, 4] {
+        for writers in [1, 4, 16] {
             for (path, how) in [
                 (AppendPath::Committed, "append_committed"),
                 (AppendPath::InWriteTransaction, "begin+append+commit"),

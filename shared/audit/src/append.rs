@@ -1,8 +1,10 @@
-//! Appending to the chain, inside the caller's write transaction, so an entry commits with
-//! the change it records or not at all.
+//! Appending to the chain: inside the caller's write transaction, so an entry commits with
+//! the change it records or not at all ([`Auditor::append`]); or in a transaction of its own
+//! for calls that change nothing ([`Auditor::append_committed`]), where appends that arrive
+//! while one commits are committed together next (a group commit).
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rand::RngExt;
 use serde_json::Value;
@@ -42,10 +44,44 @@ pub struct Auditor {
     /// built on it inserts only if the store's head is still exactly this entry (see
     /// [`Auditor::append_all`]), and otherwise reads the real head and builds again.
     head: Arc<Mutex<Option<Head>>>,
-    /// Held from reading the cached head to remembering the new one in a one-trip append,
-    /// so appends through this auditor never build on a head that another of them is about
-    /// to extend (which would fail the guard and send the append the long way).
-    one_trip_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Appends waiting for [`Auditor::append_committed`]'s committer.
+    queue: Arc<Mutex<CommitQueue>>,
+}
+
+/// Appends waiting to be committed in a transaction of their own. While one group commits,
+/// the appends that arrive wait here, and the next commit takes them all.
+#[derive(Debug, Default)]
+struct CommitQueue {
+    waiting: Vec<WaitingAppend>,
+    /// Whether a committer task is running; it runs until it finds the queue empty. Being
+    /// the only one, it is also the only appender through this auditor that builds on the
+    /// cached head without holding the write lock, so it never races itself to extend it.
+    committing: bool,
+}
+
+#[derive(Debug)]
+struct WaitingAppend {
+    entries: Vec<Prepared>,
+    appended: tokio::sync::oneshot::Sender<Result<Vec<AuditEntry>>>,
+}
+
+/// The most entries one group commit takes from the queue (a caller's own group is never
+/// split).
+const MOST_ENTRIES_PER_COMMIT: usize = 2048;
+
+/// An entry ready to be numbered and hashed: arguments digested, actor pseudonymised, detail
+/// cut to length. It owns its text, so it can wait in the commit queue.
+#[derive(Debug, Clone)]
+struct Prepared {
+    server: String,
+    /// The actor's name, kept only to register it in `audit_actors`; never hashed.
+    actor_name: String,
+    actor: String,
+    tool: String,
+    kind: String,
+    args_digest: String,
+    outcome: String,
+    detail: String,
 }
 
 /// The newest entry's link fields: what the next entry continues.
@@ -121,7 +157,7 @@ impl Auditor {
             salt,
             registered: Arc::default(),
             head: Arc::default(),
-            one_trip_turn: Arc::default(),
+            queue: Arc::default(),
         })
     }
 
@@ -142,6 +178,15 @@ impl Auditor {
         tx: &mut WriteTx,
         entries: &[NewEntry<'_>],
     ) -> Result<Vec<AuditEntry>> {
+        let prepared: Vec<Prepared> = entries.iter().map(|new| self.prepare(new)).collect();
+        self.append_prepared(tx, &prepared).await
+    }
+
+    async fn append_prepared(
+        &self,
+        tx: &mut WriteTx,
+        entries: &[Prepared],
+    ) -> Result<Vec<AuditEntry>> {
         let postgres = self.backend == Backend::Postgres;
         let cached = self.head.lock().ok().and_then(|head| head.clone());
         let built_on_cache = cached.is_some();
@@ -154,8 +199,8 @@ impl Auditor {
                 read_head(tx).await?
             }
         };
-        let actors = self.actors_of(tx, entries).await?;
-        let mut appended = self.build(head, entries, actors.clone());
+        self.register_actors(tx, entries).await?;
+        let mut appended = build(head, entries);
         let mut rest = appended.as_slice();
         if built_on_cache && let Some((first, after_first)) = rest.split_first() {
             // Saves reading the head on every append: one statement both checks the guess
@@ -180,7 +225,7 @@ impl Auditor {
                     lock_postgres_appends(tx).await?;
                 }
                 let head = read_head(tx).await?;
-                appended = self.build(head, entries, actors);
+                appended = build(head, entries);
                 rest = appended.as_slice();
             }
         }
@@ -190,13 +235,19 @@ impl Auditor {
     }
 
     /// Appends entries in order in a transaction of their own and commits them: the entries
-    /// of calls that change nothing (successful reads in groups, refusals, errors).
+    /// of calls that change nothing (successful reads in groups, refusals, errors). Returns
+    /// once they are committed.
     ///
-    /// When the head is cached and every actor registered, the whole transaction is one trip
-    /// to the database: one guarded statement for up to [`ROWS_PER_STATEMENT`] entries
+    /// Appends made while another commits wait, and the next commit takes every waiting one
+    /// (each caller's entries stay together and in order): with several callers, one commit,
+    /// and with `synchronous=FULL` one disk flush, serves many entries. A committer task does
+    /// the writing, so a caller that stops waiting cannot cut a commit short for the others.
+    ///
+    /// When the head is cached and every actor registered, a commit is one trip to the
+    /// database: one guarded statement for up to [`ROWS_PER_STATEMENT`] entries
     /// ([`store::Store::write_statement`], both backends), or on SQLite one multi-statement
     /// transaction for more ([`store::Store::write_in_one_trip`]). The rows are inserted only
-    /// if the head is still the cached one; otherwise nothing is, and the append goes the long
+    /// if the head is still the cached one; otherwise nothing is, and the commit goes the long
     /// way (begin, read the head under the lock, insert, commit).
     pub async fn append_committed(
         &self,
@@ -206,11 +257,85 @@ impl Auditor {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
+        let (appended, receiver) = tokio::sync::oneshot::channel();
+        let waiting = WaitingAppend {
+            entries: entries.iter().map(|new| self.prepare(new)).collect(),
+            appended,
+        };
+        let start_committer = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.waiting.push(waiting);
+            !std::mem::replace(&mut queue.committing, true)
+        };
+        if start_committer {
+            tokio::spawn(self.clone().commit_queued(store.clone()));
+        }
+        receiver.await.map_err(|_| {
+            crate::Error::Store(store::Error::Internal(
+                "hear back from the audit log's committer",
+            ))
+        })?
+    }
+
+    /// The committer: commits what waits in the queue, a group at a time, until it is empty.
+    async fn commit_queued(self, store: store::Store) {
+        let mut running = CommitterRunning {
+            queue: self.queue.clone(),
+            finished: false,
+        };
+        loop {
+            let group = {
+                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                if queue.waiting.is_empty() {
+                    queue.committing = false;
+                    running.finished = true;
+                    return;
+                }
+                let mut taken = 0;
+                let split = queue
+                    .waiting
+                    .iter()
+                    .position(|waiting| {
+                        taken += waiting.entries.len();
+                        taken > MOST_ENTRIES_PER_COMMIT
+                    })
+                    .unwrap_or(queue.waiting.len())
+                    .max(1);
+                queue.waiting.drain(..split).collect::<Vec<_>>()
+            };
+            let entries: Vec<Prepared> = group
+                .iter()
+                .flat_map(|waiting| waiting.entries.iter().cloned())
+                .collect();
+            match self.commit_now(&store, &entries).await {
+                Ok(appended) => {
+                    let mut appended = appended.into_iter();
+                    for waiting in group {
+                        let theirs = appended.by_ref().take(waiting.entries.len()).collect();
+                        // A caller that has stopped waiting no longer needs to hear.
+                        let _ = waiting.appended.send(Ok(theirs));
+                    }
+                }
+                Err(error) => {
+                    for waiting in group {
+                        let _ = waiting.appended.send(Err(error.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Commits `entries` in a transaction of their own, now.
+    async fn commit_now(
+        &self,
+        store: &store::Store,
+        entries: &[Prepared],
+    ) -> Result<Vec<AuditEntry>> {
         if let Some(appended) = self.append_in_one_trip(store, entries).await? {
             return Ok(appended);
         }
         let mut tx = store.begin_write().await?;
-        let appended = self.append_all(&mut tx, entries).await?;
+        let appended = self.append_prepared(&mut tx, entries).await?;
         tx.commit()
             .await
             .map_err(db_error("commit audit entries"))?;
@@ -223,15 +348,14 @@ impl Auditor {
     async fn append_in_one_trip(
         &self,
         store: &store::Store,
-        entries: &[NewEntry<'_>],
+        entries: &[Prepared],
     ) -> Result<Option<Vec<AuditEntry>>> {
-        let _turn = self.one_trip_turn.lock().await;
         let Some(head) = self.head.lock().ok().and_then(|head| head.clone()) else {
             return Ok(None);
         };
-        let Some(actors) = self.registered_actors_of(entries) else {
+        if !self.all_registered(entries) {
             return Ok(None);
-        };
+        }
         let postgres = self.backend == Backend::Postgres;
         let form = if entries.len() <= ROWS_PER_STATEMENT {
             InsertForm::Statement { postgres }
@@ -242,7 +366,7 @@ impl Auditor {
         } else {
             InsertForm::Transaction
         };
-        let appended = self.build(head, entries, actors);
+        let appended = build(head, entries);
         let (statements, arguments) = guarded_inserts(&appended, form)?;
         const ACTION: &str = "append to the audit log";
         let written = match form {
@@ -286,63 +410,43 @@ impl Auditor {
         Ok(Some(appended))
     }
 
-    /// The entries continuing `head`, hashed, not yet inserted; `actors` are the entries'
-    /// pseudonyms, in order.
-    fn build(&self, head: Head, entries: &[NewEntry<'_>], actors: Vec<String>) -> Vec<AuditEntry> {
-        let Head {
-            mut seq,
-            hash: mut prev_hash,
-            occurred_at: mut previous_time,
-        } = head;
-        let mut appended = Vec::with_capacity(entries.len());
-        for (new, actor) in entries.iter().zip(actors) {
-            let now = store::clock::now();
-            // Time never goes backwards in the chain, even if the clock does.
-            let occurred_at = match previous_time.take() {
-                Some(previous) if previous > now => previous,
-                _ => now,
-            };
-            seq += 1;
-            let mut entry = AuditEntry {
-                seq,
-                occurred_at,
-                server: new.server.to_string(),
-                actor,
-                tool: new.tool.to_string(),
-                kind: new.kind.to_string(),
-                args_digest: crate::canonical::arguments_digest(new.arguments),
-                outcome: new.outcome.to_string(),
-                detail: new.detail.chars().take(200).collect(),
-                prev_hash: std::mem::take(&mut prev_hash),
-                hash: String::new(),
-            };
-            entry.hash = entry.computed_hash();
-            prev_hash = entry.hash.clone();
-            previous_time = Some(entry.occurred_at.clone());
-            appended.push(entry);
+    /// `new`, ready to be numbered and hashed.
+    fn prepare(&self, new: &NewEntry<'_>) -> Prepared {
+        Prepared {
+            server: new.server.to_string(),
+            actor_name: new.actor_name.to_string(),
+            actor: self.pseudonym(new.actor_name),
+            tool: new.tool.to_string(),
+            kind: new.kind.to_string(),
+            args_digest: crate::canonical::arguments_digest(new.arguments),
+            outcome: new.outcome.to_string(),
+            detail: new.detail.chars().take(200).collect(),
         }
-        appended
     }
 
-    /// The pseudonyms of the entries' actors, registering (in `tx`) any not known to be.
-    async fn actors_of(&self, tx: &mut WriteTx, entries: &[NewEntry<'_>]) -> Result<Vec<String>> {
-        let mut actors = Vec::with_capacity(entries.len());
-        for new in entries {
-            actors.push(self.actor_ref(tx, new.actor_name).await?);
+    /// Registers (in `tx`) the entries' actors not known to be registered.
+    async fn register_actors(&self, tx: &mut WriteTx, entries: &[Prepared]) -> Result<()> {
+        for entry in entries {
+            if !self.is_registered(&entry.actor) {
+                // Not cached: `tx` may still roll back, which would take the registration
+                // with it.
+                insert_actor(tx, &entry.actor, &entry.actor_name).await?;
+            }
         }
-        Ok(actors)
+        Ok(())
     }
 
-    /// The pseudonyms of the entries' actors when every one is known to be registered.
-    fn registered_actors_of(&self, entries: &[NewEntry<'_>]) -> Option<Vec<String>> {
-        let known = self.registered.lock().ok()?;
-        entries
-            .iter()
-            .map(|new| {
-                let pseudonym = self.pseudonym(new.actor_name);
-                known.contains(&pseudonym).then_some(pseudonym)
-            })
-            .collect()
+    fn is_registered(&self, pseudonym: &str) -> bool {
+        self.registered
+            .lock()
+            .is_ok_and(|known| known.contains(pseudonym))
+    }
+
+    /// Whether every entry's actor is known to be registered.
+    fn all_registered(&self, entries: &[Prepared]) -> bool {
+        self.registered
+            .lock()
+            .is_ok_and(|known| entries.iter().all(|entry| known.contains(&entry.actor)))
     }
 
     fn remember_head(&self, appended: &[AuditEntry]) {
@@ -360,11 +464,7 @@ impl Auditor {
     /// registered already (see [`Auditor::register_actor`]).
     pub async fn actor_ref(&self, tx: &mut WriteTx, name: &str) -> Result<String> {
         let pseudonym = self.pseudonym(name);
-        if self
-            .registered
-            .lock()
-            .is_ok_and(|known| known.contains(&pseudonym))
-        {
+        if self.is_registered(&pseudonym) {
             return Ok(pseudonym);
         }
         // Not cached: `tx` may still roll back, which would take the registration with it.
@@ -393,6 +493,63 @@ impl Auditor {
             "u_{}",
             &sha256_hex(format!("revops-actor-v1\0{}\0{name}", self.salt).as_bytes())[..24]
         )
+    }
+}
+
+/// The entries continuing `head`, hashed, not yet inserted.
+fn build(head: Head, entries: &[Prepared]) -> Vec<AuditEntry> {
+    let Head {
+        mut seq,
+        hash: mut prev_hash,
+        occurred_at: mut previous_time,
+    } = head;
+    let mut appended = Vec::with_capacity(entries.len());
+    for prepared in entries {
+        let now = store::clock::now();
+        // Time never goes backwards in the chain, even if the clock does.
+        let occurred_at = match previous_time.take() {
+            Some(previous) if previous > now => previous,
+            _ => now,
+        };
+        seq += 1;
+        let mut entry = AuditEntry {
+            seq,
+            occurred_at,
+            server: prepared.server.clone(),
+            actor: prepared.actor.clone(),
+            tool: prepared.tool.clone(),
+            kind: prepared.kind.clone(),
+            args_digest: prepared.args_digest.clone(),
+            outcome: prepared.outcome.clone(),
+            detail: prepared.detail.clone(),
+            prev_hash: std::mem::take(&mut prev_hash),
+            hash: String::new(),
+        };
+        entry.hash = entry.computed_hash();
+        prev_hash = entry.hash.clone();
+        previous_time = Some(entry.occurred_at.clone());
+        appended.push(entry);
+    }
+    appended
+}
+
+/// Held by the committer task. Should the task stop before it has emptied the queue (a
+/// panic, or its runtime shutting down), the appends still waiting are answered with an
+/// error (their senders dropped) instead of waiting forever, and the next append starts a
+/// new committer.
+struct CommitterRunning {
+    queue: Arc<Mutex<CommitQueue>>,
+    finished: bool,
+}
+
+impl Drop for CommitterRunning {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.waiting.clear();
+        queue.committing = false;
     }
 }
 

@@ -30,7 +30,7 @@ pub use append::{Auditor, NewEntry};
 pub use entry::{AuditEntry, GENESIS_HASH};
 
 /// What can go wrong using the audit log.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Store(#[from] store::Error),

@@ -438,6 +438,11 @@ async fn an_append_continues_the_real_head_after_a_rollback_or_another_process_a
     }
 }
 
+/// A value no other call shares, so a caller can tell its entries from everyone else's.
+fn rand_nonce() -> String {
+    store::ids::new_id("n")
+}
+
 fn read_call<'a>(actor_name: &'a str, arguments: &'a serde_json::Value) -> NewEntry<'a> {
     NewEntry {
         server: "sales",
@@ -459,7 +464,7 @@ async fn append_group_committed(
     size: usize,
 ) -> Vec<AuditEntry> {
     let arguments: Vec<serde_json::Value> = (0..size)
-        .map(|n| json!({"lead_id": format!("lead_{n:06}")}))
+        .map(|n| json!({"lead_id": format!("lead_{n:06}"), "nonce": rand_nonce()}))
         .collect();
     let entries: Vec<NewEntry<'_>> = arguments
         .iter()
@@ -467,6 +472,14 @@ async fn append_group_committed(
         .collect();
     let appended = auditor.append_committed(store, &entries).await.unwrap();
     assert_eq!(appended.len(), size);
+    assert!(
+        appended
+            .iter()
+            .zip(&arguments)
+            .all(|(entry, arguments)| entry.args_digest
+                == audit::canonical::arguments_digest(arguments)),
+        "each caller gets back its own entries, in its order, when commits are shared"
+    );
     assert!(
         appended
             .windows(2)
@@ -672,6 +685,54 @@ async fn on_postgres_a_group_whose_snapshot_predates_the_append_lock_is_written_
         .expect("one unbroken chain: the group was not stored in part on the stale head");
     assert_eq!(summary.entries, 9);
     store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_a_shared_commit_fails_every_waiting_caller_hears_so_and_later_appends_still_commit() {
+    let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
+    let auditor = Auditor::open(&store).await.unwrap();
+    auditor
+        .register_actor(&store, "dana@example.com")
+        .await
+        .unwrap();
+    append_group_committed(&store, &auditor, "dana@example.com", 2).await;
+    sqlx::query(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
+         BEGIN SELECT RAISE(ABORT, 'the disk is full'); END",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let mut callers = Vec::new();
+    for n in 0..12 {
+        let (store, auditor) = (store.clone(), auditor.clone());
+        callers.push(tokio::spawn(async move {
+            let arguments = json!({"n": n});
+            auditor
+                .append_committed(&store, &[read_call("dana@example.com", &arguments)])
+                .await
+        }));
+    }
+    for caller in callers {
+        assert!(
+            caller.await.unwrap().is_err(),
+            "a caller whose entry was not committed is told so"
+        );
+    }
+    sqlx::query("DROP TRIGGER refuse_audit")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let appended = append_group_committed(&store, &auditor, "dana@example.com", 3).await;
+    assert_eq!(
+        appended[0].seq, 3,
+        "nothing of the failed commits was stored"
+    );
+    let summary = audit::verify::verify_store(&store, vec![], 100)
+        .await
+        .unwrap()
+        .expect("one unbroken chain");
+    assert_eq!(summary.entries, 5);
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The store's one error type: variants a caller can act on, no SQL text inside.
 
 /// What went wrong, in terms a tool can pass on to its caller.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The record asked for does not exist.
     #[error("no {entity} has id {id:?}; check the id (list or search first to find it)")]
