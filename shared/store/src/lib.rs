@@ -22,7 +22,8 @@
 //!   (busy timeout) instead of failing with `database is locked`; or, for a short write
 //!   that must cost one round trip, [`Store::write_statement`] (one statement, its own
 //!   transaction) and [`Store::write_in_one_trip`] (SQLite: a whole transaction in one
-//!   execution). None of them can leave a transaction open behind it.
+//!   execution). None of them can leave a transaction open behind it. On SQLite all three
+//!   first take the process's turn to write, so a process's writers queue in order.
 //! - Money is integer minor units; timestamps are UTC text from [`clock`].
 
 pub mod accounts;
@@ -69,8 +70,40 @@ use sqlx::{AnyPool, Connection, Executor};
 pub use error::{Error, Result};
 pub use location::DatabaseLocation;
 
-/// A transaction holding the write lock; commit it or drop it to roll back.
-pub type WriteTx = sqlx::Transaction<'static, sqlx::Any>;
+/// A transaction holding the write lock; commit it or drop it to roll back. It derefs to the
+/// connection, so statements run on `&mut **tx`.
+#[derive(Debug)]
+pub struct WriteTx {
+    transaction: sqlx::Transaction<'static, sqlx::Any>,
+    /// SQLite: this process's turn to write, held until the transaction ends.
+    _turn: Option<tokio::sync::OwnedMutexGuard<Option<sqlx::AnyConnection>>>,
+}
+
+impl WriteTx {
+    /// Commits the transaction (and ends this process's turn to write).
+    pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.transaction.commit().await
+    }
+
+    /// Rolls the transaction back; dropping it does the same without waiting.
+    pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
+        self.transaction.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.transaction
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.transaction
+    }
+}
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
@@ -147,10 +180,25 @@ async fn prepare_sqlite_connection(
 struct OneTripWriter {
     options: AnyConnectOptions,
     synchronous: &'static str,
-    connection: tokio::sync::Mutex<Option<sqlx::AnyConnection>>,
+    /// Also this process's turn to write: [`Store::begin_write`] holds it for the whole
+    /// transaction, so the process's writers queue here in order instead of polling the file
+    /// lock through SQLite's busy handler (which sleeps 1 ms, then longer, between tries).
+    connection: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::AnyConnection>>>,
 }
 
 impl OneTripWriter {
+    /// Waits for this process's turn to write, as long as SQLite would wait for the lock.
+    async fn turn(&self) -> Result<tokio::sync::OwnedMutexGuard<Option<sqlx::AnyConnection>>> {
+        tokio::time::timeout(SQLITE_BUSY_TIMEOUT, self.connection.clone().lock_owned())
+            .await
+            .map_err(|_| {
+                Error::Unavailable(format!(
+                    "another write in this process has held the store for {} s; try again shortly",
+                    SQLITE_BUSY_TIMEOUT.as_secs()
+                ))
+            })
+    }
+
     /// The connection in `slot`, opened first if there is none.
     async fn ready<'a>(
         &self,
@@ -249,7 +297,7 @@ impl Store {
             Backend::Sqlite => Some(std::sync::Arc::new(OneTripWriter {
                 options,
                 synchronous,
-                connection: tokio::sync::Mutex::new(None),
+                connection: std::sync::Arc::default(),
             })),
             Backend::Postgres => None,
         };
@@ -345,11 +393,19 @@ impl Store {
     /// waits up to the busy timeout for another writer; Postgres: an ordinary transaction,
     /// rows are locked as they are written).
     pub async fn begin_write(&self) -> Result<WriteTx> {
-        let begin = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+        let (begin, turn) = match &self.one_trip {
+            Some(one_trip) => {
+                let turn = one_trip.turn().await?;
+                (self.pool.begin_with("BEGIN IMMEDIATE").await, Some(turn))
+            }
+            None => (self.pool.begin().await, None),
         };
-        begin.map_err(|error| Error::from_sqlx("start a write transaction", error))
+        let transaction =
+            begin.map_err(|error| Error::from_sqlx("start a write transaction", error))?;
+        Ok(WriteTx {
+            transaction,
+            _turn: turn,
+        })
     }
 
     /// SQLite only: runs `statements` (`;`-separated, parameters numbered `$1`, `$2`, … across
@@ -377,7 +433,7 @@ impl Store {
         let sql = format!("BEGIN IMMEDIATE; {statements}; COMMIT");
         let one_trip = one_trip.clone();
         let written = tokio::spawn(async move {
-            let mut slot = one_trip.connection.lock().await;
+            let mut slot = one_trip.turn().await?;
             let connection = one_trip.ready(&mut slot).await?;
             match sqlx::query_with(AssertSqlSafe(sql), arguments)
                 .fetch_all(connection)
@@ -414,7 +470,7 @@ impl Store {
         let query = sqlx::query_with(AssertSqlSafe(statement.to_owned()), arguments);
         let done = match &self.one_trip {
             Some(one_trip) => {
-                let mut slot = one_trip.connection.lock().await;
+                let mut slot = one_trip.turn().await?;
                 query.execute(one_trip.ready(&mut slot).await?).await
             }
             None => query.execute(&self.pool).await,

@@ -320,6 +320,59 @@ on_both_backends!(
 );
 
 #[tokio::test]
+async fn writers_of_one_process_take_their_turns_in_the_order_they_asked() {
+    let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
+    let holding = store.begin_write().await.unwrap();
+    let mut writers = Vec::new();
+    for n in 0..6 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            let key = format!("probe_turn_{n}");
+            if n % 2 == 0 {
+                let mut tx = store.begin_write().await.unwrap();
+                sqlx::query(
+                    "INSERT INTO store_settings (key, value, created_at) VALUES ($1, 'x', $2)",
+                )
+                .bind(&key)
+                .bind(store::clock::now())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+            } else {
+                store
+                    .write_statement(
+                        "save probes",
+                        "INSERT INTO store_settings (key, value, created_at) VALUES ($1, 'x', $2)",
+                        probe_arguments(&[&key]),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }));
+        // On this one-threaded runtime the writer runs until it waits for its turn.
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        probes(&store).await,
+        0,
+        "nobody writes while a transaction holds the turn"
+    );
+    holding.commit().await.unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let order: Vec<String> = sqlx::query_scalar(
+        "SELECT key FROM store_settings WHERE key LIKE 'probe_turn_%' ORDER BY rowid",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let asked: Vec<String> = (0..6).map(|n| format!("probe_turn_{n}")).collect();
+    assert_eq!(order, asked);
+}
+
+#[tokio::test]
 async fn a_one_trip_write_is_refused_on_postgres_instead_of_half_done() {
     let Some(url) = store::test_support::postgres_url_or_skip(
         "a_one_trip_write_is_refused_on_postgres_instead_of_half_done",
