@@ -603,21 +603,7 @@ fn bind_entry<'q>(
 async fn insert_all(tx: &mut WriteTx, entries: &[AuditEntry]) -> Result<()> {
     for chunk in entries.chunks(ROWS_PER_STATEMENT) {
         let mut sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES ");
-        for row in 0..chunk.len() {
-            let base = row * 11;
-            if row > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for column in 1..=11 {
-                if column > 1 {
-                    sql.push_str(", ");
-                }
-                sql.push('$');
-                sql.push_str(&(base + column).to_string());
-            }
-            sql.push(')');
-        }
+        push_value_rows(&mut sql, chunk.len(), 0);
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for entry in chunk {
             query = bind_entry(query, entry);
@@ -680,34 +666,12 @@ fn guarded_inserts(
         sql.push_str(COLUMNS);
         sql.push_str(") SELECT v.* FROM (VALUES ");
         let first_row = bound;
-        for (row, entry) in chunk.iter().enumerate() {
-            if row > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for column in 1..=11 {
-                if column > 1 {
-                    sql.push_str(", ");
-                }
-                sql.push('$');
-                sql.push_str(&(bound + column).to_string());
-            }
-            sql.push(')');
+        push_value_rows(&mut sql, chunk.len(), first_row);
+        for entry in chunk {
             bound += 11;
             add(&mut arguments, entry.seq)?;
-            for value in [
-                &entry.occurred_at,
-                &entry.server,
-                &entry.actor,
-                &entry.tool,
-                &entry.kind,
-                &entry.args_digest,
-                &entry.outcome,
-                &entry.detail,
-                &entry.prev_hash,
-                &entry.hash,
-            ] {
-                add(&mut arguments, value.clone())?;
+            for value in entry.view().text_fields() {
+                add(&mut arguments, value.to_owned())?;
             }
         }
         sql.push_str(") AS v");
@@ -735,6 +699,26 @@ fn guarded_inserts(
         add(&mut arguments, POSTGRES_APPEND_LOCK)?;
     }
     Ok((sql, arguments))
+}
+
+/// Appends `rows` rows of 11 parameters (`($n, …), ($m, …)`), numbered after the first
+/// `before` parameters.
+fn push_value_rows(sql: &mut String, rows: usize, before: usize) {
+    for row in 0..rows {
+        let base = before + row * 11;
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for column in 1..=11 {
+            if column > 1 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(base + column).to_string());
+        }
+        sql.push(')');
+    }
 }
 
 fn add<T>(arguments: &mut sqlx::any::AnyArguments, value: T) -> Result<()>

@@ -140,6 +140,33 @@ impl<'a> EntryView<'a> {
         }
     }
 
+    /// The text fields in [`TEXT_FIELDS`] order: the inverse of [`EntryView::from_fields`].
+    pub(crate) fn text_fields(&self) -> [&'a str; 10] {
+        let [
+            occurred_at,
+            server,
+            actor,
+            tool,
+            kind,
+            args_digest,
+            outcome,
+            detail,
+            prev_hash,
+        ] = self.hashed_fields();
+        [
+            occurred_at,
+            server,
+            actor,
+            tool,
+            kind,
+            args_digest,
+            outcome,
+            detail,
+            prev_hash,
+            self.hash,
+        ]
+    }
+
     /// The text fields the hash covers, in order (after the version and `seq`).
     fn hashed_fields(&self) -> [&'a str; 9] {
         [

@@ -438,6 +438,17 @@ async fn an_append_continues_the_real_head_after_a_rollback_or_another_process_a
     }
 }
 
+/// An auditor of `store` with dana@example.com registered, as a server registers its actor
+/// when it starts (so appends by her can take the one-trip path).
+async fn auditor_for_dana(store: &store::Store) -> Auditor {
+    let auditor = Auditor::open(store).await.unwrap();
+    auditor
+        .register_actor(store, "dana@example.com")
+        .await
+        .unwrap();
+    auditor
+}
+
 /// A value no other call shares, so a caller can tell its entries from everyone else's.
 fn rand_nonce() -> String {
     store::ids::new_id("n")
@@ -496,11 +507,7 @@ async fn groups_appended_in_transactions_of_their_own_continue_the_chain_whateve
     )
     .await
     {
-        let auditor = Auditor::open(&store).await.unwrap();
-        auditor
-            .register_actor(&store, "dana@example.com")
-            .await
-            .unwrap();
+        let auditor = auditor_for_dana(&store).await;
         let mut expected = 0;
         // Around the 40-row statements a group is split into: each later statement inserts
         // only on top of the one before it.
@@ -534,11 +541,7 @@ async fn a_group_built_on_a_stale_head_writes_nothing_and_is_appended_on_the_rea
     )
     .await
     {
-        let auditor = Auditor::open(&store).await.unwrap();
-        auditor
-            .register_actor(&store, "dana@example.com")
-            .await
-            .unwrap();
+        let auditor = auditor_for_dana(&store).await;
         append_group_committed(&store, &auditor, "dana@example.com", 5).await;
 
         // Another process appends: this auditor's remembered head (seq 5) is now behind.
@@ -581,11 +584,7 @@ async fn two_processes_append_groups(location: store::DatabaseLocation, tasks: u
     let size_of = |process: usize, task: usize, n: usize| 1 + (process * 7 + task * 3 + n) % 45;
     let mut running = Vec::new();
     for (process, store) in [first.clone(), second.clone()].into_iter().enumerate() {
-        let auditor = Auditor::open(&store).await.unwrap();
-        auditor
-            .register_actor(&store, "dana@example.com")
-            .await
-            .unwrap();
+        let auditor = auditor_for_dana(&store).await;
         for task in 0..tasks {
             let (store, auditor) = (store.clone(), auditor.clone());
             running.push(tokio::spawn(async move {
@@ -646,11 +645,7 @@ async fn on_postgres_a_group_whose_snapshot_predates_the_append_lock_is_written_
         return;
     };
     let store = store::test_support::fresh_postgres(&url).await.unwrap();
-    let auditor = Auditor::open(&store).await.unwrap();
-    auditor
-        .register_actor(&store, "dana@example.com")
-        .await
-        .unwrap();
+    let auditor = auditor_for_dana(&store).await;
     append_group_committed(&store, &auditor, "dana@example.com", 3).await;
 
     // Another process appends seq 4 and holds the append lock, not yet committed.
@@ -690,11 +685,7 @@ async fn on_postgres_a_group_whose_snapshot_predates_the_append_lock_is_written_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_a_shared_commit_fails_every_waiting_caller_hears_so_and_later_appends_still_commit() {
     let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
-    let auditor = Auditor::open(&store).await.unwrap();
-    auditor
-        .register_actor(&store, "dana@example.com")
-        .await
-        .unwrap();
+    let auditor = auditor_for_dana(&store).await;
     append_group_committed(&store, &auditor, "dana@example.com", 2).await;
     sqlx::query(
         "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
