@@ -1034,6 +1034,29 @@ async fn over_http_each_bearer_token_acts_as_its_own_actor_and_role() {
 
 #[tokio::test]
 async fn a_server_signs_a_checkpoint_every_n_entries_and_the_chain_verifies_against_them() {
+    // One call at a time, so each read is its own group.
+    server_signs_checkpoints_at_5_and_10(|n| {
+        ("get_lead", json!({"lead_id": format!("lead_{n:06}")}))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_server_that_only_writes_signs_its_checkpoints_too() {
+    server_signs_checkpoints_at_5_and_10(|n| {
+        (
+            "log_activity",
+            json!({"kind": "call", "subject": format!("Call {n}"), "lead_id": "lead_000001", "request_id": format!("w-{n}")}),
+        )
+    })
+    .await;
+}
+
+/// Twelve calls, one at a time, to a sales server signing a checkpoint every five entries:
+/// checkpoints at seq 5 and 10, and the chain verifies against both.
+async fn server_signs_checkpoints_at_5_and_10(
+    call: impl Fn(usize) -> (&'static str, serde_json::Value),
+) {
     let db = seeded_sqlite().await;
     let folder = tempfile::tempdir().unwrap();
     let checkpoints = folder.path().join("checkpoints");
@@ -1050,14 +1073,8 @@ async fn a_server_signs_a_checkpoint_every_n_entries_and_the_chain_verifies_agai
         .await
         .unwrap();
     for n in 1..=12 {
-        client::call_ok(
-            &sales,
-            "get_lead",
-            json!({"lead_id": format!("lead_{n:06}")}),
-        )
-        .await
-        .unwrap();
-        // One call at a time, so each read is its own group.
+        let (tool, arguments) = call(n);
+        client::call_ok(&sales, tool, arguments).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     sales.cancel().await.unwrap();

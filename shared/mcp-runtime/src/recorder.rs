@@ -53,6 +53,11 @@ pub trait CallRecorder: Send + Sync + std::fmt::Debug {
         tx: Option<&'a mut store::WriteTx>,
     ) -> BoxFuture<'a, Result<(), store::Error>>;
 
+    /// Called after a transaction that was given to [`CallRecorder::record`] has committed.
+    fn committed(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
+
     /// Writes whatever is still queued; called once when the server stops.
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(std::future::ready(()))
@@ -71,6 +76,10 @@ pub struct AuditRecorder {
     auditor: audit::Auditor,
     store: store::Store,
     read_audit: ReadAudit,
+    checkpoints: Option<std::sync::Arc<Checkpointer>>,
+    /// The highest `seq` appended in a call's transaction, committed or not: a hint that a
+    /// checkpoint may be due once that transaction commits.
+    newest_in_transaction: std::sync::atomic::AtomicI64,
     reads: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<QueuedRead>>>,
     writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -226,13 +235,62 @@ impl CheckpointSchedule {
     }
 }
 
+/// Signs a checkpoint whenever the committed chain crosses a multiple of the schedule's
+/// `every`, whatever committed the entry: a group of reads, an entry committed on its own
+/// (a refusal, an error), or a write call's transaction.
+#[derive(Debug)]
+struct Checkpointer {
+    schedule: CheckpointSchedule,
+    last_signed: std::sync::Mutex<i64>,
+}
+
+impl Checkpointer {
+    fn new(schedule: CheckpointSchedule) -> Checkpointer {
+        Checkpointer {
+            schedule,
+            last_signed: std::sync::Mutex::new(0),
+        }
+    }
+
+    /// After `committed`, an entry known to be committed, was appended.
+    fn after_commit(&self, committed: &audit::AuditEntry) {
+        let mut last_signed = self
+            .last_signed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.schedule.maybe_sign(committed, &mut last_signed);
+    }
+
+    /// After a write call's transaction, which appended up to `seq`, committed. Entries of
+    /// other calls may still be in flight (on Postgres), so the entry signed is the store's
+    /// committed head, read back, and only when `seq` says a multiple may have been crossed.
+    async fn after_transaction(&self, store: &store::Store, seq: i64) {
+        let due = {
+            let last_signed = self
+                .last_signed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            seq / self.schedule.every > *last_signed / self.schedule.every
+        };
+        if !due {
+            return;
+        }
+        match audit::query::head(store).await {
+            Ok(Some(head)) => self.after_commit(&head),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(%error, "could not read the audit head to sign a checkpoint")
+            }
+        }
+    }
+}
+
 async fn write_reads(
     auditor: audit::Auditor,
     store: store::Store,
-    checkpoints: Option<CheckpointSchedule>,
+    checkpoints: Option<std::sync::Arc<Checkpointer>>,
     mut queue: tokio::sync::mpsc::Receiver<QueuedRead>,
 ) {
-    let mut last_signed = 0;
     while let Some(first) = queue.recv().await {
         if queue.is_empty() && first.committed.is_none() {
             // Calls one after another would each get a transaction of their own, written on
@@ -256,8 +314,8 @@ async fn write_reads(
         let outcome = loop {
             match append_group(&auditor, &store, &records).await {
                 Ok(head) => {
-                    if let (Some(schedule), Some(head)) = (&checkpoints, head) {
-                        schedule.maybe_sign(&head, &mut last_signed);
+                    if let (Some(checkpoints), Some(head)) = (&checkpoints, head) {
+                        checkpoints.after_commit(&head);
                     }
                     break Ok(());
                 }
@@ -292,19 +350,34 @@ impl AuditRecorder {
         read_audit: ReadAudit,
     ) -> AuditRecorder {
         let (sender, receiver) = tokio::sync::mpsc::channel(READ_QUEUE);
+        let checkpoints =
+            checkpoints.map(|schedule| std::sync::Arc::new(Checkpointer::new(schedule)));
         let writer = tokio::spawn(write_reads(
             auditor.clone(),
             store.clone(),
-            checkpoints,
+            checkpoints.clone(),
             receiver,
         ));
         AuditRecorder {
             auditor,
             store,
             read_audit,
+            checkpoints,
+            newest_in_transaction: std::sync::atomic::AtomicI64::new(0),
             reads: std::sync::Mutex::new(Some(sender)),
             writer: tokio::sync::Mutex::new(Some(writer)),
         }
+    }
+
+    /// Appends `record` in a transaction of its own (a refusal, an error, or a read after
+    /// shutdown began) and signs a checkpoint if one is due.
+    async fn append_on_its_own(&self, record: &CallRecord) -> Result<(), store::Error> {
+        let committed =
+            append_group(&self.auditor, &self.store, std::slice::from_ref(record)).await?;
+        if let (Some(checkpoints), Some(committed)) = (&self.checkpoints, committed) {
+            checkpoints.after_commit(&committed);
+        }
+        Ok(())
     }
 
     async fn append(
@@ -314,10 +387,13 @@ impl AuditRecorder {
     ) -> Result<(), store::Error> {
         match tx {
             Some(tx) => {
-                self.auditor
+                let appended = self
+                    .auditor
                     .append(tx, entry_of(record))
                     .await
                     .map_err(as_store_error)?;
+                self.newest_in_transaction
+                    .fetch_max(appended.seq, std::sync::atomic::Ordering::Relaxed);
             }
             None if record.kind == ToolKind::Read && record.outcome == Outcome::Ok => {
                 let sender = self.reads.lock().ok().and_then(|guard| guard.clone());
@@ -344,15 +420,10 @@ impl AuditRecorder {
                             })??;
                         }
                     }
-                    None => {
-                        append_group(&self.auditor, &self.store, std::slice::from_ref(record))
-                            .await?;
-                    }
+                    None => self.append_on_its_own(record).await?,
                 }
             }
-            None => {
-                append_group(&self.auditor, &self.store, std::slice::from_ref(record)).await?;
-            }
+            None => self.append_on_its_own(record).await?,
         }
         Ok(())
     }
@@ -375,6 +446,17 @@ impl CallRecorder for AuditRecorder {
             "tool call"
         );
         Box::pin(self.append(record, tx))
+    }
+
+    fn committed(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(checkpoints) = &self.checkpoints {
+                let newest = self
+                    .newest_in_transaction
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                checkpoints.after_transaction(&self.store, newest).await;
+            }
+        })
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

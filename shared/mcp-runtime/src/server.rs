@@ -253,9 +253,16 @@ impl<T: TeamServer> McpServer<T> {
         mut tx: store::WriteTx,
     ) -> Result<(), CallToolResponse> {
         let saved = match self.record(record, Some(&mut tx)).await {
-            Ok(()) => tx.commit().await.map_err(|error| {
-                tracing::error!(%error, tool = %record.tool, "commit failed");
-            }),
+            Ok(()) => match tx.commit().await {
+                Ok(()) => {
+                    self.team.runtime().inner.recorder.committed().await;
+                    Ok(())
+                }
+                Err(error) => {
+                    tracing::error!(%error, tool = %record.tool, "commit failed");
+                    Err(())
+                }
+            },
             Err(error) => {
                 tracing::error!(%error, tool = %record.tool, "could not record a call; rolling back");
                 Err(())
@@ -334,6 +341,7 @@ impl<T: TeamServer> McpServer<T> {
             .await
             .map_err(|e| failed(&e))?;
         tx.commit().await.map_err(|e| failed(&e))?;
+        runtime.inner.recorder.committed().await;
         Ok(issued)
     }
 }
