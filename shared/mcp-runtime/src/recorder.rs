@@ -66,11 +66,13 @@ pub trait CallRecorder: Send + Sync + std::fmt::Debug {
 
 /// Appends every call to the audit log of the store, and logs it on stderr.
 ///
-/// A call that changes something is appended in its own transaction, before it commits.
-/// A successful read changes nothing, so it is appended by a background writer that commits
-/// reads in groups (many entries per transaction). By default the read is answered without
-/// waiting for the disk, and [`CallRecorder::shutdown`] writes whatever is queued before the
-/// server exits; with [`ReadAudit::BeforeAnswer`] the read waits until its group commits.
+/// A call that changes something is appended in its transaction, before it commits.
+/// Refusals and errors are appended in a transaction of their own before the answer
+/// ([`audit::Auditor::append_committed`], which commits concurrent ones together). A
+/// successful read changes nothing: by default it is answered without waiting for the disk
+/// and appended by a background writer that commits reads in groups, and
+/// [`CallRecorder::shutdown`] writes whatever is queued before the server exits; with
+/// [`ReadAudit::BeforeAnswer`] it is appended like a refusal, before the answer.
 #[derive(Debug)]
 pub struct AuditRecorder {
     auditor: audit::Auditor,
@@ -80,7 +82,8 @@ pub struct AuditRecorder {
     /// The highest `seq` appended in a call's transaction, committed or not: a hint that a
     /// checkpoint may be due once that transaction commits.
     newest_in_transaction: std::sync::atomic::AtomicI64,
-    reads: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<QueuedRead>>>,
+    /// Successful reads for the background writer (`ReadAudit::Background`).
+    reads: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<CallRecord>>>,
     writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -93,9 +96,9 @@ pub enum ReadAudit {
     /// with SIGKILL in those milliseconds loses the entries still queued.
     #[default]
     Background,
-    /// `before_answer`: the answer waits until its entry is committed (still in a group with
-    /// concurrent reads), so no read is ever answered unrecorded; a read whose entry cannot
-    /// be written is answered with an error instead of its data.
+    /// `before_answer`: the answer waits until its entry is committed (in one commit with
+    /// the calls recorded at the same moment), so no read is ever answered unrecorded; a read
+    /// whose entry cannot be written is answered with an error instead of its data.
     BeforeAnswer,
 }
 
@@ -111,14 +114,6 @@ impl ReadAudit {
             Some(_) => Err("REVOPS_AUDIT_READS must be background or before_answer".into()),
         }
     }
-}
-
-/// A successful read waiting for the writer; `committed` hears how its group's commit went
-/// when the caller waits for it.
-#[derive(Debug)]
-struct QueuedRead {
-    record: CallRecord,
-    committed: Option<tokio::sync::oneshot::Sender<Result<(), store::Error>>>,
 }
 
 /// How many successful reads wait for the writer before callers wait for it.
@@ -289,35 +284,30 @@ async fn write_reads(
     auditor: audit::Auditor,
     store: store::Store,
     checkpoints: Option<std::sync::Arc<Checkpointer>>,
-    mut queue: tokio::sync::mpsc::Receiver<QueuedRead>,
+    mut queue: tokio::sync::mpsc::Receiver<CallRecord>,
 ) {
     while let Some(first) = queue.recv().await {
-        if queue.is_empty() && first.committed.is_none() {
+        if queue.is_empty() {
             // Calls one after another would each get a transaction of their own, written on
-            // another thread while the next call runs; a moment's wait gathers them. A read
-            // that waits for its commit is not kept waiting for others: reads that arrive
-            // while it commits form the next group.
+            // another thread while the next call runs; a moment's wait gathers them. (Nobody
+            // waits for these commits.)
             tokio::time::sleep(READ_LINGER).await;
         }
-        let mut group = vec![first];
-        while group.len() < GROUP_SIZE {
+        let mut records = vec![first];
+        while records.len() < GROUP_SIZE {
             match queue.try_recv() {
-                Ok(read) => group.push(read),
+                Ok(read) => records.push(read),
                 Err(_) => break,
             }
         }
-        let (records, waiters): (Vec<CallRecord>, Vec<_>) = group
-            .into_iter()
-            .map(|read| (read.record, read.committed))
-            .unzip();
         let mut attempt = 0;
-        let outcome = loop {
+        loop {
             match append_group(&auditor, &store, &records).await {
                 Ok(head) => {
                     if let (Some(checkpoints), Some(head)) = (&checkpoints, head) {
                         checkpoints.after_commit(&head);
                     }
-                    break Ok(());
+                    break;
                 }
                 Err(error) => {
                     attempt += 1;
@@ -325,18 +315,11 @@ async fn write_reads(
                         for record in &records {
                             tracing::error!(%error, server = record.server, tool = %record.tool, "a read could not be recorded in the audit log");
                         }
-                        break Err(error);
+                        break;
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
                 }
             }
-        };
-        for waiter in waiters.into_iter().flatten() {
-            // A caller that has gone away no longer needs to hear.
-            let _ = waiter.send(match &outcome {
-                Ok(()) => Ok(()),
-                Err(_) => Err(store::Error::Internal("append to the audit log")),
-            });
         }
     }
 }
@@ -395,31 +378,16 @@ impl AuditRecorder {
                 self.newest_in_transaction
                     .fetch_max(appended.seq, std::sync::atomic::Ordering::Relaxed);
             }
-            None if record.kind == ToolKind::Read && record.outcome == Outcome::Ok => {
+            None if record.kind == ToolKind::Read
+                && record.outcome == Outcome::Ok
+                && self.read_audit == ReadAudit::Background =>
+            {
                 let sender = self.reads.lock().ok().and_then(|guard| guard.clone());
                 match sender {
-                    Some(sender) => {
-                        let (committed, was_committed) = match self.read_audit {
-                            ReadAudit::Background => (None, None),
-                            ReadAudit::BeforeAnswer => {
-                                let (sender, receiver) = tokio::sync::oneshot::channel();
-                                (Some(sender), Some(receiver))
-                            }
-                        };
-                        let read = QueuedRead {
-                            record: record.clone(),
-                            committed,
-                        };
-                        sender
-                            .send(read)
-                            .await
-                            .map_err(|_| store::Error::Internal("queue an audit entry"))?;
-                        if let Some(was_committed) = was_committed {
-                            was_committed.await.map_err(|_| {
-                                store::Error::Internal("hear back from the audit writer")
-                            })??;
-                        }
-                    }
+                    Some(sender) => sender
+                        .send(record.clone())
+                        .await
+                        .map_err(|_| store::Error::Internal("queue an audit entry"))?,
                     None => self.append_on_its_own(record).await?,
                 }
             }
