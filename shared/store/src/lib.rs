@@ -144,10 +144,10 @@ fn sqlite_synchronous() -> Result<&'static str> {
     }
 }
 
-/// The options of a SQLite pool of up to `connections` connections.
-fn sqlite_pool_options(synchronous: &'static str, connections: u32) -> AnyPoolOptions {
+/// The options of the SQLite pool.
+fn sqlite_pool_options(synchronous: &'static str) -> AnyPoolOptions {
     AnyPoolOptions::new()
-        .max_connections(connections)
+        .max_connections(8)
         .min_connections(1)
         // A SQLite connection is a local file handle: pinging it before every use costs a
         // round trip to its worker thread and finds nothing.
@@ -259,7 +259,7 @@ impl Store {
         })?;
         let synchronous = sqlite_synchronous()?;
         let pool_options = match backend {
-            Backend::Sqlite => sqlite_pool_options(synchronous, 8),
+            Backend::Sqlite => sqlite_pool_options(synchronous),
             Backend::Postgres => AnyPoolOptions::new()
                 .max_connections(16)
                 .min_connections(1)
@@ -389,9 +389,10 @@ impl Store {
         self.backend
     }
 
-    /// Starts a write transaction holding the write lock (SQLite: `BEGIN IMMEDIATE`, which
-    /// waits up to the busy timeout for another writer; Postgres: an ordinary transaction,
-    /// rows are locked as they are written).
+    /// Starts a write transaction holding the write lock (SQLite: first this process's turn
+    /// to write, then `BEGIN IMMEDIATE`, which waits up to the busy timeout for another
+    /// process's writer; Postgres: an ordinary transaction, rows are locked as they are
+    /// written).
     pub async fn begin_write(&self) -> Result<WriteTx> {
         let (begin, turn) = match &self.one_trip {
             Some(one_trip) => {
