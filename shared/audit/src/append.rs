@@ -268,7 +268,13 @@ impl Auditor {
             !std::mem::replace(&mut queue.committing, true)
         };
         if start_committer {
-            tokio::spawn(self.clone().commit_queued(store.clone()));
+            // Made before the task is spawned, so a task dropped before it ever runs (its
+            // runtime shutting down) still hands the queue back.
+            let running = CommitterRunning {
+                queue: self.queue.clone(),
+                finished: false,
+            };
+            tokio::spawn(self.clone().commit_queued(store.clone(), running));
         }
         receiver.await.map_err(|_| {
             crate::Error::Store(store::Error::Internal(
@@ -278,11 +284,7 @@ impl Auditor {
     }
 
     /// The committer: commits what waits in the queue, a group at a time, until it is empty.
-    async fn commit_queued(self, store: store::Store) {
-        let mut running = CommitterRunning {
-            queue: self.queue.clone(),
-            finished: false,
-        };
+    async fn commit_queued(self, store: store::Store, mut running: CommitterRunning) {
         loop {
             let group = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);

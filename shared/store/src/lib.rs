@@ -435,16 +435,24 @@ impl Store {
         let one_trip = one_trip.clone();
         let written = tokio::spawn(async move {
             let mut slot = one_trip.turn().await?;
-            let connection = one_trip.ready(&mut slot).await?;
+            one_trip.ready(&mut slot).await?;
+            // Out of the slot while the transaction may be open: if this task is dropped
+            // (its runtime shutting down) between BEGIN and COMMIT, the connection is dropped
+            // with it, which closes it and rolls back, instead of staying in the slot with a
+            // transaction open for the next write to run inside.
+            let Some(mut connection) = slot.take() else {
+                return Err(Error::Internal("open a write connection"));
+            };
             match sqlx::query_with(AssertSqlSafe(sql), arguments)
-                .fetch_all(connection)
+                .fetch_all(&mut connection)
                 .await
             {
-                Ok(rows) => Ok(rows),
+                Ok(rows) => {
+                    *slot = Some(connection);
+                    Ok(rows)
+                }
                 Err(error) => {
-                    if let Some(connection) = slot.take()
-                        && let Err(close_error) = connection.close().await
-                    {
+                    if let Err(close_error) = connection.close().await {
                         tracing::warn!(error = %close_error, "closing a connection after a failed write");
                     }
                     Err(Error::from_sqlx(action, error))
