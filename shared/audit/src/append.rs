@@ -132,6 +132,24 @@ const POSTGRES_LOCKED_GUARDED_INSERT: &str = "WITH append_lock AS (SELECT pg_adv
      AND ($1 = 1 OR EXISTS (SELECT 1 FROM audit_log WHERE seq = $1 - 1 AND hash = $10)) \
      ON CONFLICT DO NOTHING";
 
+/// One entry, continuing the cached head, as the last statement of a write call's
+/// transaction ([`WriteTx::commit_after`]). Nothing can be checked between it and the
+/// `COMMIT` that follows it, so where [`GUARDED_INSERT`] inserts nothing on a stale guess,
+/// this one fails: its `hash` is `NULL` unless the predecessor is in place (refused by the
+/// column's `NOT NULL`), and a `seq` already taken breaks the primary key. The failed
+/// statement stops the `COMMIT`.
+const INSERT_ON_HEAD: &str = "INSERT INTO audit_log (seq, occurred_at, server, actor, tool, kind, args_digest, outcome, detail, prev_hash, hash) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+     CASE WHEN $1 = 1 OR EXISTS (SELECT 1 FROM audit_log WHERE seq = $1 - 1 AND hash = $10) THEN $11 END";
+
+/// [`INSERT_ON_HEAD`] on Postgres, taking the append lock first (see
+/// [`POSTGRES_LOCKED_GUARDED_INSERT`]).
+const POSTGRES_INSERT_ON_HEAD: &str = "WITH append_lock AS (SELECT pg_advisory_xact_lock($12)) \
+     INSERT INTO audit_log (seq, occurred_at, server, actor, tool, kind, args_digest, outcome, detail, prev_hash, hash) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+     CASE WHEN $1 = 1 OR EXISTS (SELECT 1 FROM audit_log WHERE seq = $1 - 1 AND hash = $10) THEN $11 END \
+     FROM append_lock";
+
 impl Auditor {
     /// Opens the auditor of `store`, creating the pseudonym salt on first use.
     pub async fn open(store: &store::Store) -> Result<Auditor> {
@@ -163,12 +181,63 @@ impl Auditor {
 
     /// Appends one entry in `tx` and returns it. The caller commits.
     pub async fn append(&self, tx: &mut WriteTx, new: NewEntry<'_>) -> Result<AuditEntry> {
-        let mut appended = self.append_all(tx, &[new]).await?;
-        appended
-            .pop()
-            .ok_or(crate::Error::Store(store::Error::Internal(
-                "append to the audit log",
-            )))
+        only_entry(self.append_all(tx, &[new]).await?)
+    }
+
+    /// Appends one entry in `tx` and commits both: a write call's change and its record, which
+    /// are kept together or not at all. Returns the committed entry.
+    ///
+    /// With the head cached and the actor registered, the entry rides with the commit: one
+    /// trip to the database for both ([`WriteTx::commit_after`] with [`INSERT_ON_HEAD`]).
+    /// Should the guess be stale, that statement fails and is undone, the transaction comes
+    /// back, and the entry goes the long way: the head read under the lock, the insert, the
+    /// commit.
+    pub async fn append_and_commit(&self, tx: WriteTx, new: NewEntry<'_>) -> Result<AuditEntry> {
+        const ACTION: &str = "commit a change with its audit entry";
+        let prepared = [self.prepare(&new)];
+        let mut tx = tx;
+        let cached = self.head.lock().ok().and_then(|head| head.clone());
+        if let Some(head) = cached
+            && self.all_registered(&prepared)
+        {
+            let appended = build(head, &prepared);
+            let mut values = Vec::with_capacity(12);
+            for entry in &appended {
+                values.push(store::Value::Integer(entry.seq));
+                values.extend(
+                    entry
+                        .view()
+                        .text_fields()
+                        .map(|text| store::Value::Text(text.to_owned())),
+                );
+            }
+            let statement = match self.backend {
+                Backend::Postgres => {
+                    values.push(store::Value::Integer(POSTGRES_APPEND_LOCK));
+                    POSTGRES_INSERT_ON_HEAD
+                }
+                Backend::Sqlite => INSERT_ON_HEAD,
+            };
+            match tx.commit_after(ACTION, statement, &values).await {
+                Ok(()) => {
+                    self.remember_head(&appended);
+                    return only_entry(appended);
+                }
+                Err(store::CommitAfter::NotCommitted(error)) => {
+                    self.forget_head();
+                    return Err(error.into());
+                }
+                Err(store::CommitAfter::StatementFailed { tx: back, .. }) => {
+                    // Another process appended since, or the transaction that wrote the
+                    // cached head rolled back.
+                    self.forget_head();
+                    tx = back;
+                }
+            }
+        }
+        let appended = self.append_prepared(&mut tx, &prepared).await?;
+        tx.commit().await.map_err(db_error(ACTION))?;
+        only_entry(appended)
     }
 
     /// Appends entries in order in `tx`, reading the head once and inserting many rows per
@@ -390,9 +459,7 @@ impl Auditor {
         if inserted == 0 {
             // Another process appended since, or the transaction that wrote the cached head
             // rolled back: nothing was written.
-            if let Ok(mut head) = self.head.lock() {
-                *head = None;
-            }
+            self.forget_head();
             return Ok(None);
         }
         if inserted != appended.len() {
@@ -451,6 +518,12 @@ impl Auditor {
             .is_ok_and(|known| entries.iter().all(|entry| known.contains(&entry.actor)))
     }
 
+    fn forget_head(&self) {
+        if let Ok(mut head) = self.head.lock() {
+            *head = None;
+        }
+    }
+
     fn remember_head(&self, appended: &[AuditEntry]) {
         if let (Some(last), Ok(mut head)) = (appended.last(), self.head.lock()) {
             *head = Some(Head {
@@ -495,6 +568,16 @@ impl Auditor {
             "u_{}",
             &sha256_hex(format!("revops-actor-v1\0{}\0{name}", self.salt).as_bytes())[..24]
         )
+    }
+}
+
+/// The one entry of a one-entry append.
+fn only_entry(mut appended: Vec<AuditEntry>) -> Result<AuditEntry> {
+    match (appended.pop(), appended.is_empty()) {
+        (Some(entry), true) => Ok(entry),
+        _ => Err(crate::Error::Store(store::Error::Internal(
+            "append to the audit log",
+        ))),
     }
 }
 

@@ -575,6 +575,148 @@ async fn a_group_built_on_a_stale_head_writes_nothing_and_is_appended_on_the_rea
     }
 }
 
+/// A write call's change: a probe row whose key is `nonce`.
+async fn change_in(tx: &mut store::WriteTx, nonce: &str) {
+    sqlx::query("INSERT INTO store_settings (key, value, created_at) VALUES ($1, 'change', $2)")
+        .bind(format!("probe_{nonce}"))
+        .bind(store::clock::now())
+        .execute(&mut **tx)
+        .await
+        .unwrap();
+}
+
+async fn changes_kept(store: &store::Store) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM store_settings WHERE key LIKE 'probe_%'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+/// Commits a change and its entry as a server commits a write call, and checks the entry
+/// handed back is this call's own.
+async fn write_call(store: &store::Store, auditor: &Auditor) -> AuditEntry {
+    let nonce = rand_nonce();
+    let arguments = json!({ "nonce": nonce });
+    let mut tx = store.begin_write().await.unwrap();
+    change_in(&mut tx, &nonce).await;
+    let entry = NewEntry {
+        server: "sales",
+        actor_name: "dana@example.com",
+        tool: "update_lead",
+        kind: "write",
+        arguments: &arguments,
+        outcome: "ok",
+        detail: "",
+    };
+    let committed = auditor.append_and_commit(tx, entry).await.unwrap();
+    assert_eq!(
+        committed.args_digest,
+        audit::canonical::arguments_digest(&arguments),
+        "the caller gets its own entry back"
+    );
+    committed
+}
+
+#[tokio::test]
+async fn a_write_calls_entry_commits_with_its_change_on_the_real_head_even_when_the_guess_is_stale()
+{
+    for (store, _dir) in every_backend(
+        "a_write_calls_entry_commits_with_its_change_on_the_real_head_even_when_the_guess_is_stale",
+    )
+    .await
+    {
+        let auditor = auditor_for_dana(&store).await;
+        // The first goes the long way (no head cached yet), the next ride with their commits.
+        for seq in 1..=3 {
+            assert_eq!(write_call(&store, &auditor).await.seq, seq);
+        }
+        // Another process appends: this auditor's guess (seq 3) is now stale.
+        let other = auditor_for_dana(&store).await;
+        assert_eq!(write_call(&store, &other).await.seq, 4);
+        assert_eq!(write_call(&store, &other).await.seq, 5);
+        assert_eq!(
+            write_call(&store, &auditor).await.seq,
+            6,
+            "a stale guess commits nothing; the entry goes on the real head"
+        );
+        assert_eq!(write_call(&store, &auditor).await.seq, 7);
+        // A transaction that appended and rolled back leaves the guess one ahead.
+        let mut abandoned = store.begin_write().await.unwrap();
+        let arguments = json!({});
+        assert_eq!(
+            auditor
+                .append(&mut abandoned, read_call("dana@example.com", &arguments))
+                .await
+                .unwrap()
+                .seq,
+            8
+        );
+        abandoned.rollback().await.unwrap();
+        assert_eq!(write_call(&store, &auditor).await.seq, 8);
+        assert_eq!(changes_kept(&store).await, 8, "every change kept once");
+        let summary = audit::verify::verify_store(&store, vec![], 100)
+            .await
+            .unwrap()
+            .expect("one unbroken chain");
+        assert_eq!(summary.entries, 8);
+        store.close().await;
+    }
+}
+
+/// Two processes, `tasks` tasks each, committing write calls at once: every change kept
+/// once, each with its own entry, in one unbroken chain.
+async fn two_processes_commit_write_calls(location: store::DatabaseLocation, tasks: usize) {
+    let first = store::Store::open(&location).await.unwrap();
+    let second = store::Store::open(&location).await.unwrap();
+    let mut running = Vec::new();
+    for store in [first.clone(), second.clone()] {
+        let auditor = auditor_for_dana(&store).await;
+        for _ in 0..tasks {
+            let (store, auditor) = (store.clone(), auditor.clone());
+            running.push(tokio::spawn(async move {
+                for _ in 0..40 {
+                    write_call(&store, &auditor).await;
+                }
+            }));
+        }
+    }
+    for task in running {
+        task.await.unwrap();
+    }
+    let expected = 2 * tasks as i64 * 40;
+    assert_eq!(changes_kept(&first).await, expected);
+    let summary = audit::verify::verify_store(&first, vec![], 1000)
+        .await
+        .unwrap()
+        .expect("one unbroken chain");
+    assert_eq!(summary.entries, expected as u64);
+    first.close().await;
+    second.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_committing_write_calls_at_once_make_one_unbroken_chain_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    two_processes_commit_write_calls(
+        store::DatabaseLocation::SqliteFile(dir.path().join("revops.db")),
+        4,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_committing_write_calls_at_once_make_one_unbroken_chain_on_postgres() {
+    let Some(url) = store::test_support::postgres_url_or_skip(
+        "two_processes_committing_write_calls_at_once_make_one_unbroken_chain_on_postgres",
+    ) else {
+        return;
+    };
+    let location = store::test_support::fresh_postgres_location(&url)
+        .await
+        .unwrap();
+    two_processes_commit_write_calls(location, 8).await;
+}
+
 /// Two processes (two stores on one database, each with its own auditor and so its own
 /// remembered head), `tasks` tasks each, appending groups of 1 to 45 entries in transactions
 /// of their own: one unbroken chain holding every entry.
@@ -757,8 +899,15 @@ async fn actors_are_pseudonyms_in_the_chain_and_their_names_can_be_erased() {
         .expect("erasing a name leaves the chain intact");
 }
 
+/// `writers` tasks each committing `each` entries in write transactions: the even ones the
+/// way a server commits a write call (its entry riding with the commit), the odd ones
+/// appending, then committing.
 async fn concurrent_appends_make_one_chain(store: store::Store, writers: usize, each: usize) {
     let auditor = Auditor::open(&store).await.unwrap();
+    auditor
+        .register_actor(&store, "concurrency@test")
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for writer in 0..writers {
         let store = store.clone();
@@ -776,8 +925,12 @@ async fn concurrent_appends_make_one_chain(store: store::Store, writers: usize, 
                     outcome: "ok",
                     detail: "",
                 };
-                auditor.append(&mut tx, entry).await.unwrap();
-                tx.commit().await.unwrap();
+                if writer % 2 == 0 {
+                    auditor.append_and_commit(tx, entry).await.unwrap();
+                } else {
+                    auditor.append(&mut tx, entry).await.unwrap();
+                    tx.commit().await.unwrap();
+                }
             }
         }));
     }

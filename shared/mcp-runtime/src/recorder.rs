@@ -44,19 +44,18 @@ pub struct CallRecord {
     pub duration_micros: u64,
 }
 
-/// Where call records go. `tx` is the call's write transaction when it has one, so the
-/// record commits with the change.
+/// Where call records go.
 pub trait CallRecorder: Send + Sync + std::fmt::Debug {
-    fn record<'a>(
+    /// Records a call that changed nothing: a read, a refusal, an error.
+    fn record<'a>(&'a self, record: &'a CallRecord) -> BoxFuture<'a, Result<(), store::Error>>;
+
+    /// Records a call that changed something in its write transaction `tx`, and commits
+    /// both: the change is kept only with its record. An error means nothing was kept.
+    fn record_and_commit<'a>(
         &'a self,
         record: &'a CallRecord,
-        tx: Option<&'a mut store::WriteTx>,
+        tx: store::WriteTx,
     ) -> BoxFuture<'a, Result<(), store::Error>>;
-
-    /// Called after a transaction that was given to [`CallRecorder::record`] has committed.
-    fn committed(&self) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
-    }
 
     /// Writes whatever is still queued; called once when the server stops.
     fn shutdown(&self) -> BoxFuture<'_, ()> {
@@ -79,9 +78,6 @@ pub struct AuditRecorder {
     store: store::Store,
     read_audit: ReadAudit,
     checkpoints: Option<std::sync::Arc<Checkpointer>>,
-    /// The highest `seq` appended in a call's transaction, committed or not: a hint that a
-    /// checkpoint may be due once that transaction commits.
-    newest_in_transaction: std::sync::atomic::AtomicI64,
     /// Successful reads for the background writer (`ReadAudit::Background`).
     reads: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<CallRecord>>>,
     writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -255,29 +251,6 @@ impl Checkpointer {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.schedule.maybe_sign(committed, &mut last_signed);
     }
-
-    /// After a write call's transaction, which appended up to `seq`, committed. Entries of
-    /// other calls may still be in flight (on Postgres), so the entry signed is the store's
-    /// committed head, read back, and only when `seq` says a multiple may have been crossed.
-    async fn after_transaction(&self, store: &store::Store, seq: i64) {
-        let due = {
-            let last_signed = self
-                .last_signed
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            seq / self.schedule.every > *last_signed / self.schedule.every
-        };
-        if !due {
-            return;
-        }
-        match audit::query::head(store).await {
-            Ok(Some(head)) => self.after_commit(&head),
-            Ok(None) => {}
-            Err(error) => {
-                tracing::error!(%error, "could not read the audit head to sign a checkpoint")
-            }
-        }
-    }
 }
 
 async fn write_reads(
@@ -346,7 +319,6 @@ impl AuditRecorder {
             store,
             read_audit,
             checkpoints,
-            newest_in_transaction: std::sync::atomic::AtomicI64::new(0),
             reads: std::sync::Mutex::new(Some(sender)),
             writer: tokio::sync::Mutex::new(Some(writer)),
         }
@@ -363,46 +335,44 @@ impl AuditRecorder {
         Ok(())
     }
 
-    async fn append(
+    /// A call that changed nothing: a successful read goes to the background writer (by
+    /// default), anything else is committed on its own before the answer.
+    async fn append(&self, record: &CallRecord) -> Result<(), store::Error> {
+        if record.kind == ToolKind::Read
+            && record.outcome == Outcome::Ok
+            && self.read_audit == ReadAudit::Background
+        {
+            let sender = self.reads.lock().ok().and_then(|guard| guard.clone());
+            if let Some(sender) = sender {
+                return sender
+                    .send(record.clone())
+                    .await
+                    .map_err(|_| store::Error::Internal("queue an audit entry"));
+            }
+        }
+        self.append_on_its_own(record).await
+    }
+
+    /// A call that changed something: its entry commits with `tx`. Every entry before it is
+    /// committed too (the append lock, or SQLite's write lock, was taken after they
+    /// committed), so a checkpoint due at it signs it.
+    async fn append_and_commit(
         &self,
         record: &CallRecord,
-        tx: Option<&mut store::WriteTx>,
+        tx: store::WriteTx,
     ) -> Result<(), store::Error> {
-        match tx {
-            Some(tx) => {
-                let appended = self
-                    .auditor
-                    .append(tx, entry_of(record))
-                    .await
-                    .map_err(as_store_error)?;
-                self.newest_in_transaction
-                    .fetch_max(appended.seq, std::sync::atomic::Ordering::Relaxed);
-            }
-            None if record.kind == ToolKind::Read
-                && record.outcome == Outcome::Ok
-                && self.read_audit == ReadAudit::Background =>
-            {
-                let sender = self.reads.lock().ok().and_then(|guard| guard.clone());
-                match sender {
-                    Some(sender) => sender
-                        .send(record.clone())
-                        .await
-                        .map_err(|_| store::Error::Internal("queue an audit entry"))?,
-                    None => self.append_on_its_own(record).await?,
-                }
-            }
-            None => self.append_on_its_own(record).await?,
+        let committed = self
+            .auditor
+            .append_and_commit(tx, entry_of(record))
+            .await
+            .map_err(as_store_error)?;
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.after_commit(&committed);
         }
         Ok(())
     }
-}
 
-impl CallRecorder for AuditRecorder {
-    fn record<'a>(
-        &'a self,
-        record: &'a CallRecord,
-        tx: Option<&'a mut store::WriteTx>,
-    ) -> BoxFuture<'a, Result<(), store::Error>> {
+    fn log(record: &CallRecord) {
         tracing::info!(
             target: "revops::calls",
             server = record.server,
@@ -413,18 +383,22 @@ impl CallRecorder for AuditRecorder {
             micros = record.duration_micros,
             "tool call"
         );
-        Box::pin(self.append(record, tx))
+    }
+}
+
+impl CallRecorder for AuditRecorder {
+    fn record<'a>(&'a self, record: &'a CallRecord) -> BoxFuture<'a, Result<(), store::Error>> {
+        AuditRecorder::log(record);
+        Box::pin(self.append(record))
     }
 
-    fn committed(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            if let Some(checkpoints) = &self.checkpoints {
-                let newest = self
-                    .newest_in_transaction
-                    .load(std::sync::atomic::Ordering::Relaxed);
-                checkpoints.after_transaction(&self.store, newest).await;
-            }
-        })
+    fn record_and_commit<'a>(
+        &'a self,
+        record: &'a CallRecord,
+        tx: store::WriteTx,
+    ) -> BoxFuture<'a, Result<(), store::Error>> {
+        AuditRecorder::log(record);
+        Box::pin(self.append_and_commit(record, tx))
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

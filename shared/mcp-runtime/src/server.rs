@@ -221,13 +221,25 @@ impl<T: TeamServer> McpServer<T> {
             && options.toolsets.offers(T::TOOLSETS, &tool.name)
     }
 
-    async fn record(
+    /// Records a call that changed nothing.
+    async fn record(&self, record: &CallRecord) -> Result<(), store::Error> {
+        crate::metrics::record_call(record);
+        self.team.runtime().inner.recorder.record(record).await
+    }
+
+    /// Records a call that changed something in `tx`, and commits both.
+    async fn record_and_commit(
         &self,
         record: &CallRecord,
-        tx: Option<&mut store::WriteTx>,
+        tx: store::WriteTx,
     ) -> Result<(), store::Error> {
         crate::metrics::record_call(record);
-        self.team.runtime().inner.recorder.record(record, tx).await
+        self.team
+            .runtime()
+            .inner
+            .recorder
+            .record_and_commit(record, tx)
+            .await
     }
 
     /// Records a call that did not run (denied or gated) and answers with the reason.
@@ -250,25 +262,10 @@ impl<T: TeamServer> McpServer<T> {
     async fn commit_with_record(
         &self,
         record: &CallRecord,
-        mut tx: store::WriteTx,
+        tx: store::WriteTx,
     ) -> Result<(), CallToolResponse> {
-        let saved = match self.record(record, Some(&mut tx)).await {
-            Ok(()) => match tx.commit().await {
-                Ok(()) => {
-                    self.team.runtime().inner.recorder.committed().await;
-                    Ok(())
-                }
-                Err(error) => {
-                    tracing::error!(%error, tool = %record.tool, "commit failed");
-                    Err(())
-                }
-            },
-            Err(error) => {
-                tracing::error!(%error, tool = %record.tool, "could not record a call; rolling back");
-                Err(())
-            }
-        };
-        saved.map_err(|()| {
+        self.record_and_commit(record, tx).await.map_err(|error| {
+            tracing::error!(%error, tool = %record.tool, "could not commit a call with its record; nothing was kept");
             CallToolResult::error(vec![ContentBlock::text(
                 "the change could not be saved and nothing was changed; try again",
             )])
@@ -289,7 +286,7 @@ impl<T: TeamServer> McpServer<T> {
         {
             tracing::error!(%error, "rollback failed");
         }
-        if let Err(error) = self.record(record, None).await {
+        if let Err(error) = self.record(record).await {
             tracing::error!(%error, tool = %record.tool, "could not record a call");
             return Ok(CallToolResult::error(vec![ContentBlock::text(
                 "the call could not be recorded in the audit log, so its answer is withheld; try again",
@@ -308,7 +305,7 @@ impl<T: TeamServer> McpServer<T> {
         answer: String,
     ) -> CallToolResponse {
         record.outcome = outcome;
-        if let Err(error) = self.record(&record, None).await {
+        if let Err(error) = self.record(&record).await {
             tracing::error!(%error, tool = %record.tool, "could not record a refused call");
         }
         CallToolResult::error(vec![ContentBlock::text(answer)]).into()
@@ -337,11 +334,9 @@ impl<T: TeamServer> McpServer<T> {
             guard::confirmation::issue(&mut tx, binding, runtime.inner.gates.confirmation_ttl)
                 .await
                 .map_err(|e| failed(&e))?;
-        self.record(record, Some(&mut tx))
+        self.record_and_commit(record, tx)
             .await
             .map_err(|e| failed(&e))?;
-        tx.commit().await.map_err(|e| failed(&e))?;
-        runtime.inner.recorder.committed().await;
         Ok(issued)
     }
 }

@@ -25,23 +25,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Maps a driver error to a domain error, logging the driver's own words to stderr.
     pub(crate) fn from_sqlx(action: &'static str, error: sqlx::Error) -> Error {
-        if let sqlx::Error::Database(db) = &error {
-            let message = db.message().to_ascii_lowercase();
-            if db.is_unique_violation() || message.contains("unique constraint") {
-                return Error::Conflict(format!(
-                    "could not {action}: a record with the same unique value already exists"
-                ));
-            }
-            if db.is_foreign_key_violation() || message.contains("foreign key") {
-                return Error::Conflict(format!(
-                    "could not {action}: it refers to a record that does not exist"
-                ));
-            }
-            if db.is_check_violation() || message.contains("check constraint") {
-                return Error::Conflict(format!(
-                    "could not {action}: a value is outside its allowed range"
-                ));
-            }
+        if let Some(broken_rule) = Error::broken_rule(action, &error) {
+            return broken_rule;
         }
         if matches!(
             error,
@@ -52,6 +37,30 @@ impl Error {
         }
         tracing::error!(%error, action, "store error");
         Error::Internal(action)
+    }
+
+    /// [`Error::Conflict`] when the database refused the change for breaking a rule of the
+    /// data (unique, foreign key, check).
+    pub(crate) fn broken_rule(action: &'static str, error: &sqlx::Error) -> Option<Error> {
+        if let sqlx::Error::Database(db) = error {
+            let message = db.message().to_ascii_lowercase();
+            if db.is_unique_violation() || message.contains("unique constraint") {
+                return Some(Error::Conflict(format!(
+                    "could not {action}: a record with the same unique value already exists"
+                )));
+            }
+            if db.is_foreign_key_violation() || message.contains("foreign key") {
+                return Some(Error::Conflict(format!(
+                    "could not {action}: it refers to a record that does not exist"
+                )));
+            }
+            if db.is_check_violation() || message.contains("check constraint") {
+                return Some(Error::Conflict(format!(
+                    "could not {action}: a value is outside its allowed range"
+                )));
+            }
+        }
+        None
     }
 }
 

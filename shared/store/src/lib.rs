@@ -75,9 +75,13 @@ pub use location::DatabaseLocation;
 #[derive(Debug)]
 pub struct WriteTx {
     transaction: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
     /// SQLite: this process's turn to write, held until the transaction ends.
     _turn: Option<tokio::sync::OwnedMutexGuard<Option<sqlx::AnyConnection>>>,
 }
+
+/// The savepoint [`WriteTx::commit_after`] sets before its statement, to undo it alone.
+const COMMIT_AFTER_SAVEPOINT: &str = "revops_commit_after";
 
 impl WriteTx {
     /// Commits the transaction (and ends this process's turn to write).
@@ -85,10 +89,138 @@ impl WriteTx {
         self.transaction.commit().await
     }
 
+    /// Runs one last statement and commits, in a single trip to the database where running
+    /// it and then [`WriteTx::commit`] costs two: how a write call's audit entry rides with
+    /// its commit.
+    ///
+    /// `statement` is trusted SQL (a constant of the caller's) whose values are `$1`, `$2`, …
+    /// taken from `values`; it holds no other `$`. SQLite binds them. Postgres cannot bind
+    /// values in a message of several statements, so they are written into the text as
+    /// literals: integers as `CAST(n AS BIGINT)`, text dollar-quoted with a tag that does not
+    /// occur in it, so no value can end its literal early (text holding a NUL, which neither
+    /// database stores, is refused before anything is sent).
+    ///
+    /// The message is `SAVEPOINT; statement; COMMIT; BEGIN`. The trailing `BEGIN` leaves an
+    /// empty transaction open, as the driver expects of a transaction it has not ended
+    /// itself; dropping `self` rolls that back, and the rollback rides with the ping the pool
+    /// sends when the connection comes back, so it costs the caller nothing.
+    ///
+    /// If the statement fails, the database skips the rest of the message; the savepoint is
+    /// rolled back to and released, and [`CommitAfter::StatementFailed`] hands the
+    /// transaction back exactly as it was before the statement, still open. If the commit
+    /// itself fails, the transaction is gone ([`CommitAfter::NotCommitted`]).
+    pub async fn commit_after(
+        mut self,
+        action: &'static str,
+        statement: &str,
+        values: &[Value],
+    ) -> std::result::Result<(), CommitAfter> {
+        let sql = format!("SAVEPOINT {COMMIT_AFTER_SAVEPOINT}; {statement}; COMMIT; BEGIN");
+        let ran = match self.backend {
+            Backend::Sqlite => {
+                let mut arguments = sqlx::any::AnyArguments::default();
+                for value in values {
+                    let added = match value {
+                        Value::Integer(integer) => sqlx::Arguments::add(&mut arguments, *integer),
+                        Value::Text(text) => sqlx::Arguments::add(&mut arguments, text.clone()),
+                    };
+                    if added.is_err() {
+                        return Err(CommitAfter::StatementFailed {
+                            tx: self,
+                            error: Error::Internal(action),
+                        });
+                    }
+                }
+                sqlx::query_with(AssertSqlSafe(sql), arguments)
+                    .execute(&mut *self.transaction)
+                    .await
+            }
+            Backend::Postgres => {
+                let Some(sql) = with_postgres_literals(&sql, values) else {
+                    tracing::error!(action, "a value held a NUL or a placeholder had no value");
+                    return Err(CommitAfter::StatementFailed {
+                        tx: self,
+                        error: Error::Internal(action),
+                    });
+                };
+                sqlx::raw_sql(AssertSqlSafe(sql))
+                    .execute(&mut *self.transaction)
+                    .await
+            }
+        };
+        let Err(error) = ran else {
+            // Dropping `self` rolls back the empty transaction the trailing BEGIN opened.
+            return Ok(());
+        };
+        let undo = format!(
+            "ROLLBACK TO SAVEPOINT {COMMIT_AFTER_SAVEPOINT}; RELEASE SAVEPOINT {COMMIT_AFTER_SAVEPOINT}"
+        );
+        match sqlx::raw_sql(AssertSqlSafe(undo))
+            .execute(&mut *self.transaction)
+            .await
+        {
+            Ok(_) => {
+                // A broken rule is the statement's way to refuse (the caller's guard), not a
+                // fault: the caller decides what it means.
+                tracing::debug!(%error, action, "the statement before a commit failed");
+                let error = Error::broken_rule(action, &error).unwrap_or(Error::Internal(action));
+                Err(CommitAfter::StatementFailed { tx: self, error })
+            }
+            // No savepoint to return to: the transaction ended with the failed commit.
+            Err(_) => Err(CommitAfter::NotCommitted(Error::from_sqlx(action, error))),
+        }
+    }
+
     /// Rolls the transaction back; dropping it does the same without waiting.
     pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
         self.transaction.rollback().await
     }
+}
+
+/// A value for [`WriteTx::commit_after`]'s statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Integer(i64),
+    Text(String),
+}
+
+/// Why [`WriteTx::commit_after`] did not commit.
+#[derive(Debug)]
+pub enum CommitAfter {
+    /// The statement failed and is undone; `tx` is as it was before it and still open.
+    StatementFailed { tx: WriteTx, error: Error },
+    /// The commit failed: the transaction is gone and nothing in it was kept.
+    NotCommitted(Error),
+}
+
+/// `sql` with every `$n` replaced by `values[n - 1]` written as a Postgres literal; `None`
+/// when a placeholder has no value or a text holds a NUL.
+fn with_postgres_literals(sql: &str, values: &[Value]) -> Option<String> {
+    let mut out = String::with_capacity(sql.len() + values.len() * 24);
+    let mut rest = sql;
+    while let Some(dollar) = rest.find('$') {
+        out.push_str(&rest[..dollar]);
+        let after = &rest[dollar + 1..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let number: usize = after[..digits].parse().ok()?;
+        match values.get(number.checked_sub(1)?)? {
+            Value::Integer(integer) => out.push_str(&format!(" CAST({integer} AS BIGINT)")),
+            Value::Text(text) => {
+                if text.contains('\0') {
+                    return None;
+                }
+                // A tag whose opening `$tag` is nowhere in the text: the text can then
+                // neither contain the closing `$tag$` nor, ending in `$tag`, run into it.
+                let tag = (0..)
+                    .map(|n| format!("rv{n}"))
+                    .find(|tag| !text.contains(&format!("${tag}")))?;
+                out.push_str(&format!(" ${tag}${text}${tag}$"));
+            }
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 impl std::ops::Deref for WriteTx {
@@ -405,6 +537,7 @@ impl Store {
             begin.map_err(|error| Error::from_sqlx("start a write transaction", error))?;
         Ok(WriteTx {
             transaction,
+            backend: self.backend,
             _turn: turn,
         })
     }

@@ -319,6 +319,229 @@ on_both_backends!(
     a_statement_written_on_its_own_commits_whole_or_not_at_all
 );
 
+/// Saves a probe row inside `tx`, as a tool's change would be.
+async fn save_probe_in(tx: &mut store::WriteTx, key: &str) {
+    sqlx::query("INSERT INTO store_settings (key, value, created_at) VALUES ($1, 'change', $2)")
+        .bind(key)
+        .bind(store::clock::now())
+        .execute(&mut **tx)
+        .await
+        .unwrap();
+}
+
+const SAVE_PROBE: &str = "INSERT INTO store_settings (key, value, created_at) VALUES ($1, $2, $3)";
+
+fn probe_values(key: &str, value: &str) -> Vec<store::Value> {
+    vec![
+        store::Value::Text(key.into()),
+        store::Value::Text(value.into()),
+        store::Value::Text(store::clock::now()),
+    ]
+}
+
+async fn a_last_statement_commits_with_its_transaction_in_one_go(store: Store) {
+    let mut tx = store.begin_write().await.unwrap();
+    save_probe_in(&mut tx, "probe_change").await;
+    tx.commit_after(
+        "save a probe",
+        SAVE_PROBE,
+        &probe_values("probe_last", "last"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(probes(&store).await, 2, "the change and the last statement");
+    // The connection goes back clean: later transactions start, write and commit.
+    for round in 0..3 {
+        let mut tx = store.begin_write().await.unwrap();
+        save_probe_in(&mut tx, &format!("probe_later_{round}")).await;
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(probes(&store).await, 5);
+}
+on_both_backends!(
+    a_last_statement_commits_with_its_transaction_in_one_go_on_sqlite,
+    a_last_statement_commits_with_its_transaction_in_one_go_on_postgres,
+    a_last_statement_commits_with_its_transaction_in_one_go
+);
+
+async fn a_failing_last_statement_hands_the_transaction_back_as_it_was(store: Store) {
+    let mut tx = store.begin_write().await.unwrap();
+    save_probe_in(&mut tx, "probe_taken").await;
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin_write().await.unwrap();
+    save_probe_in(&mut tx, "probe_change").await;
+    // A key already taken: the statement breaks the primary key.
+    let failed = tx
+        .commit_after(
+            "save a probe",
+            SAVE_PROBE,
+            &probe_values("probe_taken", "again"),
+        )
+        .await
+        .expect_err("a broken key fails the statement");
+    let store::CommitAfter::StatementFailed { tx, error } = failed else {
+        panic!("the transaction should come back: {failed:?}");
+    };
+    assert!(matches!(error, Error::Conflict(_)), "{error}");
+    assert_eq!(
+        probes(&store).await,
+        1,
+        "nothing of the open transaction is visible yet"
+    );
+    // The transaction is usable and holds the change, not the failed statement.
+    let mut tx = tx;
+    save_probe_in(&mut tx, "probe_after").await;
+    tx.commit_after(
+        "save a probe",
+        SAVE_PROBE,
+        &probe_values("probe_last", "last"),
+    )
+    .await
+    .unwrap();
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM store_settings WHERE key LIKE 'probe_%' ORDER BY key")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        keys,
+        ["probe_after", "probe_change", "probe_last", "probe_taken"]
+    );
+    let again: String =
+        sqlx::query_scalar("SELECT value FROM store_settings WHERE key = 'probe_taken'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(again, "change", "the failed statement changed nothing");
+
+    // Dropped instead of committed after a failure: nothing of it is kept.
+    let mut tx = store.begin_write().await.unwrap();
+    save_probe_in(&mut tx, "probe_dropped").await;
+    let failed = tx
+        .commit_after(
+            "save a probe",
+            SAVE_PROBE,
+            &probe_values("probe_taken", "again"),
+        )
+        .await
+        .expect_err("a broken key fails the statement");
+    drop(failed);
+    // The connections went back clean.
+    assert_eq!(probes(&store).await, 4);
+}
+on_both_backends!(
+    a_failing_last_statement_hands_the_transaction_back_as_it_was_on_sqlite,
+    a_failing_last_statement_hands_the_transaction_back_as_it_was_on_postgres,
+    a_failing_last_statement_hands_the_transaction_back_as_it_was
+);
+
+#[tokio::test]
+async fn on_postgres_a_commit_that_fails_after_the_last_statement_keeps_nothing() {
+    let Some(url) = store::test_support::postgres_url_or_skip(
+        "on_postgres_a_commit_that_fails_after_the_last_statement_keeps_nothing",
+    ) else {
+        return;
+    };
+    let store = store::test_support::fresh_postgres(&url).await.unwrap();
+    // A rule checked only at COMMIT: the statement passes, the commit fails.
+    sqlx::query("CREATE TABLE probe_deferred (key TEXT UNIQUE DEFERRABLE INITIALLY DEFERRED)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let mut tx = store.begin_write().await.unwrap();
+    save_probe_in(&mut tx, "probe_change").await;
+    sqlx::query("INSERT INTO probe_deferred (key) VALUES ('twice')")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let failed = tx
+        .commit_after(
+            "save a probe",
+            "INSERT INTO probe_deferred (key) VALUES ($1)",
+            &[store::Value::Text("twice".into())],
+        )
+        .await
+        .expect_err("the deferred unique key fails the commit");
+    assert!(
+        matches!(failed, store::CommitAfter::NotCommitted(_)),
+        "{failed:?}"
+    );
+    assert_eq!(
+        probes(&store).await,
+        0,
+        "nothing of the transaction was kept"
+    );
+    let mut tx = store.begin_write().await.unwrap();
+    save_probe_in(&mut tx, "probe_later").await;
+    tx.commit().await.unwrap();
+    assert_eq!(probes(&store).await, 1);
+}
+
+/// Postgres writes the last statement's values into its text: every one of these must arrive
+/// exactly as it was sent and end nothing early.
+async fn hostile_values_of_a_last_statement_arrive_unchanged(store: Store) {
+    let hostile = [
+        "O'Brien \"quoted\" \\ back\\slash",
+        "'); DROP TABLE store_settings; --",
+        "$rv0$; DROP TABLE store_settings; --",
+        "ends in $rv0",
+        "$rv0$rv1$rv2",
+        "$$ $1 $2 $tag$",
+        "tab\tnewline\ncarriage\rbell\u{7}escape\u{1b}",
+        "{\"json\": [1, \"two\", null]}",
+        "emoji 🚀 and ünïcödé and 中文",
+        "$",
+        "",
+    ];
+    for (n, value) in hostile.iter().enumerate() {
+        let tx = store.begin_write().await.unwrap();
+        tx.commit_after(
+            "save a probe",
+            SAVE_PROBE,
+            &probe_values(&format!("probe_{n:02}"), value),
+        )
+        .await
+        .unwrap();
+    }
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT value FROM store_settings WHERE key LIKE 'probe_%' ORDER BY key",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(stored, hostile);
+
+    // A NUL is stored by neither database: refused before anything is sent, the
+    // transaction handed back.
+    let mut tx = store.begin_write().await.unwrap();
+    save_probe_in(&mut tx, "probe_beside_nul").await;
+    let failed = tx
+        .commit_after(
+            "save a probe",
+            SAVE_PROBE,
+            &probe_values("probe_nul", "a\0b"),
+        )
+        .await;
+    match (store.backend(), failed) {
+        (store::Backend::Postgres, Err(store::CommitAfter::StatementFailed { tx, .. })) => {
+            tx.commit().await.unwrap()
+        }
+        // SQLite binds the value and stores it as it is.
+        (store::Backend::Sqlite, Ok(())) => {}
+        (backend, other) => panic!("{backend:?}: {other:?}"),
+    }
+    assert_eq!(
+        probes(&store).await as usize,
+        hostile.len() + 1 + usize::from(store.backend() == store::Backend::Sqlite)
+    );
+}
+on_both_backends!(
+    hostile_values_of_a_last_statement_arrive_unchanged_on_sqlite,
+    hostile_values_of_a_last_statement_arrive_unchanged_on_postgres,
+    hostile_values_of_a_last_statement_arrive_unchanged
+);
+
 #[tokio::test]
 async fn writers_of_one_process_take_their_turns_in_the_order_they_asked() {
     let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
