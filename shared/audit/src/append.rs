@@ -142,13 +142,12 @@ const INSERT_ON_HEAD: &str = "INSERT INTO audit_log (seq, occurred_at, server, a
      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
      CASE WHEN $1 = 1 OR EXISTS (SELECT 1 FROM audit_log WHERE seq = $1 - 1 AND hash = $10) THEN $11 END";
 
-/// [`INSERT_ON_HEAD`] on Postgres, taking the append lock first (see
-/// [`POSTGRES_LOCKED_GUARDED_INSERT`]).
-const POSTGRES_INSERT_ON_HEAD: &str = "WITH append_lock AS (SELECT pg_advisory_xact_lock($12)) \
-     INSERT INTO audit_log (seq, occurred_at, server, actor, tool, kind, args_digest, outcome, detail, prev_hash, hash) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-     CASE WHEN $1 = 1 OR EXISTS (SELECT 1 FROM audit_log WHERE seq = $1 - 1 AND hash = $10) THEN $11 END \
-     FROM append_lock";
+/// [`INSERT_ON_HEAD`] on Postgres: the procedure of migration 0016, which takes the append
+/// lock, checks the head in a snapshot taken after it, and inserts (or raises). Postgres
+/// takes a message of several statements only as a simple query, without a prepared
+/// statement; the procedure keeps the insert's plan for the connection instead.
+const POSTGRES_INSERT_ON_HEAD: &str =
+    "CALL revops_append_audit_entry($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 impl Auditor {
     /// Opens the auditor of `store`, creating the pseudonym salt on first use.
