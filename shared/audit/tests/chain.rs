@@ -869,6 +869,53 @@ async fn when_a_shared_commit_fails_every_waiting_caller_hears_so_and_later_appe
 }
 
 #[tokio::test]
+async fn a_caller_that_stops_waiting_while_it_commits_hands_the_others_entries_on() {
+    let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
+    let auditor = auditor_for_dana(&store).await;
+    append_group_committed(&store, &auditor, "dana@example.com", 1).await;
+    // A write transaction holds the process's turn to write: commits wait behind it.
+    let holding = store.begin_write().await.unwrap();
+    let append = |n: usize| {
+        let (store, auditor) = (store.clone(), auditor.clone());
+        tokio::spawn(async move {
+            let arguments = json!({ "n": n });
+            auditor
+                .append_committed(&store, &[read_call("dana@example.com", &arguments)])
+                .await
+        })
+    };
+    // On this one-threaded runtime each task runs until it waits: the first finds nobody
+    // committing and commits its own entry, waiting for the turn; the others queue.
+    let first = append(0);
+    tokio::task::yield_now().await;
+    let others: Vec<_> = (1..=2).map(append).collect();
+    tokio::task::yield_now().await;
+    // The first caller stops waiting (its call cancelled) before its commit could start.
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    holding.commit().await.unwrap();
+    let mut seqs = Vec::new();
+    for other in others {
+        let appended = other
+            .await
+            .unwrap()
+            .expect("the queue went on to another committer");
+        seqs.push(appended[0].seq);
+    }
+    assert_eq!(seqs, [2, 3], "the stopped caller's entry was never written");
+    let summary = audit::verify::verify_store(&store, vec![], 100)
+        .await
+        .unwrap()
+        .expect("one unbroken chain");
+    assert_eq!(summary.entries, 3);
+    // Appends go on as before.
+    assert_eq!(
+        append_group_committed(&store, &auditor, "dana@example.com", 2).await[0].seq,
+        4
+    );
+}
+
+#[tokio::test]
 async fn actors_are_pseudonyms_in_the_chain_and_their_names_can_be_erased() {
     let (store, _dir) = store::test_support::fresh_sqlite().await.unwrap();
     let auditor = Auditor::open(&store).await.unwrap();
