@@ -9,15 +9,21 @@
 //!
 //! A refresh reads the client id, client secret and refresh token from the vault, posts the
 //! `refresh_token` grant (form-encoded) to the token endpoint, and, when the answer carries
-//! a new refresh token (rotation), saves it to the vault *before* the new access token is
-//! used: if the save fails, the new access token is dropped, so we never run on a grant whose
-//! refresh token is lost. The token request is sent once, never retried: with rotation a
-//! repeated grant may be refused, and the caller's own retry is the safe place.
+//! a new refresh token (rotation), saves it. The token request is sent once, never retried:
+//! with rotation a repeated grant may be refused, and the caller's own retry is the safe
+//! place.
 //!
-//! On SQLite, saving a rotated refresh token takes the write lock in a transaction of its
-//! own: a refresh that rotates, run inside a tool's write transaction in the same process,
-//! waits for that transaction (busy timeout) and fails. HubSpot does not rotate refresh
-//! tokens; Salesforce does only when the connected app asks for it.
+//! Once the endpoint has rotated, the old refresh token is spent, so the new one must not be
+//! lost, and saving it cannot fail the refresh. It is kept in memory (the next refresh uses
+//! it) and saved to the vault in a transaction of its own, by a task that retries until the
+//! save lands. The refresh waits for that save, unless a write of this process holds the
+//! store: a refresh inside a tool's write transaction (a sync that finds its token expired)
+//! would wait for its own transaction, since on SQLite that transaction holds the process's
+//! turn to write. Then it goes on, and the save lands the moment that transaction ends,
+//! ahead of the next writer. Until it lands, only this process knows the token: a process
+//! killed in that window leaves the spent one in the vault, and the next refresh is refused
+//! with the command to store a new one. HubSpot does not rotate refresh tokens; Salesforce
+//! does only when the connected app asks for it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -147,8 +153,14 @@ pub struct OAuthSession {
     vault: Arc<Vault>,
     upstream: Upstream,
     state: tokio::sync::Mutex<TokenState>,
+    /// A rotated refresh token not yet known to be in the vault; refreshes use it first.
+    unsaved_rotation: Arc<std::sync::Mutex<Option<SecretString>>>,
     refreshes: AtomicU64,
 }
+
+/// The longest a refresh waits for its rotated refresh token to be saved before going on
+/// (the save goes on too), when nothing in the process holds the store's write lock.
+const ROTATION_SAVE_WAIT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for OAuthSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -204,6 +216,7 @@ impl OAuthSession {
                 instance_url,
                 refused: None,
             }),
+            unsaved_rotation: Arc::default(),
             refreshes: AtomicU64::new(0),
         })
     }
@@ -248,7 +261,15 @@ impl OAuthSession {
         let provider = self.settings.provider;
         let client_id = self.credential(CLIENT_ID).await?;
         let client_secret = self.credential(CLIENT_SECRET).await?;
-        let refresh_token = self.credential(REFRESH_TOKEN).await?;
+        let unsaved = self
+            .unsaved_rotation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let refresh_token = match unsaved {
+            Some(rotated) => rotated,
+            None => self.credential(REFRESH_TOKEN).await?,
+        };
         if let Some((refused, status)) = &state.refused
             && refused.expose_secret() == refresh_token.expose_secret()
         {
@@ -284,16 +305,11 @@ impl OAuthSession {
             )));
         }
         let expires_in = answer.expires_in.map(Duration::from_secs);
-        // Rotation: the new refresh token is in the vault before the new access token is
-        // used, so a crash from here on never leaves us with only a spent refresh token.
         if let Some(rotated) = answer.refresh_token
             && !rotated.is_empty()
             && rotated != refresh_token.expose_secret()
         {
-            self.vault
-                .put(provider, REFRESH_TOKEN, SecretString::from(rotated))
-                .await?;
-            tracing::info!(provider, "rotated refresh token saved to the vault");
+            self.keep_rotated(SecretString::from(rotated)).await;
         }
         if let Some(url) = answer.instance_url.filter(|url| !url.is_empty()) {
             if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('?') {
@@ -331,6 +347,65 @@ impl OAuthSession {
             provider: self.settings.display_name,
             provider_key: self.settings.provider,
             status,
+        }
+    }
+
+    /// Keeps a rotated refresh token: in memory at once, in the vault as soon as a write can
+    /// be made (see the module's doc). Waits for the save (up to [`ROTATION_SAVE_WAIT`]),
+    /// unless a write of this process holds the store, which may be the caller's own
+    /// transaction: then the save lands when that write ends.
+    async fn keep_rotated(&self, rotated: SecretString) {
+        let can_wait = !self.vault.writes_must_wait();
+        let provider = self.settings.provider;
+        *self
+            .unsaved_rotation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(rotated.clone());
+        let vault = Arc::clone(&self.vault);
+        let unsaved = Arc::clone(&self.unsaved_rotation);
+        let saving = tokio::spawn(async move {
+            let save = || vault.put(provider, REFRESH_TOKEN, rotated.clone());
+            let saved = backon::Retryable::retry(
+                save,
+                backon::ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(200))
+                    .with_max_delay(Duration::from_secs(30))
+                    .with_max_times(30),
+            )
+            .notify(|error, wait| {
+                tracing::warn!(provider, %error, retry_in_ms = wait.as_millis() as u64, "the rotated refresh token is not saved yet");
+            })
+            .await;
+            match saved {
+                Ok(_) => {
+                    let mut unsaved = unsaved
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    // A later rotation may have replaced it meanwhile; that one is saved by its own task.
+                    if unsaved
+                        .as_ref()
+                        .is_some_and(|kept| kept.expose_secret() == rotated.expose_secret())
+                    {
+                        *unsaved = None;
+                    }
+                    tracing::info!(provider, "rotated refresh token saved to the vault");
+                }
+                Err(error) => tracing::error!(
+                    provider,
+                    %error,
+                    "the rotated refresh token could not be saved; this process keeps using it, but after a restart store a new one with `revops vault set {provider} refresh_token`"
+                ),
+            }
+        });
+        if !can_wait
+            || tokio::time::timeout(ROTATION_SAVE_WAIT, saving)
+                .await
+                .is_err()
+        {
+            tracing::info!(
+                provider,
+                "the rotated refresh token will be saved when the store's write lock is free"
+            );
         }
     }
 

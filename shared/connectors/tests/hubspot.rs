@@ -416,15 +416,16 @@ async fn a_rotated_refresh_token_is_saved_to_the_vault_and_used_for_the_next_ref
         .await;
 
     hubspot.get(ObjectType::Companies, "3").await.unwrap();
-    let stored = setup.vault.get("hubspot", "refresh_token").await.unwrap();
     assert_eq!(
-        secrecy::ExposeSecret::expose_secret(&stored),
+        eventually_stored(&setup, ROTATED_REFRESH).await,
         ROTATED_REFRESH
     );
 
     hubspot.get(ObjectType::Companies, "3").await.unwrap();
-    let stored = setup.vault.get("hubspot", "refresh_token").await.unwrap();
-    assert_eq!(secrecy::ExposeSecret::expose_secret(&stored), THIRD_REFRESH);
+    assert_eq!(
+        eventually_stored(&setup, THIRD_REFRESH).await,
+        THIRD_REFRESH
+    );
 
     let calls = requests_to(&setup.server, "/crm/v3/objects/companies/3").await;
     let auth: Vec<_> = calls
@@ -444,6 +445,88 @@ async fn a_rotated_refresh_token_is_saved_to_the_vault_and_used_for_the_next_ref
             format!("Bearer {FRESH_ACCESS}"),
             format!("Bearer {SECOND_ACCESS}")
         ]
+    );
+    logs.assert_none_of(SECRETS);
+}
+
+/// The refresh token the vault holds for HubSpot now.
+async fn stored_refresh(setup: &Setup) -> String {
+    let stored = setup.vault.get("hubspot", "refresh_token").await.unwrap();
+    secrecy::ExposeSecret::expose_secret(&stored).to_owned()
+}
+
+/// The refresh token the vault holds once it is `expected`, or after 5 s: a rotated token
+/// is saved by a task of its own, which a busy machine may run late.
+async fn eventually_stored(setup: &Setup, expected: &str) -> String {
+    let mut stored = stored_refresh(setup).await;
+    for _ in 0..200 {
+        if stored == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        stored = stored_refresh(setup).await;
+    }
+    stored
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_a_tool_transaction_a_rotating_refresh_answers_at_once_and_is_saved_when_it_ends() {
+    let (logs, _guard) = capture();
+    let setup = setup().await;
+    let hubspot = with_oauth(&setup, None).await;
+    // expires_in below the 60 s refresh-ahead margin: every call refreshes first.
+    Mock::given(method("POST"))
+        .and(path(TOKEN))
+        .and(body_string_contains(REFRESH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": FRESH_ACCESS, "refresh_token": ROTATED_REFRESH, "expires_in": 30}),
+        ))
+        .expect(1)
+        .mount(&setup.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN))
+        .and(body_string_contains(ROTATED_REFRESH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": SECOND_ACCESS, "refresh_token": THIRD_REFRESH, "expires_in": 30}),
+        ))
+        .expect(1)
+        .mount(&setup.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/companies/3"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "3", "properties": {"name": "Acme"}})),
+        )
+        .mount(&setup.server)
+        .await;
+
+    // A tool's write transaction holds SQLite's write lock for this process, as a sync
+    // does while it pulls pages.
+    let tool_transaction = setup.store.begin_write().await.unwrap();
+    // Each call refreshes and rotates; neither waits for the transaction (the busy
+    // timeout is 30 s: a call that waited for it would fail this bound, not just be slow).
+    for _ in 0..2 {
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            hubspot.get(ObjectType::Companies, "3"),
+        )
+        .await
+        .expect("the call does not wait for the tool's transaction")
+        .unwrap();
+    }
+    // The second refresh spent the rotated token, kept in memory, not the original.
+    assert_eq!(
+        stored_refresh(&setup).await,
+        REFRESH,
+        "nothing could be written yet"
+    );
+    tool_transaction.commit().await.unwrap();
+    // Saved as soon as the transaction ends: the newest rotation is in the vault.
+    assert_eq!(
+        eventually_stored(&setup, THIRD_REFRESH).await,
+        THIRD_REFRESH
     );
     logs.assert_none_of(SECRETS);
 }

@@ -621,6 +621,16 @@ impl Store {
             .map_err(|error| Error::from_sqlx(action, error))
     }
 
+    /// Whether a write begun now would wait for another of this process to end: on SQLite,
+    /// while a write transaction (a tool's, say) holds the process's turn to write. A write
+    /// started by code running inside that transaction would wait for its own transaction, so
+    /// such code saves what must not wait in a task of its own. Always false on Postgres.
+    pub fn writes_must_wait(&self) -> bool {
+        self.one_trip
+            .as_ref()
+            .is_some_and(|one_trip| one_trip.connection.try_lock().is_err())
+    }
+
     /// The connection pool, for bulk loaders (fixtures) and tests that need raw SQL.
     /// Domain code uses the repositories instead.
     pub fn pool(&self) -> &AnyPool {

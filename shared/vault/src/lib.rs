@@ -283,6 +283,12 @@ impl Vault {
             .clone()
     }
 
+    /// Whether a [`Vault::put`] begun now would wait for another write of this process to
+    /// end (see [`Store::writes_must_wait`]).
+    pub fn writes_must_wait(&self) -> bool {
+        self.store.writes_must_wait()
+    }
+
     /// Stores `secret` under `(provider, name)`, sealed under the active key version,
     /// replacing any earlier value, in its own transaction.
     pub async fn put(
