@@ -135,9 +135,16 @@ async fn audit_step(
             let entry = call("update_lead", "write", &arguments);
             let started = Instant::now();
             let mut tx = store.begin_write().await?;
-            sqlx::query("UPDATE store_settings SET value = value WHERE key = 'audit_actor_salt'")
-                .execute(&mut *tx)
-                .await?;
+            // A real change, so every commit has something to write (and, under
+            // synchronous=FULL, to flush) with or without its entry.
+            sqlx::query(
+                "INSERT INTO store_settings (key, value, created_at) VALUES ('bench_change', $1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(n.to_string())
+            .bind(store::clock::now())
+            .execute(&mut *tx)
+            .await?;
             match end {
                 CallEnd::Unaudited => tx.commit().await?,
                 CallEnd::EntryWithCommit => {
