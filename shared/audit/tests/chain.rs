@@ -12,6 +12,33 @@ use serde_json::json;
 
 const CHAIN_LENGTH: i64 = 10_000;
 
+/// Runs `case(location, tasks)` on one SQLite file (4 tasks a process) and, when
+/// `REVOPS_TEST_POSTGRES_URL` is set, on one fresh Postgres schema (8 tasks a process).
+macro_rules! on_one_database_from_two_processes {
+    ($sqlite:ident, $postgres:ident, $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $sqlite() {
+            let dir = tempfile::tempdir().unwrap();
+            $case(
+                store::DatabaseLocation::SqliteFile(dir.path().join("revops.db")),
+                4,
+            )
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $postgres() {
+            let Some(url) = store::test_support::postgres_url_or_skip(stringify!($postgres)) else {
+                return;
+            };
+            let location = store::test_support::fresh_postgres_location(&url)
+                .await
+                .unwrap();
+            $case(location, 8).await;
+        }
+    };
+}
+
 async fn append_many(store: &store::Store, auditor: &Auditor, count: i64, per_transaction: i64) {
     let mut written = 0;
     while written < count {
@@ -414,15 +441,7 @@ async fn an_append_continues_the_real_head_after_a_rollback_or_another_process_a
         // The auditor remembers seq 4 from a transaction that never commits.
         let mut abandoned = store.begin_write().await.unwrap();
         let arguments = json!({});
-        let entry = NewEntry {
-            server: "sales",
-            actor_name: "dana@example.com",
-            tool: "update_lead",
-            kind: "write",
-            arguments: &arguments,
-            outcome: "ok",
-            detail: "",
-        };
+        let entry = update_call(&arguments);
         assert_eq!(auditor.append(&mut abandoned, entry).await.unwrap().seq, 4);
         abandoned.rollback().await.unwrap();
         append_many(&store, &auditor, 2, 1).await;
@@ -452,6 +471,19 @@ async fn auditor_for_dana(store: &store::Store) -> Auditor {
 /// A value no other call shares, so a caller can tell its entries from everyone else's.
 fn rand_nonce() -> String {
     store::ids::new_id("n")
+}
+
+/// dana's successful `update_lead` call with `arguments`.
+fn update_call(arguments: &serde_json::Value) -> NewEntry<'_> {
+    NewEntry {
+        server: "sales",
+        actor_name: "dana@example.com",
+        tool: "update_lead",
+        kind: "write",
+        arguments,
+        outcome: "ok",
+        detail: "",
+    }
 }
 
 fn read_call<'a>(actor_name: &'a str, arguments: &'a serde_json::Value) -> NewEntry<'a> {
@@ -599,15 +631,7 @@ async fn write_call(store: &store::Store, auditor: &Auditor) -> AuditEntry {
     let arguments = json!({ "nonce": nonce });
     let mut tx = store.begin_write().await.unwrap();
     change_in(&mut tx, &nonce).await;
-    let entry = NewEntry {
-        server: "sales",
-        actor_name: "dana@example.com",
-        tool: "update_lead",
-        kind: "write",
-        arguments: &arguments,
-        outcome: "ok",
-        detail: "",
-    };
+    let entry = update_call(&arguments);
     let committed = auditor.append_and_commit(tx, entry).await.unwrap();
     assert_eq!(
         committed.args_digest,
@@ -680,42 +704,35 @@ async fn two_processes_commit_write_calls(location: store::DatabaseLocation, tas
             }));
         }
     }
-    for task in running {
-        task.await.unwrap();
-    }
     let expected = 2 * tasks as i64 * 40;
+    join_then_expect_one_chain(running, &first, expected as u64).await;
     assert_eq!(changes_kept(&first).await, expected);
-    let summary = audit::verify::verify_store(&first, vec![], 1000)
-        .await
-        .unwrap()
-        .expect("one unbroken chain");
-    assert_eq!(summary.entries, expected as u64);
     first.close().await;
     second.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_processes_committing_write_calls_at_once_make_one_unbroken_chain_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    two_processes_commit_write_calls(
-        store::DatabaseLocation::SqliteFile(dir.path().join("revops.db")),
-        4,
-    )
-    .await;
+/// Waits for `running`, then checks that `store` holds one unbroken chain of `expected`
+/// entries.
+async fn join_then_expect_one_chain(
+    running: Vec<tokio::task::JoinHandle<()>>,
+    store: &store::Store,
+    expected: u64,
+) {
+    for task in running {
+        task.await.unwrap();
+    }
+    let summary = audit::verify::verify_store(store, vec![], 1000)
+        .await
+        .unwrap()
+        .expect("one unbroken chain");
+    assert_eq!(summary.entries, expected);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_processes_committing_write_calls_at_once_make_one_unbroken_chain_on_postgres() {
-    let Some(url) = store::test_support::postgres_url_or_skip(
-        "two_processes_committing_write_calls_at_once_make_one_unbroken_chain_on_postgres",
-    ) else {
-        return;
-    };
-    let location = store::test_support::fresh_postgres_location(&url)
-        .await
-        .unwrap();
-    two_processes_commit_write_calls(location, 8).await;
-}
+on_one_database_from_two_processes!(
+    two_processes_committing_write_calls_at_once_make_one_unbroken_chain_on_sqlite,
+    two_processes_committing_write_calls_at_once_make_one_unbroken_chain_on_postgres,
+    two_processes_commit_write_calls
+);
 
 /// Two processes (two stores on one database, each with its own auditor and so its own
 /// remembered head), `tasks` tasks each, appending groups of 1 to 45 entries in transactions
@@ -737,46 +754,22 @@ async fn two_processes_append_groups(location: store::DatabaseLocation, tasks: u
             }));
         }
     }
-    for task in running {
-        task.await.unwrap();
-    }
     let expected: usize = (0..2)
         .flat_map(|process| {
             (0..tasks).flat_map(move |task| (0..30).map(move |n| (process, task, n)))
         })
         .map(|(process, task, n)| size_of(process, task, n))
         .sum();
-    let summary = audit::verify::verify_store(&first, vec![], 1000)
-        .await
-        .unwrap()
-        .expect("one unbroken chain");
-    assert_eq!(summary.entries, expected as u64);
+    join_then_expect_one_chain(running, &first, expected as u64).await;
     first.close().await;
     second.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_processes_appending_groups_at_once_make_one_unbroken_chain_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    two_processes_append_groups(
-        store::DatabaseLocation::SqliteFile(dir.path().join("revops.db")),
-        4,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_processes_appending_groups_at_once_make_one_unbroken_chain_on_postgres() {
-    let Some(url) = store::test_support::postgres_url_or_skip(
-        "two_processes_appending_groups_at_once_make_one_unbroken_chain_on_postgres",
-    ) else {
-        return;
-    };
-    let location = store::test_support::fresh_postgres_location(&url)
-        .await
-        .unwrap();
-    two_processes_append_groups(location, 8).await;
-}
+on_one_database_from_two_processes!(
+    two_processes_appending_groups_at_once_make_one_unbroken_chain_on_sqlite,
+    two_processes_appending_groups_at_once_make_one_unbroken_chain_on_postgres,
+    two_processes_append_groups
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_group_whose_snapshot_predates_the_append_lock_is_written_whole_on_the_real_head()

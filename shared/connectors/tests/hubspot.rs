@@ -382,12 +382,10 @@ async fn concurrent_first_calls_without_an_access_token_share_one_refresh() {
     logs.assert_none_of(SECRETS);
 }
 
-#[tokio::test]
-async fn a_rotated_refresh_token_is_saved_to_the_vault_and_used_for_the_next_refresh() {
-    let (logs, _guard) = capture();
-    let setup = setup().await;
-    let hubspot = with_oauth(&setup, None).await;
-    // expires_in below the 60 s refresh-ahead margin: every call refreshes first.
+/// A token endpoint that rotates the refresh token on each refresh (REFRESH, then
+/// ROTATED_REFRESH, then THIRD_REFRESH), with access tokens that expire within the 60 s
+/// refresh-ahead margin, so every call refreshes first; and a company to fetch.
+async fn rotating_token_endpoint_and_a_company(setup: &Setup) {
     Mock::given(method("POST"))
         .and(path(TOKEN))
         .and(body_string_contains(REFRESH))
@@ -414,6 +412,14 @@ async fn a_rotated_refresh_token_is_saved_to_the_vault_and_used_for_the_next_ref
         )
         .mount(&setup.server)
         .await;
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_saved_to_the_vault_and_used_for_the_next_refresh() {
+    let (logs, _guard) = capture();
+    let setup = setup().await;
+    let hubspot = with_oauth(&setup, None).await;
+    rotating_token_endpoint_and_a_company(&setup).await;
 
     hubspot.get(ObjectType::Companies, "3").await.unwrap();
     assert_eq!(
@@ -474,33 +480,7 @@ async fn inside_a_tool_transaction_a_rotating_refresh_answers_at_once_and_is_sav
     let (logs, _guard) = capture();
     let setup = setup().await;
     let hubspot = with_oauth(&setup, None).await;
-    // expires_in below the 60 s refresh-ahead margin: every call refreshes first.
-    Mock::given(method("POST"))
-        .and(path(TOKEN))
-        .and(body_string_contains(REFRESH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"access_token": FRESH_ACCESS, "refresh_token": ROTATED_REFRESH, "expires_in": 30}),
-        ))
-        .expect(1)
-        .mount(&setup.server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN))
-        .and(body_string_contains(ROTATED_REFRESH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"access_token": SECOND_ACCESS, "refresh_token": THIRD_REFRESH, "expires_in": 30}),
-        ))
-        .expect(1)
-        .mount(&setup.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/companies/3"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": "3", "properties": {"name": "Acme"}})),
-        )
-        .mount(&setup.server)
-        .await;
+    rotating_token_endpoint_and_a_company(&setup).await;
 
     // A tool's write transaction holds SQLite's write lock for this process, as a sync
     // does while it pulls pages.

@@ -339,9 +339,8 @@ fn probe_values(key: &str, value: &str) -> Vec<store::Value> {
     ]
 }
 
-async fn a_last_statement_commits_with_its_transaction_in_one_go(store: Store) {
-    let mut tx = store.begin_write().await.unwrap();
-    save_probe_in(&mut tx, "probe_change").await;
+/// Commits `tx` with the probe `probe_last` saved by its last statement.
+async fn commit_with_the_last_probe(tx: store::WriteTx) {
     tx.commit_after(
         "save a probe",
         SAVE_PROBE,
@@ -349,6 +348,12 @@ async fn a_last_statement_commits_with_its_transaction_in_one_go(store: Store) {
     )
     .await
     .unwrap();
+}
+
+async fn a_last_statement_commits_with_its_transaction_in_one_go(store: Store) {
+    let mut tx = store.begin_write().await.unwrap();
+    save_probe_in(&mut tx, "probe_change").await;
+    commit_with_the_last_probe(tx).await;
     assert_eq!(probes(&store).await, 2, "the change and the last statement");
     // The connection goes back clean: later transactions start, write and commit.
     for round in 0..3 {
@@ -364,22 +369,26 @@ on_both_backends!(
     a_last_statement_commits_with_its_transaction_in_one_go
 );
 
+/// Saves the probe `key` in a write transaction, then asks `commit_after` to save
+/// `probe_taken` again, which breaks its primary key.
+async fn change_then_a_statement_that_fails(store: &Store, key: &str) -> store::CommitAfter {
+    let mut tx = store.begin_write().await.unwrap();
+    save_probe_in(&mut tx, key).await;
+    tx.commit_after(
+        "save a probe",
+        SAVE_PROBE,
+        &probe_values("probe_taken", "again"),
+    )
+    .await
+    .expect_err("a broken key fails the statement")
+}
+
 async fn a_failing_last_statement_hands_the_transaction_back_as_it_was(store: Store) {
     let mut tx = store.begin_write().await.unwrap();
     save_probe_in(&mut tx, "probe_taken").await;
     tx.commit().await.unwrap();
 
-    let mut tx = store.begin_write().await.unwrap();
-    save_probe_in(&mut tx, "probe_change").await;
-    // A key already taken: the statement breaks the primary key.
-    let failed = tx
-        .commit_after(
-            "save a probe",
-            SAVE_PROBE,
-            &probe_values("probe_taken", "again"),
-        )
-        .await
-        .expect_err("a broken key fails the statement");
+    let failed = change_then_a_statement_that_fails(&store, "probe_change").await;
     let store::CommitAfter::StatementFailed { tx, error } = failed else {
         panic!("the transaction should come back: {failed:?}");
     };
@@ -392,13 +401,7 @@ async fn a_failing_last_statement_hands_the_transaction_back_as_it_was(store: St
     // The transaction is usable and holds the change, not the failed statement.
     let mut tx = tx;
     save_probe_in(&mut tx, "probe_after").await;
-    tx.commit_after(
-        "save a probe",
-        SAVE_PROBE,
-        &probe_values("probe_last", "last"),
-    )
-    .await
-    .unwrap();
+    commit_with_the_last_probe(tx).await;
     let keys: Vec<String> =
         sqlx::query_scalar("SELECT key FROM store_settings WHERE key LIKE 'probe_%' ORDER BY key")
             .fetch_all(store.pool())
@@ -416,16 +419,7 @@ async fn a_failing_last_statement_hands_the_transaction_back_as_it_was(store: St
     assert_eq!(again, "change", "the failed statement changed nothing");
 
     // Dropped instead of committed after a failure: nothing of it is kept.
-    let mut tx = store.begin_write().await.unwrap();
-    save_probe_in(&mut tx, "probe_dropped").await;
-    let failed = tx
-        .commit_after(
-            "save a probe",
-            SAVE_PROBE,
-            &probe_values("probe_taken", "again"),
-        )
-        .await
-        .expect_err("a broken key fails the statement");
+    let failed = change_then_a_statement_that_fails(&store, "probe_dropped").await;
     drop(failed);
     // The connections went back clean.
     assert_eq!(probes(&store).await, 4);
