@@ -97,8 +97,8 @@ impl WriteTx {
     /// taken from `values`; it holds no other `$`. SQLite binds them. Postgres cannot bind
     /// values in a message of several statements, so they are written into the text as
     /// literals: integers as `CAST(n AS BIGINT)`, text dollar-quoted with a tag that does not
-    /// occur in it, so no value can end its literal early (text holding a NUL, which neither
-    /// database stores, is refused before anything is sent).
+    /// occur in it, so no value can end its literal early (text holding a NUL, which Postgres
+    /// cannot store, is refused there before anything is sent).
     ///
     /// The message is `SAVEPOINT; statement; COMMIT; BEGIN`. The trailing `BEGIN` leaves an
     /// empty transaction open, as the driver expects of a transaction it has not ended
