@@ -155,6 +155,9 @@ pub struct OAuthSession {
     state: tokio::sync::Mutex<TokenState>,
     /// A rotated refresh token not yet known to be in the vault; refreshes use it first.
     unsaved_rotation: Arc<std::sync::Mutex<Option<SecretString>>>,
+    /// Held by each attempt to save a rotated token, so an older token's retry can never
+    /// land after a newer token's save and put a spent token back in the vault.
+    saving_rotation: Arc<tokio::sync::Mutex<()>>,
     refreshes: AtomicU64,
 }
 
@@ -217,6 +220,7 @@ impl OAuthSession {
                 refused: None,
             }),
             unsaved_rotation: Arc::default(),
+            saving_rotation: Arc::default(),
             refreshes: AtomicU64::new(0),
         })
     }
@@ -363,8 +367,27 @@ impl OAuthSession {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(rotated.clone());
         let vault = Arc::clone(&self.vault);
         let unsaved = Arc::clone(&self.unsaved_rotation);
+        let one_at_a_time = Arc::clone(&self.saving_rotation);
         let saving = tokio::spawn(async move {
-            let save = || vault.put(provider, REFRESH_TOKEN, rotated.clone());
+            let is_newest = |token: &SecretString| {
+                unsaved
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .as_ref()
+                    .is_some_and(|kept| kept.expose_secret() == token.expose_secret())
+            };
+            let save = || async {
+                let _turn = one_at_a_time.lock().await;
+                // A later rotation replaced this token: saving it would put a spent token
+                // back; the later one is saved by its own task.
+                if !is_newest(&rotated) {
+                    return Ok(());
+                }
+                vault
+                    .put(provider, REFRESH_TOKEN, rotated.clone())
+                    .await
+                    .map(|_| ())
+            };
             let saved = backon::Retryable::retry(
                 save,
                 backon::ExponentialBuilder::default()
@@ -377,18 +400,17 @@ impl OAuthSession {
             })
             .await;
             match saved {
-                Ok(_) => {
+                Ok(()) => {
                     let mut unsaved = unsaved
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    // A later rotation may have replaced it meanwhile; that one is saved by its own task.
                     if unsaved
                         .as_ref()
                         .is_some_and(|kept| kept.expose_secret() == rotated.expose_secret())
                     {
                         *unsaved = None;
+                        tracing::info!(provider, "rotated refresh token saved to the vault");
                     }
-                    tracing::info!(provider, "rotated refresh token saved to the vault");
                 }
                 Err(error) => tracing::error!(
                     provider,
